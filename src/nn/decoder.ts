@@ -1,0 +1,91 @@
+/**
+ * Causal decoder stacks (Llama family: RMSNorm pre-norm, grouped-query attention with rotary,
+ * SwiGLU) as one dynamic graph serving both prefill and decode: the attention variant's cache
+ * tensors are inputs (`past.<layer>.<slot>`, empty for prefill) and outputs (`present.…`).
+ */
+import type { NamedTensors } from '../io/tensor.js';
+import { GraphBuilder, type GraphOptions, op, type Value } from '../onnx/index.js';
+import { type AttentionSpec, type CacheSlot, attention, attentionDims } from './attention.js';
+import { type LinearVariant, linear } from './linear.js';
+import { mlp } from './mlp.js';
+import { rmsNorm } from './norm.js';
+import { type RotaryConfig, rotaryTables } from './rotary.js';
+import { type StackOptions, dimOf, maskFromSlots, variantFor } from './stack.js';
+import { Weights } from './weights.js';
+
+export interface DecoderConfig {
+  vocab: number;
+  hidden: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  ffn: number;
+  eps: number;
+  rotary: Omit<RotaryConfig, 'dim'> & { dim?: number };
+  /** lm_head shares embed.weight. */
+  tiedEmbeddings?: boolean;
+}
+
+export interface DecoderGraphOptions {
+  /** Cache inputs and outputs (default true). Without, the graph runs whole sequences only. */
+  cache?: boolean;
+}
+
+/** Per layer, the cache tensors the chosen variants keep (names are `past.<layer>.<slot>`). */
+export function decoderCacheSlots(cfg: DecoderConfig, opts: StackOptions = {}): CacheSlot[][] {
+  const dims = attentionDims(decoderAttentionSpec(cfg));
+  return Array.from({ length: cfg.layers }, (_, i) => variantFor(opts, i).cacheSlots(dims, 'batch'));
+}
+
+function decoderAttentionSpec(cfg: DecoderConfig, linearVariant?: LinearVariant): AttentionSpec {
+  const headDim = cfg.hidden / cfg.heads;
+  return {
+    hidden: cfg.hidden,
+    heads: cfg.heads,
+    kvHeads: cfg.kvHeads,
+    bias: false,
+    rotary: { ...cfg.rotary, dim: cfg.rotary.dim ?? headDim },
+    linear: linearVariant,
+  };
+}
+
+/**
+ * Inputs: `input_ids`, `position_ids` int64 [batch, sequence]; `attention_mask` int64
+ * [batch, total_sequence] covering past and current tokens; with the cache, `past.<i>.<slot>`.
+ * Outputs: `logits` [batch, sequence, vocab] and `present.<i>.<slot>`.
+ */
+export function buildDecoderGraph(tensors: NamedTensors, cfg: DecoderConfig, opts: StackOptions = {}, dopts: DecoderGraphOptions = {}, graphOptions: GraphOptions = {}): GraphBuilder {
+  const useCache = dopts.cache ?? true;
+  const g = new GraphBuilder('decoder', graphOptions);
+  const w = new Weights(g, tensors);
+  const ids = g.input('input_ids', 'int64', ['batch', 'sequence']);
+  const pos = g.input('position_ids', 'int64', ['batch', 'sequence']);
+  const am = g.input('attention_mask', 'int64', ['batch', useCache ? 'total_sequence' : 'sequence']);
+  const slots = decoderCacheSlots(cfg, opts);
+  const past = useCache ? slots.map((layer, i) => layer.map((s) => g.input(`past.${i}.${s.name}`, 'float32', s.shape))) : null;
+
+  const spec = decoderAttentionSpec(cfg, opts.linear);
+  const mask = maskFromSlots(dimOf(ids, 1), dimOf(am, 1), true, am);
+  const rotary = rotaryTables(pos, spec.rotary!);
+  const embed = w.value('embed.weight', { shape: [cfg.vocab, cfg.hidden] });
+  let h = op.gather(embed, ids, 0);
+  const presents: Value[][] = [];
+  for (let i = 0; i < cfg.layers; i++) {
+    const lw = w.scope(`layers.${i}`);
+    const a = attention(rmsNorm(h, lw.scope('attn_norm'), cfg.hidden, cfg.eps), lw.scope('attn'), spec, {
+      variant: variantFor(opts, i),
+      mask,
+      rotary,
+      past: past ? past[i] : null,
+    });
+    presents.push(a.present);
+    h = op.add(h, a.out);
+    const ff = { kind: 'swiglu' as const, hidden: cfg.hidden, ffn: cfg.ffn, bias: false, linear: opts.linear };
+    h = op.add(h, mlp(rmsNorm(h, lw.scope('mlp_norm'), cfg.hidden, cfg.eps), lw.scope('mlp'), ff));
+  }
+  h = rmsNorm(h, w.scope('final_norm'), cfg.hidden, cfg.eps);
+  const head = cfg.tiedEmbeddings ? w.scope('embed') : w.scope('lm_head');
+  g.output(linear(h, head, { inFeatures: cfg.hidden, outFeatures: cfg.vocab, bias: false }, opts.linear), 'logits');
+  if (useCache) presents.forEach((layer, i) => layer.forEach((v, j) => g.output(v, `present.${i}.${slots[i][j].name}`)));
+  return g;
+}

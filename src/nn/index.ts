@@ -1,0 +1,28 @@
+/** Shared transformer blocks: every model in balmkit (BALM, BALMFold's trunk, LLMs) is built from these. */
+export { Weights } from './weights.js';
+export { type LinearImpl, type LinearSpec, type LinearVariant, linear, registerLinearVariant } from './linear.js';
+export { layerNorm, norm, type NormKind, rmsNorm } from './norm.js';
+export { gelu, geluTanh, mlp, type MlpKind, type MlpSpec, silu } from './mlp.js';
+export { applyRotary, inverseFrequencies, type RotaryConfig, type RotaryScaling, type RotaryTables, rotaryTables } from './rotary.js';
+export {
+  type AttendArgs,
+  type AttendResult,
+  type AttentionCall,
+  type AttentionDims,
+  type AttentionSpec,
+  type AttentionVariant,
+  type CacheSlot,
+  type FullAttentionOptions,
+  MASKED,
+  MaskContext,
+  appendKv,
+  attention,
+  attentionDims,
+  fullAttention,
+  headsFirst,
+  scaledDotProductAttention,
+} from './attention.js';
+export { type StackOptions, arange, dimOf, maskFromSlots, variantFor } from './stack.js';
+export { type EncoderConfig, type EncoderContext, buildEncoderGraph, encoderContext, encoderLayer, encoderLayers } from './encoder.js';
+export { type DecoderConfig, type DecoderGraphOptions, buildDecoderGraph, decoderCacheSlots } from './decoder.js';
+export { DecoderCache } from './cache.js';
