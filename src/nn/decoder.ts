@@ -2,6 +2,11 @@
  * Causal decoder stacks (Llama family: RMSNorm pre-norm, grouped-query attention with rotary,
  * SwiGLU) as one dynamic graph serving both prefill and decode: the attention variant's cache
  * tensors are inputs (`past.<layer>.<slot>`, empty for prefill) and outputs (`present.…`).
+ *
+ * Why one graph: onnxruntime-node sessions do not share weight memory (each extra session of a
+ * 117 MB decoder added 60–80 MB of RSS, `bench/session-sharing.ts`; the JS API has no
+ * AddInitializer or prepacked-weights container), so separate prefill and decode graphs would
+ * hold the weights twice. A past of length 0 makes the same graph a prefill graph.
  */
 import type { NamedTensors } from '../io/tensor.js';
 import { GraphBuilder, type GraphOptions, op, type Value } from '../onnx/index.js';

@@ -1,0 +1,158 @@
+/**
+ * Encoder benchmark: balmkit (ONNX graph from src/nn, onnxruntime-node, CPU) vs the PyTorch
+ * reference (models/reference/blocks.py via bench/encoder_torch.py) on the same weights and
+ * inputs, in the same run, interleaved. 6 layers, hidden 320, 20 heads, ffn 1280, pre-LN with
+ * rotary, batch 32 × length 160 with padding, 2 threads on each side.
+ *
+ *   npm run bench:encoder -- [--iters 15] [--warmup 3] [--batch 32] [--seq 160] [--threads 2]
+ *
+ * PyTorch side: torch.inference_mode(), torch.set_num_threads(2), OpenBLAS confirmed loaded
+ * (the script refuses to run otherwise), warm-up runs. Never run this while a training job holds
+ * the cores.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { readSafetensors } from '../src/io/safetensors.js';
+import { type EncoderConfig, buildEncoderGraph, fullAttention } from '../src/nn/index.js';
+import { serializeModel } from '../src/onnx/index.js';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
+const iters = Number(args.get('iters') ?? 15);
+const warmup = Number(args.get('warmup') ?? 3);
+const batch = Number(args.get('batch') ?? 32);
+const seq = Number(args.get('seq') ?? 160);
+const threads = Number(args.get('threads') ?? 2);
+const fused = (args.get('fused') ?? 'true') !== 'false';
+const python = args.get('python') ?? '/usr/bin/python3';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const weightsPath = args.get('weights') ?? '/tmp/balmkit-bench-encoder.safetensors';
+const torchScript = `${root}bench/encoder_torch.py`;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
+}
+
+function runPython(argv: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(python, argv, { stdio: ['ignore', 'inherit', 'inherit'] });
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${python} ${argv.join(' ')} exited with ${code}`))));
+  });
+}
+
+/** The PyTorch process, answering one JSON line per command. */
+class TorchSide {
+  private readonly proc;
+  private readonly lines: AsyncIterableIterator<string>;
+
+  constructor() {
+    this.proc = spawn(python, [torchScript, '--weights', weightsPath, '--batch', String(batch), '--seq', String(seq), '--threads', String(threads)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
+  }
+
+  async read(): Promise<Record<string, unknown>> {
+    const { value, done } = await this.lines.next();
+    if (done) throw new Error('the PyTorch side exited early (see its stderr above)');
+    const msg = JSON.parse(value) as Record<string, unknown>;
+    if (msg.error) throw new Error(`PyTorch side: ${String(msg.error)}`);
+    return msg;
+  }
+
+  async send(cmd: string): Promise<Record<string, unknown>> {
+    this.proc.stdin.write(`${cmd}\n`);
+    return this.read();
+  }
+
+  quit(): void {
+    this.proc.stdin.end('quit\n');
+  }
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(weightsPath)) await runPython([torchScript, '--make-weights', weightsPath]);
+  const file = readSafetensors(weightsPath);
+  const c = JSON.parse(file.metadata.config) as Record<string, number | string>;
+  const cfg: EncoderConfig = {
+    vocab: c.vocab as number,
+    hidden: c.hidden as number,
+    layers: c.layers as number,
+    heads: c.heads as number,
+    ffn: c.ffn as number,
+    norm: c.norm as 'pre' | 'post',
+    eps: c.eps as number,
+    rotary: c.rotary ? { convention: c.rotary as 'half', theta: c.theta as number } : null,
+  };
+
+  // Same deterministic inputs as bench/encoder_torch.py.
+  const ids = new BigInt64Array(batch * seq);
+  const mask = new BigInt64Array(batch * seq);
+  for (let b = 0; b < batch; b++) {
+    const pad = (b * 7) % 40;
+    for (let s = 0; s < seq; s++) {
+      ids[b * seq + s] = BigInt(4 + ((b * 131 + s * 17) % 20));
+      mask[b * seq + s] = s < seq - pad ? 1n : 0n;
+    }
+  }
+  const feeds = { input_ids: new ort.Tensor('int64', ids, [batch, seq]), attention_mask: new ort.Tensor('int64', mask, [batch, seq]) };
+
+  const t0 = performance.now();
+  const bytes = serializeModel(buildEncoderGraph(file.tensors, cfg, { attention: fullAttention({ fused }) }));
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  console.error(`balmkit: graph built and session created in ${(performance.now() - t0).toFixed(0)} ms (${(bytes.length / 1e6).toFixed(1)} MB)`);
+
+  const torch = new TorchSide();
+  const ready = await torch.read();
+  console.error(`torch ${String(ready.torch)}, BLAS ${String(ready.blas)}, ${String(ready.threads)} threads`);
+
+  // Both sides must compute the same thing before their times mean anything.
+  const out = (await session.run(feeds)).hidden_states.data as Float32Array;
+  let sum = 0;
+  for (const x of out) sum += x;
+  const check = await torch.send('check');
+  const first = check.first as number[];
+  const worst = Math.max(...first.map((v, i) => Math.abs(v - out[i])));
+  const relSum = Math.abs(sum - (check.checksum as number)) / Math.max(1, Math.abs(check.checksum as number));
+  console.error(`check: first 8 outputs max |diff| ${worst.toExponential(2)}, checksum rel diff ${relSum.toExponential(2)}`);
+  if (worst > 1e-3 || relSum > 1e-4) throw new Error('balmkit and PyTorch disagree; timings would be meaningless');
+
+  for (let i = 0; i < warmup; i++) {
+    await session.run(feeds);
+    await torch.send('run');
+  }
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const a = performance.now();
+    await session.run(feeds);
+    ours.push(performance.now() - a);
+    theirs.push((await torch.send('run')).ms as number);
+  }
+  torch.quit();
+
+  const row = (name: string, xs: number[]) =>
+    `${name.padEnd(22)} median ${median(xs).toFixed(1).padStart(8)} ms   IQR ${quantile(xs, 0.25).toFixed(1)}–${quantile(xs, 0.75).toFixed(1)}   min ${Math.min(...xs).toFixed(1)}   max ${Math.max(...xs).toFixed(1)}`;
+  console.log(`encoder ${cfg.layers}×${cfg.hidden} (${cfg.heads} heads, ffn ${cfg.ffn}, ${cfg.norm}-LN, rotary), batch ${batch} × ${seq}, ${threads} threads, ${iters} interleaved runs after ${warmup} warm-up`);
+  console.log(row(`balmkit (ORT ${ort.env.versions.common}${fused ? '' : ', unfused'})`, ours));
+  console.log(row(`PyTorch ${String(ready.torch)}`, theirs));
+  console.log(`speed-up (PyTorch median / balmkit median): ${(median(theirs) / median(ours)).toFixed(2)}×`);
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench failed: ${(e as Error).message}`);
+  process.exit(1);
+});
