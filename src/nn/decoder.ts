@@ -12,6 +12,7 @@ import type { NamedTensors } from '../io/tensor.js';
 import { GraphBuilder, type GraphOptions, op, type Value } from '../onnx/index.js';
 import { type AttentionSpec, type CacheSlot, attention, attentionDims } from './attention.js';
 import { type LinearVariant, linear } from './linear.js';
+import { embedding } from './embedding.js';
 import { mlp } from './mlp.js';
 import { rmsNorm } from './norm.js';
 import { type RotaryConfig, rotaryTables } from './rotary.js';
@@ -72,8 +73,7 @@ export function buildDecoderGraph(tensors: NamedTensors, cfg: DecoderConfig, opt
   const spec = decoderAttentionSpec(cfg, opts.linear);
   const mask = maskFromSlots(dimOf(ids, 1), dimOf(am, 1), true, am);
   const rotary = rotaryTables(pos, spec.rotary!);
-  const embed = w.value('embed.weight', { shape: [cfg.vocab, cfg.hidden] });
-  let h = op.gather(embed, ids, 0);
+  let h = embedding(ids, w.scope('embed'), cfg.vocab, cfg.hidden);
   const presents: Value[][] = [];
   for (let i = 0; i < cfg.layers; i++) {
     const lw = w.scope(`layers.${i}`);

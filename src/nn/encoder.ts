@@ -5,6 +5,7 @@
 import type { NamedTensors } from '../io/tensor.js';
 import { GraphBuilder, type GraphOptions, op, type Value } from '../onnx/index.js';
 import { type AttentionSpec, type MaskContext, attention } from './attention.js';
+import { embedding } from './embedding.js';
 import { mlp } from './mlp.js';
 import { layerNorm } from './norm.js';
 import { type RotaryConfig, type RotaryTables, rotaryTables } from './rotary.js';
@@ -79,7 +80,7 @@ export function buildEncoderGraph(tensors: NamedTensors, cfg: EncoderConfig, opt
   const w = new Weights(g, tensors);
   const ids = g.input('input_ids', 'int64', ['batch', 'sequence']);
   const am = g.input('attention_mask', 'int64', ['batch', 'sequence']);
-  const x = op.gather(w.value('embed.weight', { shape: [cfg.vocab, cfg.hidden] }), ids, 0);
+  const x = embedding(ids, w.scope('embed'), cfg.vocab, cfg.hidden);
   const ctx = encoderContext(x, am, cfg);
   g.output(encoderLayers(x, w, cfg, ctx, opts), 'hidden_states');
   return g;

@@ -1,5 +1,6 @@
 /** Shared transformer blocks: every model in balmkit (BALM, BALMFold's trunk, LLMs) is built from these. */
 export { Weights } from './weights.js';
+export { embedding } from './embedding.js';
 export { type LinearImpl, type LinearSpec, type LinearVariant, linear, registerLinearVariant } from './linear.js';
 export { layerNorm, norm, type NormKind, rmsNorm } from './norm.js';
 export { gelu, geluTanh, mlp, type MlpKind, type MlpSpec, silu } from './mlp.js';
