@@ -1,0 +1,33 @@
+/**
+ * Errors raised by the runtime. Both are "expected" errors: the CLI prints their message as
+ * `balmkit: <message>` without a stack trace.
+ */
+
+/**
+ * A runtime option or environment variable has a value balmkit cannot use. The message names the
+ * option (`threads`, `BALMKIT_EP`, …), the value given and what is accepted.
+ */
+export class OptionError extends Error {
+  constructor(
+    /** The option or environment variable at fault, e.g. `threads` or `BALMKIT_THREADS`. */
+    readonly option: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'OptionError';
+  }
+}
+
+/**
+ * An execution provider that was asked for explicitly (`ep: 'cuda'`) cannot be used. `reason` is
+ * ORT's own message plus, when balmkit can tell, what to do about it.
+ */
+export class ExecutionProviderError extends Error {
+  constructor(
+    readonly provider: string,
+    readonly reason: string,
+  ) {
+    super(`${provider.toUpperCase()} execution provider unavailable: ${reason}`);
+    this.name = 'ExecutionProviderError';
+  }
+}
