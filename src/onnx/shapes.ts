@@ -172,11 +172,10 @@ export class Ctx {
     return v?.known;
   }
 
-  knownInts(v: Value | null, what: string): number[] | undefined {
+  /** Like {@link known}, when every entry is a number. */
+  knownInts(v: Value | null): number[] | undefined {
     const k = v?.known;
-    if (k === undefined) return undefined;
-    if (k.some((x) => typeof x !== 'number')) return undefined;
-    void what;
+    if (k === undefined || k.some((x) => typeof x !== 'number')) return undefined;
     return k as number[];
   }
 }
@@ -653,7 +652,7 @@ registerOp('', 'Split', {
     const x = c.in(0);
     const splitIn = c.opt(1);
     if (splitIn) c.dtype(splitIn, ['int64'], 'split');
-    const sizes = c.knownInts(splitIn, 'split');
+    const sizes = c.knownInts(splitIn);
     const n = sizes?.length ?? c.n.numOutputs ?? c.fail('Split needs either known split sizes or a number of outputs');
     if (!x.shape) return Array.from({ length: n }, () => ({ dtype: x.dtype, shape: null }));
     const axis = c.axis(c.int('axis', 0), x.shape.length);
@@ -693,8 +692,8 @@ registerOp('', 'Slice', {
     const ends = c.known(c.in(2));
     const axesV = c.opt(3);
     const stepsV = c.opt(4);
-    const axes = axesV ? c.knownInts(axesV, 'axes') : [...Array(starts?.length ?? r).keys()];
-    const steps = stepsV ? c.knownInts(stepsV, 'steps') : axes?.map(() => 1);
+    const axes = axesV ? c.knownInts(axesV) : [...Array(starts?.length ?? r).keys()];
+    const steps = stepsV ? c.knownInts(stepsV) : axes?.map(() => 1);
     if (!axes) return [{ dtype: x.dtype, shape: new Array<Dim>(r).fill(null) }];
     const nAxes = c.in(1).shape?.[0];
     if (typeof nAxes === 'number' && nAxes !== axes.length) c.fail(`starts has ${nAxes} entries, axes has ${axes.length}`);
@@ -748,7 +747,7 @@ registerOp('', 'Unsqueeze', {
     const x = c.in(0, 'data');
     const axesV = c.in(1, 'axes');
     c.dtype(axesV, ['int64'], 'axes');
-    const axes = c.knownInts(axesV, 'axes');
+    const axes = c.knownInts(axesV);
     if (!axes) c.fail(`axes '${axesV.name}' must be known at build time (use a constant)`);
     if (!x.shape) return [{ dtype: x.dtype, shape: null }];
     const r = x.shape.length + axes.length;
@@ -773,7 +772,7 @@ registerOp('', 'Squeeze', {
     const r = x.shape.length;
     let axes: number[];
     if (axesV) {
-      const k = c.knownInts(axesV, 'axes');
+      const k = c.knownInts(axesV);
       if (!k) c.fail(`axes '${axesV.name}' must be known at build time`);
       axes = k.map((a) => c.axis(a, r, 'squeeze axis'));
       for (const a of axes) {
@@ -812,7 +811,7 @@ registerOp('', 'Tile', {
   maxInputs: 2,
   rule: (c: Ctx) => {
     const x = c.in(0);
-    const reps = c.knownInts(c.in(1), 'repeats');
+    const reps = c.knownInts(c.in(1));
     if (!x.shape) return [{ dtype: x.dtype, shape: null }];
     if (!reps) return [{ dtype: x.dtype, shape: x.shape.map(() => null) }];
     if (reps.length !== x.shape.length) c.fail(`repeats has ${reps.length} entries for rank ${x.shape.length}`);
@@ -873,7 +872,7 @@ registerOp('', 'Pad', {
   maxInputs: 4,
   rule: (c: Ctx) => {
     const x = c.in(0);
-    const pads = c.knownInts(c.in(1, 'pads'), 'pads');
+    const pads = c.knownInts(c.in(1, 'pads'));
     if (!x.shape) return [{ dtype: x.dtype, shape: null }];
     if (c.opt(3)) return [{ dtype: x.dtype, shape: x.shape.map(() => null) }];
     if (!pads) return [{ dtype: x.dtype, shape: x.shape.map(() => null) }];
@@ -898,7 +897,7 @@ registerOp('', 'Gather', {
     const axis = c.axis(c.int('axis', 0), x.shape.length);
     const out = [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)];
     let known: Dim[] | undefined;
-    const ki = c.knownInts(idx, 'indices');
+    const ki = c.knownInts(idx);
     if (x.known && x.shape.length === 1 && ki) known = ki.map((i) => x.known![i < 0 ? i + x.known!.length : i] ?? null);
     return [{ dtype: x.dtype, shape: out, known }];
   },
@@ -980,7 +979,7 @@ registerOp('', 'OneHot', {
   maxInputs: 3,
   rule: (c: Ctx) => {
     const idx = c.in(0, 'indices');
-    const depth = c.knownInts(c.in(1, 'depth'), 'depth');
+    const depth = c.knownInts(c.in(1, 'depth'));
     const vals = c.in(2, 'values');
     if (!idx.shape) return [{ dtype: vals.dtype, shape: null }];
     const r = idx.shape.length + 1;
@@ -1058,7 +1057,7 @@ for (const op of REDUCE) {
         const a = c.opt(1);
         if (a) {
           c.dtype(a, ['int64'], 'axes');
-          axes = c.knownInts(a, 'axes');
+          axes = c.knownInts(a);
           if (!axes) c.fail(`axes '${a.name}' must be known at build time`);
         }
       } else {
