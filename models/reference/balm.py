@@ -26,6 +26,8 @@ Behaviours checked against the official code (file: what):
     (`BALMSelfOutput`: dense + residual).
   * `BALMLayer.feed_forward_chunk`: LayerNorm -> intermediate.dense -> erf GELU -> output.dense + residual.
   * `BALMEncoder`: `emb_layer_norm_after` on the last hidden state.
+  * `BALMPreTrainedModel._init_weights`: Linear and Embedding weights N(0, initializer_range),
+    zero biases, unit LayerNorms, padding rows zeroed (training starts from this).
   * `BALMLMHead`: dense -> erf GELU -> layer_norm -> decoder (no bias) + bias; the decoder weight
     is tied to the word embeddings (`get_output_embeddings`, `tie_word_embeddings` default true).
 """
@@ -61,22 +63,22 @@ def position_id(number: int, insertion: str) -> int:
     raise ValueError(f"insertion at IMGT {number}{insertion}")
 
 
-def encode(sequence: str, numbering: list[tuple[int, str]], length: int = MAX_LEN):
-    """Token ids, position ids and attention mask for one chain, padded/truncated to `length`."""
+def chain_tokens(sequence: str, numbering: list[tuple[int, str]]):
+    """Token ids and position ids of one chain, unpadded: <cls> + residues + <eos>, at most 168."""
     assert len(sequence) == len(numbering)
     ids = [CLS] + [VOCAB.index(a) if a in VOCAB else UNK for a in sequence] + [EOS]
-    pos = [0] + [position_id(n, i) for n, i in numbering]
-    pos = pos + [EOS_POSITION] * (MAX_LEN - len(pos))
-    if len(pos) > MAX_LEN:
-        pos = pos[:MAX_LEN]
-        pos[-1] = EOS_POSITION
-    if len(ids) > MAX_LEN:  # the tokenizer truncates to max_length, keeping <eos> last
+    pos = [0] + [position_id(n, i) for n, i in numbering] + [EOS_POSITION]
+    if len(ids) > MAX_LEN:  # the tokenizer truncates to max_length keeping <eos>; ids keep 140 last
         ids = ids[: MAX_LEN - 1] + [EOS]
-    mask = [1] * len(ids)
-    ids = ids + [PAD] * (length - len(ids))
-    mask = mask + [0] * (length - len(mask))
-    pos = (pos + [EOS_POSITION] * length)[:length]
-    return ids[:length], pos, mask[:length]
+        pos = pos[: MAX_LEN - 1] + [EOS_POSITION]
+    return ids, pos
+
+
+def encode(sequence: str, numbering: list[tuple[int, str]], length: int = MAX_LEN):
+    """Token ids, position ids and attention mask for one chain, padded to `length`."""
+    ids, pos = chain_tokens(sequence, numbering)
+    pad = length - len(ids)
+    return ids + [PAD] * pad, pos + [EOS_POSITION] * pad, [1] * len(ids) + [0] * pad
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
@@ -212,6 +214,24 @@ class BalmForMaskedLM(nn.Module):
         self.esm = Esm(c)
         self.lm_head = LMHead(c)
         self.lm_head.decoder.weight = self.esm.embeddings.word_embeddings.weight  # tied
+        self.apply(self._init_weights)
+
+    def _init_weights(self, m: nn.Module) -> None:
+        """As BALMPreTrainedModel._init_weights: N(0, initializer_range) weights, zero biases,
+        unit LayerNorms, and the padding row of each embedding zeroed."""
+        std = self.config.get("initializer_range", 0.02)
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.padding_idx is not None:
+                with torch.no_grad():
+                    m.weight[m.padding_idx].zero_()
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
 
     def forward(self, ids, pos, mask):
         """Returns (logits [B, L, V], last hidden state [B, L, D])."""

@@ -19,11 +19,12 @@ export function detectWeightFormat(path: string): WeightFormat {
   try {
     const head = src.read(0, Math.min(16, src.size));
     if (looksLikeZip(head)) return 'torch';
-    if (head[0] === 0x80) return 'torch-legacy'; // a bare pickle stream: torch.save before 1.6
+    // safetensors before legacy torch: a header length whose low byte is 0x80 looks like PROTO.
     if (head.length >= 9 && head[8] === 0x7b /* '{' */) {
       const n = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
       if (n <= BigInt(src.size - 8)) return 'safetensors';
     }
+    if (head[0] === 0x80) return 'torch-legacy'; // a bare pickle stream: torch.save before 1.6
     return 'unknown';
   } finally {
     src.close();
