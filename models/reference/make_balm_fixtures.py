@@ -11,7 +11,8 @@ Writes test/fixtures/balm/:
                                                  the tied `lm_head.decoder.weight` (as HF drops it)
   chains.json      10 chains: sequence, IMGT numbering [[number, insertion], ...], masked indices
   expected.safetensors  input ids, position ids, attention mask (the official recipe, length 168)
-                        and the reference's logits, computed in float64
+                        and the reference's logits, pooled embeddings (mean, <cls>) of the
+                        unmasked chains and the pseudo-log-likelihood of chains 0 and 5, in float64
 """
 import json
 import os
@@ -104,8 +105,23 @@ def main() -> None:
     with torch.no_grad():
         model64 = BalmForMaskedLM(config).double()
         model64.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in model.state_dict().items()})
-        logits, _ = model64(ids_t, pos_t, mask_t)
+        logits, hidden = model64(ids_t, pos_t, mask_t)
         logits32, _ = model(ids_t, pos_t, mask_t)
+        # pooled embeddings over the unmasked chains: mean of residue rows, and <cls>
+        plain = [encode(c["sequence"], [(n, ins) for n, ins in c["numbering"]]) for c in chains]
+        p_ids, p_pos, p_mask = (torch.tensor([p[k] for p in plain]) for k in range(3))
+        _, h = model64(p_ids, p_pos, p_mask)
+        mean_emb = torch.stack([h[b, 1 : int(p_mask[b].sum()) - 1].mean(0) for b in range(len(chains))])
+        cls_emb = h[:, 0]
+        # pseudo-log-likelihood of chains 0 and 5: each residue masked in turn
+        plls = {}
+        for b in (0, 5):
+            n = int(p_mask[b].sum()) - 2
+            batch = p_ids[b].repeat(n, 1)
+            batch[torch.arange(n), torch.arange(n) + 1] = MASK
+            lg, _ = model64(batch, p_pos[b].repeat(n, 1), p_mask[b].repeat(n, 1))
+            lp = torch.log_softmax(lg, dim=-1)
+            plls[f"pll.{b}"] = lp[torch.arange(n), torch.arange(n) + 1, p_ids[b, 1 : n + 1]].float()
     print(f"float32 vs float64 reference, max |logit diff|: {(logits32.double() - logits).abs().max().item():.2e}")
 
     save_pretrained(model, os.path.join(OUT, "official-bin"))
@@ -125,6 +141,9 @@ def main() -> None:
             "position_ids": pos_t,
             "attention_mask": mask_t,
             "logits": logits.float(),
+            "mean_embedding": mean_emb.float(),
+            "cls_embedding": cls_emb.float(),
+            **plls,
         },
         os.path.join(OUT, "expected.safetensors"),
     )

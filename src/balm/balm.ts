@@ -12,9 +12,53 @@ import { serializeModel } from '../onnx/index.js';
 import { type Session, type SessionOptions, createSession } from '../runtime/index.js';
 import { type EsmConfig, parseEsmConfig } from './config.js';
 import { balmWeights, buildBalmGraph, checkBalmWeights } from './model.js';
-import { type EncodedChain, padBatch } from './tokenizer.js';
+import { ESM_VOCAB, type EncodedChain, type ImgtPosition, encodeChain, padBatch, residueToken } from './tokenizer.js';
 
 export interface BalmLoadOptions extends SessionOptions, StackOptions {}
+
+/** A numbered chain: its residues and their IMGT positions (from `src/antibody`). */
+export interface NumberedChain {
+  sequence: string;
+  numbering: readonly ImgtPosition[];
+}
+
+/** Per-residue embeddings [residues, hidden] (row-major) and two pooled vectors. */
+export interface ChainEmbedding {
+  residues: number;
+  hidden: number;
+  perResidue: Float32Array;
+  /** Mean over the residue rows (not `<cls>`/`<eos>`). */
+  mean: Float32Array;
+  /** The `<cls>` row. */
+  cls: Float32Array;
+}
+
+/** Pseudo-log-likelihood: each residue masked in turn, log p(true residue | rest). */
+export interface ChainScore {
+  /** Natural-log PLL per residue. */
+  perResidue: Float32Array;
+  /** Mean of `perResidue`. */
+  meanPll: number;
+  /** exp(−mean PLL). */
+  pseudoPerplexity: number;
+}
+
+/** For each masked position: the amino acids by probability (renormalised over the 20 standard ones). */
+export interface Infill {
+  index: number;
+  candidates: { aa: string; probability: number }[];
+}
+
+const STANDARD_AA = 'ACDEFGHIKLMNPQRSTVWY';
+const STANDARD_IDS = [...STANDARD_AA].map(residueToken);
+
+function logSoftmaxAt(logits: Float32Array, offset: number, n: number, target: number): number {
+  let max = -Infinity;
+  for (let v = 0; v < n; v++) max = Math.max(max, logits[offset + v]);
+  let sum = 0;
+  for (let v = 0; v < n; v++) sum += Math.exp(logits[offset + v] - max);
+  return logits[offset + target] - max - Math.log(sum);
+}
 
 /** Per chain: logits [length, 33] and hidden states [length, hidden], rows in token order (`<cls>` first). */
 export interface BalmOutput {
@@ -78,6 +122,54 @@ export class Balm {
       });
     }
     return out;
+  }
+
+  /** Per-residue and pooled embeddings (the last hidden state, after the final LayerNorm). */
+  async embed(chains: readonly NumberedChain[], batchSize = 32): Promise<ChainEmbedding[]> {
+    const outs = await this.forward(chains.map((c) => encodeChain(c.sequence, c.numbering)), batchSize);
+    const d = this.hiddenSize;
+    return outs.map((o) => {
+      const residues = o.length - 2;
+      const perResidue = o.hidden.slice(d, (residues + 1) * d);
+      const mean = new Float32Array(d);
+      for (let r = 0; r < residues; r++) for (let j = 0; j < d; j++) mean[j] += perResidue[r * d + j] / residues;
+      return { residues, hidden: d, perResidue, mean, cls: o.hidden.slice(0, d) };
+    });
+  }
+
+  /**
+   * Pseudo-log-likelihood of every residue: one forward pass per residue with that residue
+   * masked (batched), as in ESM's PLL. Chains longer than 166 residues are scored on their first 166.
+   */
+  async score(chains: readonly NumberedChain[], batchSize = 64): Promise<ChainScore[]> {
+    const scores: ChainScore[] = [];
+    const v = this.config.vocab_size;
+    for (const c of chains) {
+      const n = Math.min(c.sequence.length, 166);
+      const masked = Array.from({ length: n }, (_, i) => encodeChain(c.sequence, c.numbering, [i]));
+      const outs = await this.forward(masked, batchSize);
+      const perResidue = new Float32Array(n);
+      outs.forEach((o, i) => (perResidue[i] = logSoftmaxAt(o.logits, (i + 1) * v, v, residueToken(c.sequence[i]))));
+      const meanPll = perResidue.reduce((a, b) => a + b, 0) / n;
+      scores.push({ perResidue, meanPll, pseudoPerplexity: Math.exp(-meanPll) });
+    }
+    return scores;
+  }
+
+  /** The `topK` most likely amino acids at each of `masked` (residue indices), all masked at once. */
+  async infill(chain: NumberedChain, masked: readonly number[], topK = 5): Promise<Infill[]> {
+    const [o] = await this.forward([encodeChain(chain.sequence, chain.numbering, masked)]);
+    const v = this.config.vocab_size;
+    return masked.map((index) => {
+      const row = o.logits.subarray((index + 1) * v, (index + 2) * v);
+      const max = Math.max(...STANDARD_IDS.map((t) => row[t]));
+      const exps = STANDARD_IDS.map((t) => Math.exp(row[t] - max));
+      const z = exps.reduce((a, b) => a + b, 0);
+      const candidates = STANDARD_IDS.map((t, k) => ({ aa: ESM_VOCAB[t], probability: exps[k] / z }))
+        .sort((a, b) => b.probability - a.probability)
+        .slice(0, topK);
+      return { index, candidates };
+    });
   }
 
   async release(): Promise<void> {

@@ -71,3 +71,55 @@ describe.each(['official-bin', 'official-safetensors'])('%s loads directly and m
     expect(worst).toBeLessThanOrEqual(1e-4);
   });
 });
+
+describe('embed, score and infill against the reference', () => {
+  let balm: Balm;
+  beforeAll(async () => {
+    balm = await Balm.load(`${DIR}official-bin`, { ep: 'cpu', threads: 2 });
+  });
+  afterAll(async () => balm?.release());
+
+  const numbered = (c: Chain) => ({ sequence: c.sequence, numbering: c.numbering.map(([number, insertion]) => ({ number, insertion })) });
+  const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    expect(a.length).toBe(b.length);
+    let m = 0;
+    for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+    return m;
+  };
+
+  test('mean-pooled and <cls> embeddings', async () => {
+    const embs = await balm.embed(chains.map(numbered), 4);
+    const d = balm.hiddenSize;
+    const mean = expected.get('mean_embedding')!.data as Float32Array;
+    const cls = expected.get('cls_embedding')!.data as Float32Array;
+    embs.forEach((e, i) => {
+      expect(e.residues).toBe(Math.min(chains[i].sequence.length, 166));
+      expect(e.perResidue.length).toBe(e.residues * d);
+      expect(maxDiff(e.mean, mean.subarray(i * d, (i + 1) * d))).toBeLessThanOrEqual(1e-4);
+      expect(maxDiff(e.cls, cls.subarray(i * d, (i + 1) * d))).toBeLessThanOrEqual(1e-4);
+    });
+  });
+
+  test('pseudo-log-likelihood of two chains, each residue masked in turn', async () => {
+    const scores = await balm.score([numbered(chains[0]), numbered(chains[5])]);
+    for (const [k, s] of [[0, scores[0]], [5, scores[1]]] as const) {
+      const ref = expected.get(`pll.${k}`)!.data as Float32Array;
+      expect(maxDiff(s.perResidue, ref)).toBeLessThanOrEqual(1e-4);
+      const meanRef = ref.reduce((a, b) => a + b, 0) / ref.length;
+      expect(Math.abs(s.meanPll - meanRef)).toBeLessThanOrEqual(1e-4);
+      expect(s.pseudoPerplexity).toBeCloseTo(Math.exp(-s.meanPll), 6);
+    }
+  });
+
+  test('infill ranks the 20 amino acids by the masked logits, probabilities summing to ≤ 1', async () => {
+    const c = numbered(chains[1]);
+    const res = await balm.infill(c, [3, 50, 100], 20);
+    expect(res.map((r) => r.index)).toEqual([3, 50, 100]);
+    for (const r of res) {
+      expect(r.candidates).toHaveLength(20);
+      const total = r.candidates.reduce((a, x) => a + x.probability, 0);
+      expect(total).toBeCloseTo(1, 5);
+      for (let i = 1; i < r.candidates.length; i++) expect(r.candidates[i - 1].probability).toBeGreaterThanOrEqual(r.candidates[i].probability);
+    }
+  });
+});
