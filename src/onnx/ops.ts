@@ -258,6 +258,13 @@ export function scatterND(x: Value, indices: Value, updates: Value, o?: OpOption
   return one(x.graph, 'ScatterND', [x, indices, updates], {}, o);
 }
 
+export function scatterElements(x: Value, indices: Value, updates: Value, axis: number, o?: OpOptions): Value {
+  return one(x.graph, 'ScatterElements', [x, indices, updates], { axis: attr.int(axis) }, o);
+}
+
+export const ceil = unary('Ceil');
+export const floor = unary('Floor');
+
 export function range(start: Value, limit: Value, delta: Value, o?: OpOptions): Value {
   return one(start.graph, 'Range', [start, limit, delta], {}, o);
 }
