@@ -12,7 +12,7 @@ import { serializeModel } from '../onnx/index.js';
 import { type Session, type SessionOptions, createSession } from '../runtime/index.js';
 import { type EsmConfig, parseEsmConfig } from './config.js';
 import { balmWeights, buildBalmGraph, checkBalmWeights } from './model.js';
-import { ESM_VOCAB, type EncodedChain, type ImgtPosition, encodeChain, padBatch, residueToken } from './tokenizer.js';
+import { ESM_VOCAB, type EncodedBatch, type EncodedChain, type ImgtPosition, encodeChain, padBatch, residueToken } from './tokenizer.js';
 
 export interface BalmLoadOptions extends SessionOptions, StackOptions {}
 
@@ -96,18 +96,24 @@ export class Balm {
     return this.config.hidden_size;
   }
 
+  /** Run one padded batch and return every graph output (logits, hidden states, and any extra outputs of the variant). */
+  async run(chains: readonly EncodedChain[]): Promise<{ batch: EncodedBatch; outputs: Record<string, ort.Tensor> }> {
+    const batch = padBatch(chains);
+    const dims = [batch.batch, batch.length];
+    const outputs = await this.session.run({
+      input_ids: { dtype: 'int64', dims, data: batch.inputIds },
+      position_ids: { dtype: 'int64', dims, data: batch.positionIds },
+      attention_mask: { dtype: 'int64', dims, data: batch.attentionMask },
+    });
+    return { batch, outputs };
+  }
+
   /** Run encoded chains in batches of `batchSize` (padded to each batch's longest). */
   async forward(chains: readonly EncodedChain[], batchSize = 32): Promise<BalmOutput[]> {
     const out: BalmOutput[] = [];
     for (let start = 0; start < chains.length; start += batchSize) {
       const part = chains.slice(start, start + batchSize);
-      const b = padBatch(part);
-      const dims = [b.batch, b.length];
-      const r: Record<string, ort.Tensor> = await this.session.run({
-        input_ids: { dtype: 'int64', dims, data: b.inputIds },
-        position_ids: { dtype: 'int64', dims, data: b.positionIds },
-        attention_mask: { dtype: 'int64', dims, data: b.attentionMask },
-      });
+      const { batch: b, outputs: r } = await this.run(part);
       const logits = r.logits.data as Float32Array;
       const hidden = r.hidden_states.data as Float32Array;
       const v = this.config.vocab_size;

@@ -39,15 +39,26 @@ export class MaskContext {
     readonly causal: boolean,
     /** bool [B, T]: key is a real token (not padding); null when there is no padding. */
     readonly keyValid: Value | null,
+    /**
+     * Sliding window (Mistral): a query sees only keys with query slot − key slot < window.
+     * Slots equal positions for real tokens when padding is on the left only.
+     */
+    readonly window: number | null = null,
   ) {}
 
-  /** bool [B or 1, 1, S, T]: not padding, and (causal) key slot ≤ query slot. */
+  /** bool [B or 1, 1, S, T]: not padding, (causal) key slot ≤ query slot, and (window) within the window. */
   allowed(): Value | null {
     if (this.allowedCache) return this.allowedCache;
     const g = this.querySlots.graph;
     return g.scope('mask', () => {
       let a: Value | null = null;
       if (this.causal) a = op.lessOrEqual(op.unsqueeze(this.keySlots, [0]), op.unsqueeze(this.querySlots, [1])); // [S,T]
+      if (this.window !== null) {
+        // key > query − window, i.e. query − key < window
+        const lowest = op.sub(op.unsqueeze(this.querySlots, [1]), op.constant(g, 'int64', [this.window], []));
+        const inWindow = op.greater(op.unsqueeze(this.keySlots, [0]), lowest);
+        a = a ? op.and(a, inWindow) : inWindow;
+      }
       if (this.keyValid) {
         const pad = op.unsqueeze(this.keyValid, [1, 2]); // [B,1,1,T]
         a = a ? op.and(pad, a) : pad;
@@ -82,6 +93,8 @@ export interface AttendArgs {
   q: Value;
   /** [B, S, kvHeads, headDim], after rotary. */
   k: Value;
+  /** The keys before rotary (the same value as `k` without rotary); for calibration and analysis. */
+  kBeforeRotary: Value;
   /** [B, S, kvHeads, headDim]. */
   v: Value;
   /** This layer's cache inputs in `cacheSlots` order; null for a graph without a cache. */
@@ -220,13 +233,14 @@ export function attention(x: Value, w: Weights, s: AttentionSpec, call: Attentio
     op.reshape(linear(x, w.scope(name), { inFeatures: s.hidden, outFeatures: out, bias: s.bias }, s.linear), [0, 0, heads, dims.headDim]);
   let q = proj('q_proj', qOut, dims.heads);
   let k = proj('k_proj', kvOut, dims.kvHeads);
+  const kBeforeRotary = k;
   const v = proj('v_proj', kvOut, dims.kvHeads);
   if (s.rotary) {
     if (!call.rotary) throw new GraphError(`attention '${w.prefix}' uses rotary but the stack gave no rotary tables`);
     q = applyRotary(q, call.rotary, s.rotary);
     k = applyRotary(k, call.rotary, s.rotary);
   }
-  const { out, present } = x.graph.scope(`${w.prefix}${call.variant.name}`, () => call.variant.attend({ q, k, v, past: call.past, dims, mask: call.mask }));
+  const { out, present } = x.graph.scope(`${w.prefix}${call.variant.name}`, () => call.variant.attend({ q, k, kBeforeRotary, v, past: call.past, dims, mask: call.mask }));
   const y = linear(out, w.scope('o_proj'), { inFeatures: qOut, outFeatures: s.hidden, bias: s.outBias ?? s.bias }, s.linear);
   return { out: y, present };
 }

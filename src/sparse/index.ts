@@ -1,2 +1,14 @@
-/** Sparse attention: Loki and the baselines it is compared with, as variants of the shared attention module. */
+/** Sparse attention: Loki and the baselines it is compared with, as variants of the shared attention module, and Loki's calibration. */
 export { type H2OOptions, type LokiOptions, type StreamingOptions, type TopKOptions, exactTopK, h2o, loki, lokiRank, streaming } from './variants.js';
+export {
+  type CalibrationInfo,
+  type KeyStage,
+  KeyStatistics,
+  type LayerBasis,
+  capturingAttention,
+  fitBases,
+  keyOutputName,
+  rankFor,
+  saveBases,
+} from './calibrate.js';
+export { type BalmCalibrationOptions, collectBalmKeys } from './calibrate-balm.js';

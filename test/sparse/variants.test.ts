@@ -158,7 +158,7 @@ async function runGraph(variant: AttentionVariant, seq: Seq, chunks: number[], c
   const seqLen = g.node('Gather', [g.node('Shape', [q])[0], g.initializer('one', { dtype: 'int64', dims: [], data: new BigInt64Array([1n]) })], {})[0];
   const totLen = g.node('Gather', [g.node('Shape', [am])[0], g.get('one')], {})[0];
   const mask = maskFromSlots(seqLen, totLen, causal, am);
-  const { out, present } = variant.attend({ q, k, v, past, dims, mask });
+  const { out, present } = variant.attend({ q, k, kBeforeRotary: k, v, past, dims, mask });
   g.output(out, 'out');
   present.forEach((p, i) => g.output(p, `present.0.${slots[i].name}`));
   const session = await ort.InferenceSession.create(serializeModel(g), { logSeverityLevel: 3 });
