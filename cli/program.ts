@@ -5,7 +5,11 @@
  */
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../src/runtime/paths.js';
+import * as balm from './commands/balm.js';
 import * as doctor from './commands/doctor.js';
+import * as numberCmd from './commands/number.js';
+import * as view from './commands/view.js';
+import * as llm from './commands/llm.js';
 import { EXIT, reportError } from './options.js';
 
 /** A command group: one file under `cli/commands/`. */
@@ -14,7 +18,7 @@ export interface CommandGroup {
 }
 
 /** Every command group, in `--help` order. */
-export const COMMAND_GROUPS: readonly CommandGroup[] = [doctor];
+export const COMMAND_GROUPS: readonly CommandGroup[] = [doctor, numberCmd, balm, llm, view];
 
 const EXAMPLES = `
 Examples:
@@ -56,7 +60,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   const program = buildProgram();
   try {
     await program.parseAsync([...argv]);
-    return EXIT.ok;
+    // A command that processed a batch with failures sets process.exitCode (and carries on).
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     return reportError(err);

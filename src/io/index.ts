@@ -41,3 +41,7 @@ export {
 export { PickleGlobal, PickleRefusedError } from './pickle.js';
 export { detectWeightFormat, readWeights, type ReadWeightsOptions, type WeightFormat } from './weights.js';
 export { memorySource, openFileSource, type ByteSource } from './zip.js';
+export * from './structure.js';
+export * from './pdb.js';
+export { decompressByName, readTextMaybeCompressed } from './compressed.js';
+export * from './mmcif.js';

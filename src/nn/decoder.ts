@@ -14,7 +14,8 @@ import { type AttentionSpec, type CacheSlot, attention, attentionDims } from './
 import { type LinearVariant, linear } from './linear.js';
 import { embedding } from './embedding.js';
 import { mlp } from './mlp.js';
-import { rmsNorm } from './norm.js';
+import { moe } from './moe.js';
+import { layerNorm, rmsNorm } from './norm.js';
 import { type RotaryConfig, rotaryTables } from './rotary.js';
 import { type StackOptions, dimOf, maskFromSlots, variantFor } from './stack.js';
 import { Weights } from './weights.js';
@@ -27,9 +28,26 @@ export interface DecoderConfig {
   kvHeads: number;
   ffn: number;
   eps: number;
-  rotary: Omit<RotaryConfig, 'dim'> & { dim?: number };
+  /** Rotary positions, or null for none (GPT-2 uses {@link DecoderConfig.learnedPositions}). */
+  rotary: (Omit<RotaryConfig, 'dim'> & { dim?: number }) | null;
+  /** Learned absolute positions: a `pos_embed.weight` table of this many rows added to the embeddings (GPT-2). */
+  learnedPositions?: number;
+  /** `rmsnorm` (default, Llama) or `layernorm` with biases (GPT-2); `eps` applies to either. */
+  norm?: 'rmsnorm' | 'layernorm';
+  /** Feed-forward: SwiGLU (default), GPT-2's tanh-GELU MLP (`fc1`/`fc2`), or a mixture of experts (see `moe`). */
+  feedForward?: { kind: 'swiglu' } | { kind: 'gelu_tanh' } | { kind: 'moe'; experts: number; topK: number };
+  /** Biases on the MLP's linears (GPT-2). Default false. */
+  mlpBias?: boolean;
   /** lm_head shares embed.weight. */
   tiedEmbeddings?: boolean;
+  /** Biases on the q, k and v projections (Qwen2; Llama with attention_bias). Default false. */
+  attentionBias?: boolean;
+  /** A bias on the output projection too (Llama with attention_bias; not Qwen2). Default false. */
+  outputBias?: boolean;
+  /** Sliding-window attention (Mistral): a query sees the last `slidingWindow` positions, itself included. */
+  slidingWindow?: number | null;
+  /** Head size when it is not hidden / heads. */
+  headDim?: number;
 }
 
 export interface DecoderGraphOptions {
@@ -44,13 +62,15 @@ export function decoderCacheSlots(cfg: DecoderConfig, opts: StackOptions = {}): 
 }
 
 function decoderAttentionSpec(cfg: DecoderConfig, linearVariant?: LinearVariant): AttentionSpec {
-  const headDim = cfg.hidden / cfg.heads;
+  const headDim = cfg.headDim ?? cfg.hidden / cfg.heads;
   return {
     hidden: cfg.hidden,
     heads: cfg.heads,
     kvHeads: cfg.kvHeads,
-    bias: false,
-    rotary: { ...cfg.rotary, dim: cfg.rotary.dim ?? headDim },
+    headDim,
+    bias: cfg.attentionBias ?? false,
+    outBias: cfg.outputBias ?? false,
+    rotary: cfg.rotary ? { ...cfg.rotary, dim: cfg.rotary.dim ?? headDim } : null,
     linear: linearVariant,
   };
 }
@@ -71,13 +91,16 @@ export function buildDecoderGraph(tensors: NamedTensors, cfg: DecoderConfig, opt
   const past = useCache ? slots.map((layer, i) => layer.map((s) => g.input(`past.${i}.${s.name}`, 'float32', s.shape))) : null;
 
   const spec = decoderAttentionSpec(cfg, opts.linear);
-  const mask = maskFromSlots(dimOf(ids, 1), dimOf(am, 1), true, am);
-  const rotary = rotaryTables(pos, spec.rotary!);
+  const mask = maskFromSlots(dimOf(ids, 1), dimOf(am, 1), true, am, cfg.slidingWindow ?? null);
+  const rotary = spec.rotary ? rotaryTables(pos, spec.rotary) : null;
+  const normalize = (x: Value, scope: Weights) => (cfg.norm === 'layernorm' ? layerNorm(x, scope, cfg.hidden, cfg.eps) : rmsNorm(x, scope, cfg.hidden, cfg.eps));
   let h = embedding(ids, w.scope('embed'), cfg.vocab, cfg.hidden);
+  if (cfg.learnedPositions) h = op.add(h, embedding(pos, w.scope('pos_embed'), cfg.learnedPositions, cfg.hidden));
+  const ff = cfg.feedForward ?? { kind: 'swiglu' };
   const presents: Value[][] = [];
   for (let i = 0; i < cfg.layers; i++) {
     const lw = w.scope(`layers.${i}`);
-    const a = attention(rmsNorm(h, lw.scope('attn_norm'), cfg.hidden, cfg.eps), lw.scope('attn'), spec, {
+    const a = attention(normalize(h, lw.scope('attn_norm')), lw.scope('attn'), spec, {
       variant: variantFor(opts, i),
       mask,
       rotary,
@@ -85,10 +108,15 @@ export function buildDecoderGraph(tensors: NamedTensors, cfg: DecoderConfig, opt
     });
     presents.push(a.present);
     h = op.add(h, a.out);
-    const ff = { kind: 'swiglu' as const, hidden: cfg.hidden, ffn: cfg.ffn, bias: false, linear: opts.linear };
-    h = op.add(h, mlp(rmsNorm(h, lw.scope('mlp_norm'), cfg.hidden, cfg.eps), lw.scope('mlp'), ff));
+    const x = normalize(h, lw.scope('mlp_norm'));
+    const lv = opts.linear ? { linear: opts.linear } : {};
+    const y =
+      ff.kind === 'moe'
+        ? moe(x, lw.scope('mlp'), { hidden: cfg.hidden, ffn: cfg.ffn, experts: ff.experts, topK: ff.topK, ...lv })
+        : mlp(x, lw.scope('mlp'), { kind: ff.kind, hidden: cfg.hidden, ffn: cfg.ffn, bias: cfg.mlpBias ?? false, ...lv });
+    h = op.add(h, y);
   }
-  h = rmsNorm(h, w.scope('final_norm'), cfg.hidden, cfg.eps);
+  h = normalize(h, w.scope('final_norm'));
   const head = cfg.tiedEmbeddings ? w.scope('embed') : w.scope('lm_head');
   g.output(linear(h, head, { inFeatures: cfg.hidden, outFeatures: cfg.vocab, bias: false }, opts.linear), 'logits');
   if (useCache) presents.forEach((layer, i) => layer.forEach((v, j) => g.output(v, `present.${i}.${slots[i][j].name}`)));

@@ -4,6 +4,7 @@ export { embedding } from './embedding.js';
 export { type LinearImpl, type LinearSpec, type LinearVariant, linear, registerLinearVariant } from './linear.js';
 export { layerNorm, norm, type NormKind, rmsNorm } from './norm.js';
 export { gelu, geluTanh, mlp, type MlpKind, type MlpSpec, silu } from './mlp.js';
+export { moe, type MoeSpec } from './moe.js';
 export { applyRotary, inverseFrequencies, type RotaryConfig, type RotaryScaling, type RotaryTables, rotaryTables } from './rotary.js';
 export {
   type AttendArgs,

@@ -17,7 +17,7 @@ export function silu(x: Value): Value {
   return op.mul(x, op.sigmoid(x));
 }
 
-export type MlpKind = 'gelu' | 'swiglu';
+export type MlpKind = 'gelu' | 'gelu_tanh' | 'swiglu';
 
 export interface MlpSpec {
   kind: MlpKind;
@@ -27,11 +27,14 @@ export interface MlpSpec {
   linear?: LinearVariant;
 }
 
-/** gelu: fc2(gelu(fc1 x)); swiglu: down_proj(silu(gate_proj x) · up_proj x). */
+/** gelu: fc2(gelu(fc1 x)); gelu_tanh: the same with GPT-2's tanh GELU; swiglu: down_proj(silu(gate_proj x) · up_proj x). */
 export function mlp(x: Value, w: Weights, s: MlpSpec): Value {
   const up = { inFeatures: s.hidden, outFeatures: s.ffn, bias: s.bias };
   const down = { inFeatures: s.ffn, outFeatures: s.hidden, bias: s.bias };
-  if (s.kind === 'gelu') return linear(gelu(linear(x, w.scope('fc1'), up, s.linear)), w.scope('fc2'), down, s.linear);
+  if (s.kind === 'gelu' || s.kind === 'gelu_tanh') {
+    const act = s.kind === 'gelu' ? gelu : geluTanh;
+    return linear(act(linear(x, w.scope('fc1'), up, s.linear)), w.scope('fc2'), down, s.linear);
+  }
   const gate = silu(linear(x, w.scope('gate_proj'), up, s.linear));
   return linear(op.mul(gate, linear(x, w.scope('up_proj'), up, s.linear)), w.scope('down_proj'), down, s.linear);
 }

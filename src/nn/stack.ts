@@ -29,11 +29,12 @@ export function arange(n: Value, start?: Value): Value {
 
 /**
  * Masks for `S` queries that are the last slots of `T` keys. `attentionMask` int64 [B, T]
- * (1 = token, 0 = padding) or null when nothing is padded.
+ * (1 = token, 0 = padding) or null when nothing is padded; `window` limits how far back a query
+ * sees (sliding-window attention), null for no limit.
  */
-export function maskFromSlots(queryLength: Value, keyLength: Value, causal: boolean, attentionMask: Value | null): MaskContext {
+export function maskFromSlots(queryLength: Value, keyLength: Value, causal: boolean, attentionMask: Value | null, window: number | null = null): MaskContext {
   const querySlots = arange(keyLength, op.sub(keyLength, queryLength));
   const keySlots = arange(keyLength);
   const keyValid = attentionMask ? op.cast(attentionMask, 'bool') : null;
-  return new MaskContext(querySlots, keySlots, causal, keyValid);
+  return new MaskContext(querySlots, keySlots, causal, keyValid, window);
 }

@@ -1,0 +1,149 @@
+/**
+ * LLM benchmark: prefill and decode tokens/s of a Llama-shaped decoder (random weights: 12 layers,
+ * width 768, 12 heads, 4 KV heads, ffn 2048, vocab 32000) at context 512 and 4096 on the CPU,
+ * balmkit (src/llm over src/nn, onnxruntime-node) vs the PyTorch reference (bench/llm_torch.py:
+ * inference_mode, a preallocated KV cache, OpenBLAS checked, warm-up), same weights, same tokens,
+ * interleaved, same thread count on both sides. Both sides must agree on the logits first.
+ *
+ *   node --import tsx bench/llm.ts [--threads 2] [--contexts 512,4096] [--steps 16] [--rounds 2] [--chunk 512]
+ *
+ * Prefill: the context's tokens in chunks of --chunk through the cache. Decode: after an untimed
+ * prefill of the context, --steps single-token steps; the median step gives tokens/s.
+ * Run it on a quiet machine: anything else on the cores makes both sides slower unevenly.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { readSafetensors } from '../src/io/safetensors.js';
+import { CausalLM, type DecoderState, logitsAt } from '../src/llm/index.js';
+import type { DecoderConfig } from '../src/nn/index.js';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1]!);
+const threads = Number(args.get('threads') ?? 2);
+const contexts = (args.get('contexts') ?? '512,4096').split(',').map(Number);
+const steps = Number(args.get('steps') ?? 16);
+const rounds = Number(args.get('rounds') ?? 2);
+const chunk = Number(args.get('chunk') ?? 512);
+const python = args.get('python') ?? '/usr/bin/python3';
+const root = fileURLToPath(new URL('..', import.meta.url));
+const weightsPath = args.get('weights') ?? '/tmp/balmkit-bench-llm.safetensors';
+const torchScript = `${root}bench/llm_torch.py`;
+const maxSeq = Math.max(...contexts) + steps + 1;
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function runPython(argv: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(python, argv, { stdio: ['ignore', 'inherit', 'inherit'] });
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${python} ${argv.join(' ')} exited with ${code}`))));
+  });
+}
+
+class TorchSide {
+  private readonly proc = spawn(python, [torchScript, '--weights', weightsPath, '--max-seq', String(maxSeq), '--threads', String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  private readonly lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
+  async read(): Promise<Record<string, unknown>> {
+    const { value, done } = await this.lines.next();
+    if (done) throw new Error('the PyTorch side exited early (see its stderr above)');
+    const msg = JSON.parse(value as string) as Record<string, unknown>;
+    if (msg.error) throw new Error(`PyTorch side: ${String(msg.error)}`);
+    return msg;
+  }
+  async send(cmd: string): Promise<Record<string, unknown>> {
+    this.proc.stdin.write(`${cmd}\n`);
+    return this.read();
+  }
+  quit(): void {
+    this.proc.stdin.end('quit\n');
+  }
+}
+
+const token = (i: number, vocab: number) => (i * 7919 + 13) % vocab;
+
+async function prefill(lm: CausalLM, state: DecoderState, T: number): Promise<Float32Array> {
+  let last: Float32Array = new Float32Array(0);
+  for (let s = 0; s < T; s += chunk) {
+    const ids = Array.from({ length: Math.min(T, s + chunk) - s }, (_, j) => token(s + j, lm.vocab));
+    const l = await lm.forward(state, [ids]);
+    last = logitsAt(l, 0, ids.length - 1);
+  }
+  return last;
+}
+
+function agree(name: string, ours: Float32Array, theirs: number[]): void {
+  const worst = Math.max(...theirs.map((v, i) => Math.abs(v - ours[i]!)));
+  console.error(`check ${name}: first 8 logits max |diff| ${worst.toExponential(2)}`);
+  if (worst > 2e-3) throw new Error(`balmkit and PyTorch disagree on ${name}; timings would be meaningless`);
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(weightsPath)) await runPython([torchScript, '--make-weights', weightsPath]);
+  const file = readSafetensors(weightsPath);
+  const c = JSON.parse(file.metadata.config!) as Record<string, number>;
+  const decoder: DecoderConfig = {
+    vocab: c.vocab!,
+    hidden: c.hidden!,
+    layers: c.layers!,
+    heads: c.heads!,
+    kvHeads: c.kv_heads!,
+    ffn: c.ffn!,
+    eps: c.eps!,
+    rotary: { convention: 'half', theta: c.theta! },
+  };
+  const t0 = performance.now();
+  const lm = await CausalLM.create(file.tensors, { arch: 'llama', decoder, maxPositions: maxSeq, source: weightsPath, eos: [] }, null, { ep: 'cpu', threads });
+  console.error(`balmkit: graph built and session created in ${(performance.now() - t0).toFixed(0)} ms`);
+  const torch = new TorchSide();
+  const ready = await torch.read();
+  console.error(`torch ${String(ready.torch)}, BLAS ${String(ready.blas)}, ${String(ready.threads)} threads; ORT ${ort.env.versions.common}, ${threads} threads`);
+
+  // Warm-up, and the agreement check, on a short context.
+  agree('prefill 64', await prefill(lm, lm.newState(1), 64), (await torch.send(`prefill 64 ${chunk}`)).last as number[]);
+
+  const rows: string[] = [];
+  for (const T of contexts) {
+    const ours = { prefill: [] as number[], decode: [] as number[] };
+    const theirs = { prefill: [] as number[], decode: [] as number[] };
+    for (let r = 0; r < rounds; r++) {
+      let a = performance.now();
+      const last = await prefill(lm, lm.newState(1), T);
+      ours.prefill.push(performance.now() - a);
+      const tp = await torch.send(`prefill ${T} ${chunk}`);
+      theirs.prefill.push(tp.ms as number);
+      if (r === 0) agree(`prefill ${T}`, last, tp.last as number[]);
+
+      const state = lm.newState(1);
+      await prefill(lm, state, T);
+      let logits: Float32Array = new Float32Array(0);
+      for (let t = T; t < T + steps; t++) {
+        a = performance.now();
+        logits = logitsAt(await lm.forward(state, [[token(t, lm.vocab)]]), 0, 0);
+        ours.decode.push(performance.now() - a);
+      }
+      const td = await torch.send(`decode ${T} ${steps}`);
+      theirs.decode.push(...(td.ms as number[]));
+      if (r === 0) agree(`decode at ${T}`, logits, td.last as number[]);
+    }
+    const tps = (tokens: number, ms: number) => (tokens / ms) * 1000;
+    const line = (what: string, o: number, p: number, tokens: number) =>
+      `${what.padEnd(22)} balmkit ${tps(tokens, o).toFixed(1).padStart(8)} tok/s   PyTorch ${tps(tokens, p).toFixed(1).padStart(8)} tok/s   speed-up ${(p / o).toFixed(2)}×`;
+    rows.push(line(`prefill, context ${T}`, median(ours.prefill), median(theirs.prefill), T));
+    rows.push(line(`decode, context ${T}`, median(ours.decode), median(theirs.decode), 1));
+  }
+  torch.quit();
+  console.log(`Llama-shaped decoder ${decoder.layers}×${decoder.hidden}, ${decoder.heads} heads / ${decoder.kvHeads} KV heads, ffn ${decoder.ffn}, vocab ${decoder.vocab}; batch 1; ${threads} threads each; medians of ${rounds} rounds (decode: ${steps} steps each)`);
+  for (const r of rows) console.log(r);
+  await lm.release();
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench failed: ${(e as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,219 @@
+/**
+ * `balmkit number`: number antibody chains (IMGT, Chothia or Kabat) from a FASTA file, a plain
+ * sequence, or `--heavy`/`--light`. A table per chain, or `--json` (schema below). A batch numbers
+ * every good record, reports the bad ones on stderr (record, chain, why) and exits 1 if any failed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+
+import type { NumberedDomain } from '../../src/antibody/number.js';
+import type { AntibodyRecord, FastaRecord } from '../../src/antibody/fasta.js';
+import type { ChainClass, Scheme } from '../../src/antibody/schemes.js';
+import { EXIT, UsageError, choiceOption, parseOptions } from '../options.js';
+
+const schema = z.strictObject({
+  scheme: choiceOption(['imgt', 'chothia', 'kabat'] as const).optional(),
+  json: z.boolean({ error: 'takes no value' }).optional(),
+  heavy: z.string().optional(),
+  light: z.string().optional(),
+  pair: z.boolean().optional(),
+  output: z.string().min(1, { error: 'needs a file name' }).optional(),
+});
+
+const JSON_SCHEMA = `
+JSON output (--json):
+  { "scheme": "imgt" | "chothia" | "kabat",
+    "records": [ { "name": string,                       // antibody (pair) or record name
+                   "chains": [ { "record": string,       // FASTA record the chain came from
+                                 "given": "heavy" | "light" | null,
+                                 "chainType": "H" | "K" | "L",
+                                 "species": string, "score": number (bits),
+                                 "start": number, "end": number,   // 0-based, inclusive, in the record
+                                 "length": number,                  // residues in the record
+                                 "vGene": {"name","species","identity","compared"} | null,
+                                 "jGene": {…} | null,
+                                 "residues": [ {"aa": "E", "number": 1, "insertion": "", "region": "fwr1"}, … ] } ] } ],
+    "errors": [ { "record": string, "chain": "heavy" | "light" | null, "reason": string, "message": string } ] }
+  region: fwr1 cdr1 fwr2 cdr2 fwr3 cdr3 fwr4 under the scheme's own CDR definition.
+  An scFv record gives two chains; a record that fails is in "errors" only.`;
+
+/** Registers `number` on the program. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('number')
+    .summary('number antibody chains (IMGT, Chothia, Kabat): regions, chain type, species, germlines')
+    .description(
+      'Number antibody variable domains with the profiles shipped in balmkit (no HMMER needed). ' +
+        'INPUT is a FASTA file (.gz accepted), a plain sequence, or - for stdin; or give --heavy/--light. ' +
+        'Records named X_H/X_L (or X|H, X|L) are paired and checked to be the chain their name says. ' +
+        'Constant domains, leaders and tags are trimmed (reported); an scFv gives both domains. ' +
+        'Chains that are not antibody variable domains (TCRs, other proteins) are reported with their best score.',
+    )
+    .argument('[input]', 'FASTA file, plain sequence, or - for stdin')
+    .option('--scheme <scheme>', 'numbering scheme: imgt, chothia or kabat [default: imgt]')
+    .option('--heavy <sequence>', 'a heavy chain sequence (must number as heavy)')
+    .option('--light <sequence>', 'a light chain sequence (must number as kappa or lambda)')
+    .option('--no-pair', 'number every record on its own (do not pair X_H with X_L or check the chain type)')
+    .option('--json', 'print JSON (schema in --help)')
+    .option('-o, --output <file>', 'write the output to a file (atomically) instead of stdout');
+  cmd.addHelpText(
+    'after',
+    `
+Examples:
+  $ balmkit number EVQLVESGGGLVQPGGSLRLSCAASGFTFSSYAMSWVRQAPGKGLEWVS...
+  $ balmkit number antibodies.fasta --scheme chothia
+  $ balmkit number --heavy EVQLVES... --light DIQMTQS... --json
+  $ balmkit number chains.fasta.gz --json --no-pair -o numbered.json
+${JSON_SCHEMA}
+`,
+  );
+  cmd.action(async (input: string | undefined, _raw: unknown, command: Command) => {
+    const opts = parseOptions(command, schema);
+    const scheme: Scheme = opts.scheme ?? 'imgt';
+    const { parseFasta, decodeInput, pairRecords } = await import('../../src/antibody/fasta.js');
+    const { number, NotAnAntibodyError } = await import('../../src/antibody/number.js');
+    const { SequenceError } = await import('../../src/antibody/validate.js');
+
+    let antibodies: AntibodyRecord[];
+    if (opts.heavy !== undefined || opts.light !== undefined) {
+      if (input !== undefined) throw new UsageError('give either INPUT or --heavy/--light, not both');
+      const rec = (name: string, seq: string): FastaRecord => ({ name, description: '', sequence: seq, line: 0 });
+      antibodies = [
+        {
+          name: 'antibody',
+          ...(opts.heavy !== undefined ? { heavy: rec('--heavy', opts.heavy) } : {}),
+          ...(opts.light !== undefined ? { light: rec('--light', opts.light) } : {}),
+        },
+      ];
+    } else {
+      if (input === undefined) throw new UsageError('give a FASTA file, a sequence, - for stdin, or --heavy/--light (see balmkit number --help)');
+      const text = readInput(input, decodeInput);
+      const records = parseFasta(text);
+      if (records.length === 0) throw new UsageError(`${input}: no sequences found`);
+      antibodies = opts.pair === false ? records.map((r) => ({ name: r.name, single: r })) : pairRecords(records);
+    }
+
+    const out: JsonRecord[] = [];
+    const errors: JsonError[] = [];
+    for (const ab of antibodies) {
+      const chains: JsonChain[] = [];
+      const todo: [FastaRecord, ChainClass | null][] = [];
+      if (ab.heavy) todo.push([ab.heavy, 'heavy']);
+      if (ab.light) todo.push([ab.light, 'light']);
+      if (ab.single) todo.push([ab.single, null]);
+      for (const [rec, given] of todo) {
+        try {
+          const r = number(rec.sequence, {
+            scheme,
+            source: { record: rec.name, ...(given !== null ? { chain: given === 'heavy' ? 'H' : 'L' } : {}) },
+            ...(given !== null ? { expect: given } : {}),
+          });
+          for (const d of r.domains) chains.push(toJsonChain(rec.name, given, d, r.sequence.length));
+        } catch (e) {
+          if (!(e instanceof SequenceError || e instanceof NotAnAntibodyError)) throw e;
+          errors.push({ record: rec.name, chain: given, reason: e.reason, message: e.message });
+        }
+      }
+      if (chains.length > 0) out.push({ name: ab.name, chains });
+    }
+
+    const text = opts.json === true ? `${JSON.stringify({ scheme, records: out, errors }, null, 1)}\n` : formatTable(scheme, out);
+    if (opts.output !== undefined) writeAtomically(opts.output, text);
+    else process.stdout.write(text);
+    for (const e of errors) process.stderr.write(`balmkit: ${e.message}\n`);
+    const chainsDone = out.reduce((n, r) => n + r.chains.length, 0);
+    if (errors.length > 0) {
+      process.stderr.write(`balmkit: numbered ${chainsDone} domain(s); ${errors.length} chain(s) failed (listed above)\n`);
+      process.exitCode = EXIT.failure;
+    }
+  });
+}
+
+interface JsonChain {
+  record: string;
+  given: ChainClass | null;
+  chainType: string;
+  species: string;
+  score: number;
+  start: number;
+  end: number;
+  length: number;
+  vGene: NumberedDomain['vGene'];
+  jGene: NumberedDomain['jGene'];
+  residues: { aa: string; number: number; insertion: string; region: string }[];
+}
+interface JsonRecord {
+  name: string;
+  chains: JsonChain[];
+}
+interface JsonError {
+  record: string;
+  chain: ChainClass | null;
+  reason: string;
+  message: string;
+}
+
+function toJsonChain(record: string, given: ChainClass | null, d: NumberedDomain, length: number): JsonChain {
+  return {
+    record,
+    given,
+    chainType: d.chainType,
+    species: d.species,
+    score: d.score,
+    start: d.start,
+    end: d.end,
+    length,
+    vGene: d.vGene,
+    jGene: d.jGene,
+    residues: d.residues.map((r) => ({ aa: r.aa, number: r.number, insertion: r.insertion, region: r.region })),
+  };
+}
+
+function readInput(input: string, decode: (b: Uint8Array) => string): string {
+  if (input === '-') return decode(fs.readFileSync(0));
+  if (fs.existsSync(input)) {
+    if (fs.statSync(input).isDirectory()) throw new UsageError(`${input} is a folder: give a FASTA file`);
+    return decode(fs.readFileSync(input));
+  }
+  if (/^[A-Za-z*\s]+$/.test(input) && input.replace(/\s/g, '').length >= 20) return input;
+  throw new UsageError(`${input}: no such file, and not a protein sequence (one-letter codes)`);
+}
+
+function writeAtomically(file: string, text: string): void {
+  const abs = path.resolve(file);
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp-${process.pid}`);
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, abs);
+}
+
+const CHAIN_NAMES: Record<string, string> = { H: 'heavy', K: 'kappa', L: 'lambda' };
+
+/** The human-readable output: per chain a header, its regions, and its residues in rows. */
+export function formatTable(scheme: Scheme, records: JsonRecord[]): string {
+  const lines: string[] = [];
+  for (const rec of records) {
+    for (const c of rec.chains) {
+      const v = c.vGene ? `V ${c.vGene.name} ${Math.round(c.vGene.identity * 100)}%` : 'V ?';
+      const j = c.jGene ? `J ${c.jGene.name} ${Math.round(c.jGene.identity * 100)}%` : 'J ?';
+      const trim = c.start > 0 || c.end < c.length - 1 ? `, trimmed ${c.start} before and ${c.length - 1 - c.end} after` : '';
+      lines.push(`${c.record}  ${CHAIN_NAMES[c.chainType]} (${c.chainType}), ${c.species}, ${v}, ${j}, score ${c.score} bits`);
+      lines.push(`  residues ${c.start + 1}-${c.end + 1} of ${c.length}${trim}; ${scheme} numbering`);
+      const regions: [string, string, string][] = [];
+      for (const r of c.residues) {
+        const lab = `${r.number}${r.insertion}`;
+        const last = regions[regions.length - 1];
+        if (last && last[0] === r.region) {
+          last[1] = last[1].split('-')[0] + '-' + lab;
+          last[2] += r.aa;
+        } else regions.push([r.region, lab, r.aa]);
+      }
+      for (const [name, span, aa] of regions) lines.push(`  ${name.padEnd(5)} ${span.padEnd(10)} ${aa}`);
+      const cells = c.residues.map((r) => `${r.number}${r.insertion}`.padStart(5) + ` ${r.aa}`);
+      for (let i = 0; i < cells.length; i += 12) lines.push(`  ${cells.slice(i, i + 12).join(' ')}`);
+      lines.push('');
+    }
+  }
+  return lines.join('\n');
+}

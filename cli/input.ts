@@ -1,0 +1,123 @@
+/**
+ * Reading antibodies from the command line, shared by every command that takes sequences:
+ * a FASTA file (.gz accepted), a plain sequence, `-` for stdin, or `--heavy`/`--light`; records
+ * named X_H/X_L (or X|H, X|L) are paired. Numbering each chain keeps going past bad records and
+ * collects their errors.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { type AntibodyRecord, type FastaRecord, decodeInput, pairRecords, parseFasta } from '../src/antibody/fasta.js';
+import { NotAnAntibodyError, type NumberedDomain, number } from '../src/antibody/number.js';
+import type { ChainClass, Scheme } from '../src/antibody/schemes.js';
+import { SequenceError } from '../src/antibody/validate.js';
+import { UsageError } from './options.js';
+
+/** Text of INPUT: a file (gzip detected), `-` for stdin, or the argument itself when it is a sequence. */
+export function readInput(input: string): string {
+  if (input === '-') return decodeInput(fs.readFileSync(0));
+  if (fs.existsSync(input)) {
+    if (fs.statSync(input).isDirectory()) throw new UsageError(`${input} is a folder: give a FASTA file`);
+    return decodeInput(fs.readFileSync(input));
+  }
+  if (/^[A-Za-z*\s]+$/.test(input) && input.replace(/\s/g, '').length >= 20) return input;
+  throw new UsageError(`${input}: no such file, and not a protein sequence (one-letter codes)`);
+}
+
+export interface AntibodyInputOptions {
+  heavy?: string;
+  light?: string;
+  /** Pair X_H with X_L by name (default true). */
+  pair?: boolean;
+}
+
+/** The antibodies given on the command line (INPUT or --heavy/--light). */
+export function readAntibodies(input: string | undefined, opts: AntibodyInputOptions, command: string): AntibodyRecord[] {
+  if (opts.heavy !== undefined || opts.light !== undefined) {
+    if (input !== undefined) throw new UsageError('give either INPUT or --heavy/--light, not both');
+    const rec = (name: string, seq: string): FastaRecord => ({ name, description: '', sequence: seq, line: 0 });
+    return [
+      {
+        name: 'antibody',
+        ...(opts.heavy !== undefined ? { heavy: rec('--heavy', opts.heavy) } : {}),
+        ...(opts.light !== undefined ? { light: rec('--light', opts.light) } : {}),
+      },
+    ];
+  }
+  if (input === undefined) throw new UsageError(`give a FASTA file, a sequence, - for stdin, or --heavy/--light (see balmkit ${command} --help)`);
+  const records = parseFasta(readInput(input));
+  if (records.length === 0) throw new UsageError(`${input}: no sequences found`);
+  return opts.pair === false ? records.map((r) => ({ name: r.name, single: r })) : pairRecords(records);
+}
+
+/** One numbered variable domain of one input record. */
+export interface NumberedInputChain {
+  antibody: string;
+  record: string;
+  /** What the name or option said the chain is (null when nothing did). */
+  given: ChainClass | null;
+  /** Residues in the record (before trimming). */
+  length: number;
+  domain: NumberedDomain;
+}
+
+/** A chain that could not be numbered. */
+export interface InputError {
+  record: string;
+  chain: ChainClass | null;
+  reason: string;
+  message: string;
+}
+
+/** Number every chain of every antibody; bad chains become errors, the rest carry on. */
+export function numberAntibodies(antibodies: readonly AntibodyRecord[], scheme: Scheme): { chains: NumberedInputChain[]; errors: InputError[] } {
+  const chains: NumberedInputChain[] = [];
+  const errors: InputError[] = [];
+  for (const ab of antibodies) {
+    const todo: [FastaRecord, ChainClass | null][] = [];
+    if (ab.heavy) todo.push([ab.heavy, 'heavy']);
+    if (ab.light) todo.push([ab.light, 'light']);
+    if (ab.single) todo.push([ab.single, null]);
+    for (const [rec, given] of todo) {
+      try {
+        const r = number(rec.sequence, {
+          scheme,
+          source: { record: rec.name, ...(given !== null ? { chain: given === 'heavy' ? 'H' : 'L' } : {}) },
+          ...(given !== null ? { expect: given } : {}),
+        });
+        for (const domain of r.domains) chains.push({ antibody: ab.name, record: rec.name, given, length: r.sequence.length, domain });
+      } catch (e) {
+        if (!(e instanceof SequenceError || e instanceof NotAnAntibodyError)) throw e;
+        errors.push({ record: rec.name, chain: given, reason: e.reason, message: e.message });
+      }
+    }
+  }
+  return { chains, errors };
+}
+
+/** Write `data` to `file` through a temporary name and a rename, so no half file is ever left. */
+export function writeFileAtomically(file: string, data: string | Uint8Array): void {
+  const abs = path.resolve(file);
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp-${process.pid}`);
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, abs);
+}
+
+/** A progress line on stderr for batches, only when stderr is a terminal. */
+export function progress(label: string, total: number): { tick(n?: number): void; done(): void } {
+  const tty = process.stderr.isTTY === true && total > 1;
+  let done = 0;
+  const draw = () => {
+    const width = 30;
+    const filled = Math.round((done / total) * width);
+    process.stderr.write(`\r${label} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}`);
+  };
+  return {
+    tick(n = 1) {
+      done += n;
+      if (tty) draw();
+    },
+    done() {
+      if (tty) process.stderr.write('\n');
+    },
+  };
+}

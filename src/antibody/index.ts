@@ -1,0 +1,22 @@
+/**
+ * Antibody sequences: validation, chain typing, numbering (IMGT, Chothia, Kabat), CDR regions
+ * (IMGT, Chothia, Kabat, North) and closest germlines, with profiles that ship in the package.
+ */
+export { AMINO_ACIDS } from './alphabet.js';
+export { cleanSequence, describeSource, MAX_CHAIN_LENGTH, SequenceError, type SequenceProblem, type SequenceSource } from './validate.js';
+export {
+  MIN_DOMAIN_SCORE,
+  MIN_V_IDENTITY,
+  NotAnAntibodyError,
+  number,
+  type NumberedDomain,
+  type NumberedResidue,
+  type NumberingResult,
+  type NumberOptions,
+} from './number.js';
+export { imgtCdrPositions, insertionCode, type Position } from './imgt.js';
+export { convertNumbering, type ChainClass, type Scheme } from './schemes.js';
+export { CDR_DEFINITIONS, CDR_RANGES, regionOf, type CdrDefinition, type CdrDefinitionSpec, type Region } from './regions.js';
+export { loadProfiles, parseProfileSet, type ChainType, type ProfileSet } from './profile.js';
+export type { GermlineMatch } from './germline.js';
+export { chainFromName, decodeInput, pairRecords, parseFasta, type AntibodyRecord, type FastaRecord } from './fasta.js';

@@ -1,0 +1,70 @@
+/**
+ * balmkit fold: residue geometry as data (AF2 rigid groups, Engh–Huber ideals), frames + torsions
+ * → all heavy atoms (TypeScript reference and ONNX graph code), backbone building from
+ * (phi, psi, omega), and a gradient relaxation that idealises bonds and removes clashes.
+ */
+export {
+  ATOM14_NAMES,
+  ATOMS_PER_RESIDUE,
+  CHI_ANGLE_ATOMS,
+  CHI_PI_PERIODIC,
+  GROUP,
+  NUM_GROUPS,
+  NUM_RESTYPES,
+  RESNAMES,
+  RESTYPES,
+  RIGID_GROUP_ATOMS,
+  VAN_DER_WAALS_RADIUS,
+  elementOfAtomName,
+  resnameIndex,
+  restypeIndex,
+  type AminoAcid,
+  type GroupAtom,
+} from './residue-constants.js';
+export { IDEAL_ANGLES, IDEAL_BONDS, PEPTIDE, PEPTIDE_BOND_LENGTH, type IdealAngle, type IdealBond } from './stereochemistry.js';
+export { ATOM14_GROUP, ATOM14_MASK, ATOM14_POSITION, CHI_COUNT, DEFAULT_FRAMES } from './rigid-groups.js';
+export {
+  type Rigid,
+  type Vec3,
+  angleDegrees,
+  applyRigid,
+  composeRigid,
+  dihedral,
+  distance,
+  identityRigid,
+  invertRigid,
+  rigidFrom,
+  rigidFromThreePoints,
+  rotX,
+  rotationError,
+} from './rigid.js';
+export {
+  NUM_TORSIONS,
+  TORSION,
+  atomPosition,
+  atomsFromFrames,
+  backboneFrames,
+  torsionsFromAtoms,
+  type Atom14,
+  type AtomsFromFrames,
+  type FramesAndTorsions,
+} from './atoms.js';
+export { buildAtomsGraph, emitAtomsFromFrames, type AtomsGraphInputs, type AtomsGraphOutputs } from './atoms-graph.js';
+export { buildBackbone, buildChain, placeAtom, torsionArray, type Backbone, type BackboneTorsions } from './backbone.js';
+export { atom14ToChains, structureToAtom14, type Atom14FromStructure, type ChainLayout } from './to-structure.js';
+export {
+  BOND_TOLERANCE,
+  CLASH_DISTANCE,
+  CLASH_DISTANCE_POLAR,
+  IDEAL_CHIRAL_VOLUME,
+  bondTerms,
+  checkGeometry,
+  chiralVolume,
+  findClashes,
+  neighborPairs,
+  type BondTerm,
+  type ChainStarts,
+  type Clash,
+  type GeometryReport,
+} from './validate.js';
+export { DEFAULT_WEIGHTS, RelaxEnergy, relax, totalEnergy, type BondViolation, type RelaxOptions, type RelaxReport, type RelaxWeights, type TermEnergies } from './relax.js';

@@ -1,0 +1,58 @@
+/**
+ * One entry point for causal LMs: a Hugging Face folder (Llama, Mistral, Qwen2, Mixtral, GPT-2;
+ * config.json + safetensors / sharded
+ * index / pytorch_model.bin, tokenizer.json) or a llama2.c checkpoint (+ its tokenizer file).
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readWeights } from '../io/weights.js';
+import { hfModelConfig, mapHfTensors } from './hf.js';
+import { readLlama2cCheckpoint } from './llama2c.js';
+import { Llama2cTokenizer } from './llama2c_tokenizer.js';
+import { CausalLM, type ModelOptions } from './model.js';
+import { HfTokenizer, type TextTokenizer } from './tokenizer.js';
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions extends ModelOptions {
+  /**
+   * Tokenizer: a llama2.c tokenizer file, a `tokenizer.json`, or a folder holding one. Default: the
+   * model folder's tokenizer.json, or `tokenizer.bin` beside a llama2.c checkpoint. `false`: none.
+   */
+  tokenizer?: string | false;
+}
+
+/**
+ * Loads a causal LM and its tokenizer.
+ * @throws naming the file and what is wrong: unknown format, a missing or misshapen tensor, a truncated file.
+ */
+export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<CausalLM> {
+  const { tokenizer: tokPath, ...modelOptions } = options;
+  if (!existsSync(path)) throw new Error(`${path}: no such file or folder (give a Hugging Face model folder or a llama2.c .bin)`);
+  if (statSync(path).isDirectory()) {
+    const cfgFile = join(path, 'config.json');
+    if (!existsSync(cfgFile)) throw new Error(`${path}: folder has no config.json (a Hugging Face model folder needs one)`);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    } catch (err) {
+      throw new Error(`${cfgFile}: not valid JSON (${(err as Error).message})`);
+    }
+    const hf = hfModelConfig(raw, path);
+    const { decoder, eos } = hf;
+    const tensors = mapHfTensors(readWeights(path), decoder, path, hf.arch);
+    let tokenizer: TextTokenizer | null = null;
+    if (tokPath !== false) {
+      const tp = tokPath ?? path;
+      if (tokPath !== undefined || existsSync(join(path, 'tokenizer.json'))) tokenizer = HfTokenizer.fromPath(tp, eos);
+    }
+    return CausalLM.create(tensors, { arch: hf.arch, decoder, maxPositions: hf.maxPositions, source: path, eos }, tokenizer, modelOptions);
+  }
+  const ckpt = readLlama2cCheckpoint(path);
+  let tokenizer: TextTokenizer | null = null;
+  if (tokPath !== false) {
+    const tp = tokPath ?? join(dirname(path), 'tokenizer.bin');
+    if (tokPath !== undefined || existsSync(tp)) tokenizer = Llama2cTokenizer.fromFile(tp, ckpt.header.vocab);
+  }
+  // run.c's generate() stops when the next token is BOS (1): llama2.c's training data separates texts with it.
+  return CausalLM.create(ckpt.tensors, { arch: 'llama2c', decoder: ckpt.config, maxPositions: ckpt.header.seqLen, source: path, eos: [1] }, tokenizer, modelOptions);
+}

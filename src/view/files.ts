@@ -1,0 +1,87 @@
+/**
+ * The structure files `balmkit view` serves: the command line's files and folders turned into a
+ * fixed, numbered list. The server addresses files only by their index in this list, so nothing
+ * a browser asks for can name any other file.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { decompressByName } from '../io/compressed.js';
+
+/** Structure file formats the viewer reads. */
+export type StructureFormat = 'pdb' | 'mmcif';
+
+/** Whether a file is a balmkit prediction (has balmkit's metadata) or another structure. */
+export type StructureKind = 'prediction' | 'experimental';
+
+/** One served file. */
+export interface ViewFile {
+  /** Its index: the page fetches it as `/files/<index>`. */
+  index: number;
+  /** Absolute path on disk (never sent to the page). */
+  path: string;
+  /** File name shown on the page. */
+  name: string;
+  format: StructureFormat;
+  kind: StructureKind;
+}
+
+/** What the page is told about a file (`/api/files`): no paths. */
+export type ViewFileInfo = Omit<ViewFile, 'path'>;
+
+/** File names a folder argument contributes (optionally compressed). */
+const STRUCTURE_NAME = /\.(pdb|ent|cif|mmcif)(\.gz|\.bz2)?$/i;
+
+/** Reads a served file as text, decompressing `.gz` / `.bz2`. */
+export async function readViewFile(file: Pick<ViewFile, 'path'>): Promise<string> {
+  return Buffer.from(decompressByName(file.path, await readFile(file.path))).toString('utf8');
+}
+
+/** The format of a structure text: mmCIF starts with a `data_` block, anything else is read as PDB. */
+export function detectFormat(text: string): StructureFormat {
+  for (const line of text.split('\n', 200)) {
+    const t = line.trim();
+    if (t === '' || t.startsWith('#')) continue;
+    return t.startsWith('data_') ? 'mmcif' : 'pdb';
+  }
+  return 'pdb';
+}
+
+/** A prediction carries balmkit's metadata (`REMARK 999 BALMKIT` in PDB, `_balmkit_remark` in mmCIF). */
+export function detectKind(text: string): StructureKind {
+  return /^REMARK 999 BALMKIT /m.test(text) || /^_balmkit_remark\./m.test(text) ? 'prediction' : 'experimental';
+}
+
+/**
+ * Resolves command-line arguments (files, or folders whose structure files are taken in name
+ * order, not recursively) into the served list, reading each file once to check it and to tell
+ * its format and kind.
+ *
+ * @throws Error naming the argument when it does not exist, a folder holds no structure file,
+ *   or a file cannot be read.
+ */
+export async function resolveViewFiles(args: readonly string[], cwd = process.cwd()): Promise<ViewFile[]> {
+  const paths: string[] = [];
+  for (const arg of args) {
+    const abs = path.resolve(cwd, arg);
+    const st = await stat(abs).catch(() => undefined);
+    if (!st) throw new Error(`${arg}: no such file or folder`);
+    if (st.isDirectory()) {
+      const names = (await readdir(abs)).filter((n) => STRUCTURE_NAME.test(n)).sort();
+      if (names.length === 0) throw new Error(`${arg}: the folder has no .pdb, .ent, .cif or .mmcif file (optionally .gz or .bz2)`);
+      for (const n of names) paths.push(path.join(abs, n));
+    } else {
+      paths.push(abs);
+    }
+  }
+  const files: ViewFile[] = [];
+  for (const p of paths) {
+    let text: string;
+    try {
+      text = await readViewFile({ path: p });
+    } catch (e) {
+      throw new Error(`${p}: cannot be read (${e instanceof Error ? e.message : String(e)})`);
+    }
+    files.push({ index: files.length, path: p, name: path.basename(p), format: detectFormat(text), kind: detectKind(text) });
+  }
+  return files;
+}

@@ -1,0 +1,123 @@
+/**
+ * Hugging Face-format checkpoints against the PyTorch reference (models/reference/llm_reference.py,
+ * written from transformers' modeling files; fixtures from make_llm_fixtures.py): one tiny random
+ * model per feature, logits ≤ 1e-4 on every real (non-padding) position of a batch whose second
+ * row is left-padded, both in one prefill and when the last 4 tokens go one at a time through the
+ * cache. Broken checkpoints are refused naming the tensor.
+ */
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
+import { type CausalLM, type Logits, loadModel } from '../../src/llm/index.js';
+import { fixture, maxAbsDiff } from './helpers.js';
+
+const CASES = ['llama_rope_llama3', 'llama_rope_linear', 'mistral_sliding', 'qwen2_bias', 'llama_tied', 'llama_sharded', 'llama_bin', 'mixtral_moe', 'gpt2'] as const;
+
+function expected(name: string) {
+  const t = readSafetensors(join(fixture('hf'), name, 'expected.safetensors')).tensors;
+  const ids = t.get('input.input_ids')!;
+  const mask = t.get('input.attention_mask')!;
+  const [B, S] = ids.shape as [number, number];
+  const rows = (x: BigInt64Array) => Array.from({ length: B }, (_, b) => Array.from(x.subarray(b * S, (b + 1) * S), Number));
+  return { ids: rows(ids.data as BigInt64Array), mask: rows(mask.data as BigInt64Array), logits: t.get('output.logits')!.data as Float32Array, B, S };
+}
+
+/** Worst |diff| over real positions [from, to) of the sequence. */
+function worstOnTokens(got: Logits, want: Float32Array, mask: number[][], S: number, from: number): number {
+  let worst = 0;
+  for (let b = 0; b < got.batch; b++) {
+    for (let s = 0; s < got.sequence; s++) {
+      if (!mask[b]![from + s]) continue;
+      const g = got.data.subarray((b * got.sequence + s) * got.vocab, (b * got.sequence + s + 1) * got.vocab);
+      const w = want.subarray((b * S + from + s) * got.vocab, (b * S + from + s + 1) * got.vocab);
+      worst = Math.max(worst, maxAbsDiff(g, w));
+    }
+  }
+  return worst;
+}
+
+describe('HF checkpoints: parity with the PyTorch reference', () => {
+  test.each(CASES)('%s', async (name) => {
+    const lm: CausalLM = await loadModel(join(fixture('hf'), name), { ep: 'cpu', threads: 2 });
+    const e = expected(name);
+    const whole = await lm.forward(lm.newState(e.B), e.ids, e.mask);
+    expect(whole.data.length).toBe(e.logits.length);
+    expect(worstOnTokens(whole, e.logits, e.mask, e.S, 0)).toBeLessThanOrEqual(1e-4);
+
+    const state = lm.newState(e.B);
+    const prefill = e.S - 4;
+    const first = await lm.forward(state, e.ids.map((r) => r.slice(0, prefill)), e.mask.map((r) => r.slice(0, prefill)));
+    let worst = worstOnTokens(first, e.logits, e.mask, e.S, 0);
+    for (let t = prefill; t < e.S; t++) {
+      const step = await lm.forward(state, e.ids.map((r) => [r[t]!]));
+      worst = Math.max(worst, worstOnTokens(step, e.logits, e.mask, e.S, t));
+    }
+    expect(worst).toBeLessThanOrEqual(1e-4);
+    await lm.release();
+  });
+
+  test('the features are really on: configs as the loader reads them', async () => {
+    const info = async (n: string) => (await loadModel(join(fixture('hf'), n), { ep: 'cpu', threads: 1 })).info.decoder;
+    expect((await info('mistral_sliding')).slidingWindow).toBe(4);
+    expect(await info('qwen2_bias')).toMatchObject({ attentionBias: true, outputBias: false });
+    expect((await info('llama_tied')).tiedEmbeddings).toBe(true);
+    expect((await info('llama_rope_llama3')).rotary?.scaling).toBeTypeOf('function');
+  });
+});
+
+describe('broken checkpoints are refused, naming the tensor', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'balmkit-llm-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const src = join(fixture('hf'), 'llama_rope_linear');
+  const copy = (name: string) => {
+    const d = join(dir, name);
+    cpSync(src, d, { recursive: true });
+    return d;
+  };
+
+  test('a missing tensor', async () => {
+    const d = copy('missing');
+    const t = readSafetensors(join(d, 'model.safetensors')).tensors;
+    t.delete('model.layers.1.mlp.up_proj.weight');
+    writeSafetensors(join(d, 'model.safetensors'), t);
+    await expect(loadModel(d, { ep: 'cpu' })).rejects.toThrow(/'model\.layers\.1\.mlp\.up_proj\.weight' is missing/);
+  });
+
+  test('a missing lm_head says how tied heads are declared', async () => {
+    const d = copy('nohead');
+    const t = readSafetensors(join(d, 'model.safetensors')).tensors;
+    t.delete('lm_head.weight');
+    writeSafetensors(join(d, 'model.safetensors'), t);
+    await expect(loadModel(d, { ep: 'cpu' })).rejects.toThrow(/'lm_head\.weight' is missing.*tie_word_embeddings/);
+  });
+
+  test('a wrong shape names both shapes', async () => {
+    const d = copy('shape');
+    const cfg = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(d, 'config.json'), JSON.stringify({ ...cfg, intermediate_size: 40 }));
+    await expect(loadModel(d, { ep: 'cpu' })).rejects.toThrow(/'model\.layers\.0\.mlp\.gate_proj\.weight' has shape \[48, 32\], config\.json implies \[40, 32\]/);
+  });
+
+  test('a truncated safetensors file', async () => {
+    const d = copy('truncated');
+    const f = join(d, 'model.safetensors');
+    truncateSync(f, Math.floor(readFileSync(f).length * 0.8));
+    await expect(loadModel(d, { ep: 'cpu' })).rejects.toThrow(/model\.safetensors/);
+  });
+
+  test('a truncated llama2.c checkpoint names the tensor it cuts', async () => {
+    const d = join(dir, 'tiny.bin');
+    // dim 8, hidden 16, 1 layer, 2 heads, 2 kv heads, vocab 10, seq 4: all floats, then cut.
+    const header = Int32Array.of(8, 16, 1, 2, 2, 10, 4);
+    const floats = 10 * 8 + 8 + 4 * 64 + 8 + 3 * 128 + 8 + 2 * 4 * 2;
+    const full = new Uint8Array(28 + floats * 4);
+    full.set(new Uint8Array(header.buffer), 0);
+    writeFileSync(d, full);
+    await expect(loadModel(d, { ep: 'cpu', tokenizer: false })).resolves.toBeTruthy();
+    truncateSync(d, 28 + (10 * 8 + 8 + 64 + 10) * 4);
+    await expect(loadModel(d, { ep: 'cpu', tokenizer: false })).rejects.toThrow(/truncated: tensor 'layers\.0\.attn\.k_proj\.weight'/);
+  });
+});
+void copyFileSync;

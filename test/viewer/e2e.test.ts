@@ -1,0 +1,201 @@
+/**
+ * End to end in a real browser: `balmkit view` (the CLI, as a user runs it) serves the built
+ * viewer page and a balmkit prediction; Debian's Chromium, driven by playwright-core, loads it
+ * and the page's state (`window.balmkitViewer`), its legend and its pixels are checked against
+ * the file as balmkit's own PDB reader reads it.
+ *
+ * The prediction is `test/fixtures/viewer/fv-1a14-prediction.pdb` (make-fixtures.ts): an
+ * experimental Fv written by balmkit's PDB writer with balmkit REMARKs and made-up predicted
+ * errors. A real `balmkit predict-structure` output replaces it once predict-structure lands.
+ *
+ * Needs Chromium (`apt-get install -y chromium`; `.ci/run` installs it) and the built viewer
+ * (`npm run build`). Under CI=true a missing Chromium fails the test; elsewhere it is skipped
+ * with a message.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readPdb } from '../../src/io/pdb.js';
+import { type Structure, atomCount } from '../../src/io/structure.js';
+import { findChromium, launchChromium } from '../../src/view/chromium.js';
+import { countColor, decodePng, fractionDiffering } from './png.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const PRED = path.join(root, 'test/fixtures/viewer/fv-1a14-prediction.pdb');
+const MOVED = path.join(root, 'test/fixtures/viewer/fv-1a14-moved.pdb.gz');
+const chromium = findChromium();
+const inCi = process.env.CI === 'true';
+
+if (!chromium && !inCi) {
+  process.stderr.write('test/viewer/e2e.test.ts: skipped: no Chromium (install it: apt-get install -y chromium, or set BALMKIT_CHROMIUM)\n');
+}
+
+/** A legend entry as the page shows it (read from the DOM, not from the page's code). */
+interface ShownLegend {
+  label: string;
+  color: string;
+  min: number | null;
+  max: number | null;
+}
+
+async function legend(page: Page): Promise<ShownLegend[]> {
+  return page.$$eval('#legend li', (items) =>
+    items.map((li) => ({
+      label: li.getAttribute('data-label') ?? '',
+      color: li.getAttribute('data-color') ?? '',
+      min: li.hasAttribute('data-min') ? Number(li.getAttribute('data-min')) : null,
+      max: li.getAttribute('data-max') ? Number(li.getAttribute('data-max')) : null,
+    })),
+  );
+}
+
+type PageState = { ready: boolean; error: string | null; [k: string]: unknown };
+type PageGlobal = { balmkitViewer: PageState & { colorAt(c: string, r: string | number): string | null; setColorMode(m: string): Promise<void>; show(i: number, r?: number | null): Promise<void> } };
+
+async function ready(page: Page): Promise<Record<string, unknown>> {
+  await page.waitForFunction(() => {
+    const v = (globalThis as unknown as Partial<PageGlobal>).balmkitViewer;
+    return v !== undefined && (v.ready || v.error !== null);
+  }, undefined, { timeout: 45_000, polling: 100 });
+  const s = await page.evaluate(() => {
+    const v = (globalThis as unknown as PageGlobal).balmkitViewer;
+    return JSON.parse(JSON.stringify(v)) as Record<string, unknown>;
+  });
+  expect(s.error).toBeNull();
+  return s;
+}
+
+const colorAt = (page: Page, chain: string, residue: string): Promise<string | null> =>
+  page.evaluate(([c, r]) => (globalThis as unknown as PageGlobal).balmkitViewer.colorAt(c!, r!), [chain, residue]);
+
+describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
+  let cli: ChildProcess;
+  let url: string;
+  let browser: Browser;
+  let page: Page;
+  let structure: Structure;
+  const pageErrors: string[] = [];
+  let cliErr = '';
+
+  beforeAll(async () => {
+    if (!chromium) throw new Error('CI=true and no Chromium: .ci/run installs Debian\'s chromium; set BALMKIT_CHROMIUM if it is elsewhere');
+    if (!existsSync(path.join(root, 'dist/viewer/index.html'))) throw new Error('the viewer is not built: run `npm run build`');
+    structure = await readPdb(PRED);
+    // The CLI exactly as a user runs it, from the sources.
+    cli = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'view', PRED, MOVED], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    cli.stderr!.on('data', (d: Buffer) => (cliErr += d.toString()));
+    url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      cli.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /^(http:\/\/127\.0\.0\.1:\d+\/\S*)$/m.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      cli.on('exit', (code) => reject(new Error(`balmkit view exited (${code}) before printing a URL: ${cliErr}`)));
+    });
+    browser = await launchChromium(chromium);
+    page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    // Flat lighting: pixels carry exactly their theme colour, so they can be compared with the legend.
+    await page.goto(`${url}?light=flat`);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (cli && cli.exitCode === null) cli.kill('SIGKILL');
+  });
+
+  it('prints a 127.0.0.1 URL on a free port and lists the files', () => {
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(cliErr).toMatch(/\/files\/0 {2}fv-1a14-prediction\.pdb {2}\(prediction, pdb\)/);
+    expect(cliErr).toMatch(/\/files\/1 {2}fv-1a14-moved\.pdb\.gz {2}\(experimental, pdb\)/);
+  });
+
+  it('shows the file: atom count and chains equal the file’s', async () => {
+    const s = await ready(page);
+    expect(s.atomCount).toBe(atomCount(structure));
+    expect(s.atomCount).toBe(1945);
+    expect(s.chains).toEqual(structure.chains.map((c) => c.id));
+    expect(s.file).toBe(0);
+    expect(s.colorMode).toBe('error'); // predictions open coloured by predicted error
+    expect(s.availableModes).toEqual(['chain', 'region', 'error']);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('colours by predicted error with the legend’s colour for each value, and draws those colours', async () => {
+    const shown = await legend(page);
+    expect(shown.map((e) => e.label)).toEqual(['< 0.5 Å', '0.5–1 Å', '1–2 Å', '2–4 Å', '≥ 4 Å']);
+    const binOf = (v: number): ShownLegend => shown.find((e) => v >= (e.min ?? -Infinity) && v < (e.max ?? Infinity))!;
+    const ca = structure.chains.flatMap((c) => c.residues.map((r) => ({ chain: c.id, id: `${r.number}${r.insertion}`, b: r.atoms.find((a) => a.name === 'CA')!.bFactor })));
+    const high = ca.reduce((a, b) => (b.b > a.b ? b : a));
+    const low = ca.reduce((a, b) => (b.b < a.b ? b : a));
+    expect(high.b).toBeGreaterThanOrEqual(4);
+    expect(low.b).toBeLessThan(0.5);
+    expect(await colorAt(page, high.chain, high.id)).toBe(binOf(high.b).color);
+    expect(await colorAt(page, low.chain, low.id)).toBe(binOf(low.b).color);
+    expect(binOf(high.b).color).not.toBe(binOf(low.b).color);
+    // Every residue, not just two: the theme's colour is the legend's bin of the file's value.
+    for (const r of ca.filter((_, i) => i % 7 === 0)) expect({ r, c: await colorAt(page, r.chain, r.id) }).toEqual({ r, c: binOf(r.b).color });
+    expect(await colorAt(page, 'H', '999')).toBeNull();
+
+    const img = decodePng(await page.locator('#viewport canvas').first().screenshot());
+    const bg = (await page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.background)) as string;
+    expect(fractionDiffering(img, bg)).toBeGreaterThan(0.1);
+    expect(countColor(img, binOf(high.b).color)).toBeGreaterThan(30);
+    expect(countColor(img, binOf(low.b).color)).toBeGreaterThan(30);
+  });
+
+  it('colours by region: a CDR-H3 residue and a framework residue get the legend’s colours, and they are drawn', async () => {
+    await page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.setColorMode('region'));
+    const s = await ready(page);
+    expect(s.colorMode).toBe('region');
+    const shown = await legend(page);
+    const h3 = shown.find((e) => e.label === 'CDR-H3')!.color;
+    const fw = shown.find((e) => e.label === 'framework')!.color;
+    expect(h3).not.toBe(fw);
+    expect(await colorAt(page, 'H', '100C')).toBe(h3); // inside H3 (95–102), an insertion
+    expect(await colorAt(page, 'H', '95')).toBe(h3);
+    expect(await colorAt(page, 'H', '103')).toBe(fw);
+    expect(await colorAt(page, 'H', '10')).toBe(fw);
+    expect(await colorAt(page, 'L', '91')).toBe(shown.find((e) => e.label === 'CDR-L3')!.color);
+    const img = decodePng(await page.locator('#viewport canvas').first().screenshot());
+    expect(countColor(img, h3)).toBeGreaterThan(30);
+    expect(countColor(img, fw)).toBeGreaterThan(1000);
+    // The CDR table's mean predicted error of H3 is the mean of the file's H3 values.
+    const h3Values = structure.chains[0]!.residues.filter((r) => r.number >= 95 && r.number <= 102).map((r) => r.atoms[0]!.bFactor);
+    const cell = await page.locator('#cdrs tr[data-region="H3"] td.num').textContent();
+    expect(cell).toBe(`${(h3Values.reduce((a, b) => a + b, 0) / h3Values.length).toFixed(2)} Å`);
+  });
+
+  it('superposes the prediction on the experimental structure and switches between files', async () => {
+    await page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.show(0, 1));
+    let s = await ready(page);
+    const sup = s.superposition as { reference: number; rmsd: number; pairs: number };
+    const caCount = structure.chains.reduce((n, c) => n + c.residues.filter((r) => r.atoms.some((a) => a.name === 'CA')).length, 0);
+    expect(sup.reference).toBe(1);
+    expect(sup.pairs).toBe(caCount);
+    expect(sup.rmsd).toBeLessThan(0.01); // the moved copy differs by a rigid motion only
+    expect(s.colorMode).toBe('region'); // the colouring in use is kept
+
+    await page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.show(1, null));
+    s = await ready(page);
+    expect(s.file).toBe(1);
+    expect(s.atomCount).toBe(1945);
+    expect(s.availableModes).toEqual(['chain']); // experimental: no predicted error; no metadata: no CDRs
+    expect(s.colorMode).toBe('chain');
+    expect(await page.locator('[data-note="error"]').textContent()).toMatch(/only for balmkit predictions/);
+    const shown = await legend(page);
+    expect(await colorAt(page, 'L', '50')).toBe(shown.find((e) => e.label === 'chain L')!.color);
+    await expect(page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.setColorMode('error'))).rejects.toThrow(/not available/);
+  });
+
+  it('stops on Ctrl-C', async () => {
+    const exited = new Promise<number | null>((resolve) => cli.on('exit', (code) => resolve(code)));
+    cli.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(cliErr).toMatch(/balmkit view: stopped/);
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * What the page knows about each residue of a loaded file: its region (a CDR or framework, from
+ * balmkit's CDR ranges or from IMGT numbers) and its predicted error, plus per-CDR summaries for
+ * the side panel.
+ */
+import { type BalmkitRemarks, IMGT_CDR_POSITIONS } from './remarks.js';
+
+/** One residue as Mol* read it from the file, in file order. */
+export interface ResidueRecord {
+  chain: string;
+  number: number;
+  insertion: string;
+  /** Three-letter name. */
+  name: string;
+  /** One-letter code (`X` when unknown). */
+  letter: string;
+  /** B-factor of the residue's CA (else its first atom). */
+  bFactor: number;
+}
+
+/** Where the CDR ranges came from, or why there are none. */
+export type RegionSource = { kind: 'remarks' } | { kind: 'imgt' } | { kind: 'none'; reason: string };
+
+/** A file's per-residue annotation. */
+export interface FileAnnotation {
+  /** Region of each residue (`H3`, `framework`) by {@link residueKey}; empty when regions are unknown. */
+  regions: Map<string, string>;
+  regionSource: RegionSource;
+  /** Whether B-factors are balmkit's predicted errors in Å. */
+  hasPredictedError: boolean;
+  /** Chain ids in file order. */
+  chains: string[];
+}
+
+/** `H:100A` — chain, number and insertion code of a residue. */
+export function residueKey(chain: string, number: number, insertion: string): string {
+  return `${chain}:${number}${insertion.trim()}`;
+}
+
+/** Parses `100A` / `100` / `H:100A` style residue labels given to the test hook. */
+export function parseResidueLabel(label: string | number): { number: number; insertion: string } | undefined {
+  const m = /^(-?\d+)([A-Za-z]?)$/.exec(String(label).trim());
+  return m ? { number: Number(m[1]), insertion: m[2] ?? '' } : undefined;
+}
+
+const THREE_TO_ONE: Readonly<Record<string, string>> = {
+  ALA: 'A', ARG: 'R', ASN: 'N', ASP: 'D', CYS: 'C', GLN: 'Q', GLU: 'E', GLY: 'G', HIS: 'H', ILE: 'I',
+  LEU: 'L', LYS: 'K', MET: 'M', PHE: 'F', PRO: 'P', SER: 'S', THR: 'T', TRP: 'W', TYR: 'Y', VAL: 'V', MSE: 'M',
+};
+
+/** One-letter code of a three-letter residue name. */
+export function oneLetter(name: string): string {
+  return THREE_TO_ONE[name.toUpperCase()] ?? 'X';
+}
+
+/**
+ * Marks CDR residues by position in the chain: everything from the range's first residue to its
+ * last, in file order. Numbering schemes put insertions in orders that do not sort (IMGT's 112A
+ * comes before 112), so file order is the one order that holds in every scheme. A range whose
+ * ends are not both in the file falls back to comparing numbers.
+ */
+function markRange(regions: Map<string, string>, residues: readonly ResidueRecord[], name: string, chain: string, start: { number: number; insertion: string }, end: { number: number; insertion: string }): void {
+  const inChain = residues.filter((r) => r.chain === chain);
+  const at = (p: { number: number; insertion: string }) => inChain.findIndex((r) => r.number === p.number && r.insertion === p.insertion);
+  const i = at(start);
+  const j = at(end);
+  if (i >= 0 && j >= i) {
+    for (let k = i; k <= j; k++) regions.set(residueKey(chain, inChain[k]!.number, inChain[k]!.insertion), name);
+    return;
+  }
+  for (const r of inChain) if (r.number >= start.number && r.number <= end.number) regions.set(residueKey(chain, r.number, r.insertion), name);
+}
+
+/**
+ * Annotates a file's residues.
+ *
+ * @param residues - the residues Mol* read, in file order.
+ * @param remarks - balmkit's metadata, when the file has it.
+ * @param declaredScheme - a numbering scheme the user declared for a file without metadata (`imgt`).
+ */
+export function annotate(residues: readonly ResidueRecord[], remarks: BalmkitRemarks | undefined, declaredScheme?: string): FileAnnotation {
+  const chains = [...new Set(residues.map((r) => r.chain))];
+  const regions = new Map<string, string>();
+  let regionSource: RegionSource;
+  const scheme = remarks?.scheme || declaredScheme?.toLowerCase() || '';
+  if (remarks && remarks.cdrs.length > 0) {
+    for (const c of remarks.cdrs) markRange(regions, residues, c.name, c.chain, c.start, c.end);
+    regionSource = { kind: 'remarks' };
+  } else if (scheme === 'imgt') {
+    for (const chain of chains.filter((c) => c === 'H' || c === 'L')) {
+      for (const p of IMGT_CDR_POSITIONS) markRange(regions, residues, `${chain}${p.cdr}`, chain, { number: p.start, insertion: '' }, { number: p.end, insertion: '' });
+    }
+    regionSource = { kind: 'imgt' };
+  } else {
+    regionSource = {
+      kind: 'none',
+      reason: remarks
+        ? `this file's balmkit metadata has no CDR ranges and its numbering (${scheme || 'unknown'}) is not IMGT`
+        : 'no CDR ranges: the file has no balmkit metadata and its numbering is not known to be IMGT (declare it with --scheme imgt)',
+    };
+  }
+  if (regions.size > 0) {
+    for (const r of residues) {
+      const k = residueKey(r.chain, r.number, r.insertion);
+      if (!regions.has(k) && (r.chain === 'H' || r.chain === 'L' || remarks?.cdrs.some((c) => c.chain === r.chain))) regions.set(k, 'framework');
+    }
+  }
+  return { regions, regionSource, hasPredictedError: remarks?.bfactor === 'PREDICTED_ERROR_ANGSTROM', chains };
+}
+
+/** Mean predicted error of each CDR (and of the framework) present in the annotation. */
+export function regionMeans(residues: readonly ResidueRecord[], ann: FileAnnotation): Map<string, { mean: number; count: number }> {
+  const sums = new Map<string, { sum: number; count: number }>();
+  for (const r of residues) {
+    const region = ann.regions.get(residueKey(r.chain, r.number, r.insertion));
+    if (region === undefined) continue;
+    const s = sums.get(region) ?? { sum: 0, count: 0 };
+    s.sum += r.bFactor;
+    s.count += 1;
+    sums.set(region, s);
+  }
+  return new Map([...sums].map(([k, v]) => [k, { mean: v.sum / v.count, count: v.count }]));
+}
