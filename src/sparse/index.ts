@@ -12,3 +12,4 @@ export {
   saveBases,
 } from './calibrate.js';
 export { type BalmCalibrationOptions, collectBalmKeys } from './calibrate-balm.js';
+export { type RankTable, formatRankTable, rankPlotSvg, rankTable } from './rank.js';

@@ -1,0 +1,68 @@
+/**
+ * `balmkit sparse calibrate` and `balmkit sparse rank` on the official-format fixture BALM: the
+ * bases file holds orthonormal per-layer bases with the calibration description, and the rank
+ * table/plot cover every layer, pre- and post-rotary.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readSafetensors } from '../../src/io/safetensors.js';
+import { sharedData } from '../shared-data.js';
+import { ROOT, balmkit, ensureBuilt } from './helpers.js';
+
+const MODEL = join(ROOT, 'test', 'fixtures', 'balm', 'official-bin');
+const data = sharedData('balmkit sparse CLI tests', 'antibody-sequences/pdb-antibody-chains.fasta.gz');
+const tmp = mkdtempSync(join(tmpdir(), 'balmkit-cli-sparse-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe.skipIf(data === null)('sparse', () => {
+  const fasta = join(tmp, 'cal.fasta');
+  beforeAll(() => {
+    ensureBuilt();
+    const text = gunzipSync(readFileSync(data![0])).toString('utf8');
+    writeFileSync(fasta, text.split('>').slice(1, 41).map((r) => `>${r}`).join(''));
+  });
+
+  test('calibrate writes orthonormal bases with their provenance', () => {
+    const out = join(tmp, 'bases.safetensors');
+    const r = balmkit(['sparse', 'calibrate', '--model', MODEL, '--data', fasta, '-o', out, '--ep', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    const f = readSafetensors(out);
+    expect(f.metadata.stage).toBe('post-rotary');
+    expect(f.metadata.data).toMatch(/cal\.fasta: \d+ chains/);
+    expect(Number(f.metadata.tokens)).toBeGreaterThan(1000);
+    for (const layer of [0, 1]) {
+      const b = f.tensors.get(`layers.${layer}.basis`)!;
+      expect(b.shape).toEqual([4, 8, 8]);
+      const x = b.data as Float32Array;
+      for (let h = 0; h < 4; h++)
+        for (let i = 0; i < 8; i++) {
+          let dot = 0;
+          for (let k = 0; k < 8; k++) dot += x[h * 64 + k * 8 + i] ** 2;
+          expect(dot).toBeCloseTo(1, 4);
+        }
+    }
+  });
+
+  test('rank prints a row per layer for both stages and plots them', () => {
+    const svg = join(tmp, 'rank.svg');
+    const r = balmkit(['sparse', 'rank', '--model', MODEL, '--data', fasta, '--svg', svg, '--json', '--ep', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    const t = JSON.parse(r.stdout) as { ranks: Record<string, number[][]>; headDim: number };
+    expect(Object.keys(t.ranks).sort()).toEqual(['post-rotary', 'pre-rotary']);
+    for (const rows of Object.values(t.ranks)) {
+      expect(rows).toHaveLength(2);
+      for (const heads of rows) for (const k of heads) expect(k >= 1 && k <= t.headDim).toBe(true);
+    }
+    const plot = readFileSync(svg, 'utf8');
+    expect(plot.match(/<polyline/g)).toHaveLength(2);
+  });
+
+  test('a model that is not BALM is refused with the reason', () => {
+    const r = balmkit(['sparse', 'rank', '--model', tmp, '--data', fasta]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no config\.json/);
+  });
+});
