@@ -10,14 +10,13 @@
  * (the script refuses to run otherwise), warm-up runs. Never run this while a training job holds
  * the cores.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { type EncoderConfig, buildEncoderGraph, fullAttention } from '../src/nn/index.js';
 import { serializeModel } from '../src/onnx/index.js';
+import { JsonLineProcess, median, runToEnd, timingRow } from './lib.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
@@ -33,58 +32,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const weightsPath = args.get('weights') ?? '/tmp/balmkit-bench-encoder.safetensors';
 const torchScript = `${root}bench/encoder_torch.py`;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
-}
-
-function runPython(argv: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(python, argv, { stdio: ['ignore', 'inherit', 'inherit'] });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${python} ${argv.join(' ')} exited with ${code}`))));
-  });
-}
-
-/** The PyTorch process, answering one JSON line per command. */
-class TorchSide {
-  private readonly proc;
-  private readonly lines: AsyncIterableIterator<string>;
-
-  constructor() {
-    this.proc = spawn(python, [torchScript, '--weights', weightsPath, '--batch', String(batch), '--seq', String(seq), '--threads', String(threads)], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
-  }
-
-  async read(): Promise<Record<string, unknown>> {
-    const { value, done } = await this.lines.next();
-    if (done) throw new Error('the PyTorch side exited early (see its stderr above)');
-    const msg = JSON.parse(value) as Record<string, unknown>;
-    if (msg.error) throw new Error(`PyTorch side: ${String(msg.error)}`);
-    return msg;
-  }
-
-  async send(cmd: string): Promise<Record<string, unknown>> {
-    this.proc.stdin.write(`${cmd}\n`);
-    return this.read();
-  }
-
-  quit(): void {
-    this.proc.stdin.end('quit\n');
-  }
-}
-
 async function main(): Promise<void> {
-  if (!existsSync(weightsPath)) await runPython([torchScript, '--make-weights', weightsPath]);
+  if (!existsSync(weightsPath)) await runToEnd(python, [torchScript, '--make-weights', weightsPath]);
   const file = readSafetensors(weightsPath);
   const c = JSON.parse(file.metadata.config) as Record<string, number | string>;
   const cfg: EncoderConfig = {
@@ -115,7 +64,7 @@ async function main(): Promise<void> {
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
   console.error(`balmkit: graph built and session created in ${(performance.now() - t0).toFixed(0)} ms (${(bytes.length / 1e6).toFixed(1)} MB)`);
 
-  const torch = new TorchSide();
+  const torch = new JsonLineProcess(python, [torchScript, '--weights', weightsPath, '--batch', String(batch), '--seq', String(seq), '--threads', String(threads)]);
   const ready = await torch.read();
   console.error(`torch ${String(ready.torch)}, BLAS ${String(ready.blas)}, ${String(ready.threads)} threads`);
 
@@ -144,11 +93,9 @@ async function main(): Promise<void> {
   }
   torch.quit();
 
-  const row = (name: string, xs: number[]) =>
-    `${name.padEnd(22)} median ${median(xs).toFixed(1).padStart(8)} ms   IQR ${quantile(xs, 0.25).toFixed(1)}–${quantile(xs, 0.75).toFixed(1)}   min ${Math.min(...xs).toFixed(1)}   max ${Math.max(...xs).toFixed(1)}`;
   console.log(`encoder ${cfg.layers}×${cfg.hidden} (${cfg.heads} heads, ffn ${cfg.ffn}, ${cfg.norm}-LN, rotary), batch ${batch} × ${seq}, ${threads} threads, ${iters} interleaved runs after ${warmup} warm-up`);
-  console.log(row(`balmkit (ORT ${ort.env.versions.common}${fused ? '' : ', unfused'})`, ours));
-  console.log(row(`PyTorch ${String(ready.torch)}`, theirs));
+  console.log(timingRow(`balmkit (ORT ${ort.env.versions.common}${fused ? '' : ', unfused'})`, ours));
+  console.log(timingRow(`PyTorch ${String(ready.torch)}`, theirs));
   console.log(`speed-up (PyTorch median / balmkit median): ${(median(theirs) / median(ours)).toFixed(2)}×`);
 }
 
