@@ -99,4 +99,45 @@ export function register(program: Command): void {
     process.stdout.write(opts.json ? `${JSON.stringify({ model: opts.model, data: opts.data, chains: chains.length, ...table })}\n` : formatRankTable(table));
     if (opts.svg) writeFileAtomically(opts.svg, rankPlotSvg(table, `key rank by layer: ${path.basename(opts.model)}`));
   });
+
+  const fraction = (flag: string) =>
+    z
+      .string()
+      .regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, { error: `must be a fraction in (0, 1], e.g. ${flag} 0.25` })
+      .transform(Number)
+      .pipe(z.number().gt(0, { error: `must be a fraction in (0, 1], e.g. ${flag} 0.25` }));
+  const evaluate = addModelDataOptions(
+    sparse
+      .command('eval')
+      .summary('masked-token perplexity, top-k recall and attention error of a sparse variant vs full attention')
+      .description('Evaluate Loki or exact top-k on BALM: masked-token perplexity (15% masked, fixed seed) beside full attention, recall of Loki\'s selection against exact top-k, and the relative error of every layer\'s attention output against full attention on the same inputs.'),
+  )
+    .requiredOption('--attention <variant>', 'loki or exact-topk')
+    .option('--d <fraction>', 'Loki: fraction of the head dimension for approximate scores [default: 0.25]')
+    .option('--k <fraction>', 'fraction of the keys each query attends to [default: 0.25]')
+    .option('--bases <file>', 'Loki bases from balmkit sparse calibrate')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ balmkit sparse eval --model models/balm-small --bases balm.loki.safetensors --attention loki --d 0.25 --k 0.25 --data heldout.fasta\n');
+  evaluate.action(async (_raw: unknown, command: Command) => {
+    const opts = parseOptions(
+      command,
+      z.strictObject({ ...modelDataShape, attention: choiceOption(['loki', 'exact-topk'] as const), d: fraction('--d').optional(), k: fraction('--k').optional(), bases: z.string().optional(), json: z.boolean().optional() }),
+    );
+    modelKind(opts.model);
+    if (opts.attention === 'loki' && opts.bases === undefined) throw new UsageError('--attention loki needs --bases (make them with balmkit sparse calibrate)');
+    const chains = balmChains(opts.data, opts.maxRecords);
+    const { evaluateBalmAttention } = await import('../../src/sparse/index.js');
+    const r = await evaluateBalmAttention(opts.model, chains, { attention: opts.attention, dFraction: opts.d ?? 0.25, kFraction: opts.k ?? 0.25, bases: opts.bases, ep: opts.ep, threads: opts.threads, deviceId: opts.deviceId });
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({ model: opts.model, attention: opts.attention, d: opts.d ?? 0.25, k: opts.k ?? 0.25, ...r })}\n`);
+      return;
+    }
+    const lines = [
+      `${opts.attention}${opts.attention === 'loki' ? ` d=${opts.d ?? 0.25}` : ''} k=${opts.k ?? 0.25} on ${r.chains} chains (${r.maskedTokens} masked tokens)`,
+      `masked-token perplexity   full ${r.perplexity.full.toFixed(3)}   ${opts.attention} ${r.perplexity.variant.toFixed(3)}`,
+      ...(r.recall !== null ? [`top-k recall vs exact top-k   ${(r.recall * 100).toFixed(1)}%`] : []),
+      `attention output error vs full (relative, per layer): ${r.attentionError.map((e) => e.toFixed(4)).join(' ')}`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  });
 }

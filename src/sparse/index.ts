@@ -13,3 +13,4 @@ export {
 } from './calibrate.js';
 export { type BalmCalibrationOptions, collectBalmKeys } from './calibrate-balm.js';
 export { type RankTable, formatRankTable, rankPlotSvg, rankTable } from './rank.js';
+export { type SparseEvalOptions, type SparseEvalResult, comparingAttention, evaluateBalmAttention, maskedPositions } from './evaluate.js';

@@ -94,6 +94,11 @@ function kvSlots(dims: AttentionDims, batch: string | number): CacheSlot[] {
 export interface TopKOptions {
   /** Fraction of the cached keys each query attends to. */
   kFraction: number;
+  /**
+   * Called with the selected key indices [B, kvH, G, S, K] (sorted by score; entries ranked at or
+   * beyond a query's own k are masked out), e.g. to expose them as a graph output for recall.
+   */
+  onSelect?: (indices: Value) => void;
 }
 
 /** Exact top-k attention: exact scores, the k best per query, softmax over them. */
@@ -110,6 +115,7 @@ export function exactTopK(o: TopKOptions): AttentionVariant {
       const bias = groupedBias(mask.bias());
       if (bias) scores = op.add(scores, bias);
       const [top, idx] = topPerQuery(scores, dimOf(kAll, 2), mask.allowed(), o.kFraction);
+      o.onSelect?.(idx);
       const weights = op.softmax(top, -1);
       const dense = op.scatterElements(op.constantOfShape(op.shape(scores), 0), idx, weights, -1);
       const out = op.matMul(dense, op.unsqueeze(vAll, [2]));
@@ -131,6 +137,8 @@ export interface LokiOptions {
   basis: Float32Array;
   /** Name of the initializer holding the basis (unique per layer), e.g. `layers.3.loki_basis`. */
   basisName: string;
+  /** As {@link TopKOptions.onSelect}, with the keys Loki's approximate scores selected. */
+  onSelect?: (indices: Value) => void;
 }
 
 export function lokiRank(dims: AttentionDims, dFraction: number): number {
@@ -172,6 +180,7 @@ export function loki(o: LokiOptions): AttentionVariant {
       const bias = groupedBias(mask.bias());
       if (bias) approx = op.add(approx, bias);
       const [top, idx] = topPerQuery(approx, dimOf(vAll, 2), mask.allowed(), o.kFraction);
+      o.onSelect?.(idx);
       // Exact scores of the selected keys: the low part is the TopK value itself.
       const exact = restAll && qRest ? op.add(top, op.squeeze(op.matMul(gatherRows(restAll, idx, dims.kvHeads), op.unsqueeze(qRest, [-1])), [-1])) : top;
       const out = weightedSum(op.softmax(exact, -1), gatherRows(vAll, idx, dims.kvHeads));

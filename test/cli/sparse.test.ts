@@ -60,6 +60,20 @@ describe.skipIf(data === null)('sparse', () => {
     expect(plot.match(/<polyline/g)).toHaveLength(2);
   });
 
+  test('eval reports perplexity beside full attention, recall and per-layer error', () => {
+    const bases = join(tmp, 'bases.safetensors');
+    const r = balmkit(['sparse', 'eval', '--model', MODEL, '--data', fasta, '--attention', 'loki', '--bases', bases, '--d', '0.5', '--k', '0.25', '--json', '--ep', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    const e = JSON.parse(r.stdout) as { perplexity: { full: number; variant: number }; recall: number; attentionError: number[] };
+    expect(e.recall).toBeGreaterThan(0);
+    expect(e.recall).toBeLessThanOrEqual(1);
+    expect(e.attentionError).toHaveLength(2);
+    expect(e.perplexity.full).toBeGreaterThan(1);
+    const missing = balmkit(['sparse', 'eval', '--model', MODEL, '--data', fasta, '--attention', 'loki']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--bases/);
+  });
+
   test('a model that is not BALM is refused with the reason', () => {
     const r = balmkit(['sparse', 'rank', '--model', tmp, '--data', fasta]);
     expect(r.code).toBe(2);

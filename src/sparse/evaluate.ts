@@ -1,0 +1,188 @@
+/**
+ * Evaluating a sparse attention variant on BALM: masked-token perplexity beside full attention,
+ * top-k recall against exact top-k (Loki), and the relative error of each layer's attention output
+ * against full attention computed on the same inputs inside the same graph.
+ *
+ * Masked-token protocol: for each chain, 15% of residues (at least one; fixed seed, mulberry32)
+ * are replaced by `<mask>` all at once; perplexity = exp(mean negative log-likelihood of the true
+ * residues at the masked positions).
+ */
+import { Balm, type BalmLoadOptions, type NumberedChain, encodeChain, residueToken } from '../balm/index.js';
+import { readSafetensors } from '../io/safetensors.js';
+import { type AttendArgs, type AttendResult, type AttentionVariant, fullAttention } from '../nn/attention.js';
+import { op } from '../onnx/index.js';
+import { exactTopK, loki } from './variants.js';
+
+/** Each layer's attention output compared with another variant's on the same q, k, v. */
+export function comparingAttention(candidate: AttentionVariant, reference: AttentionVariant, layer: number): AttentionVariant {
+  return {
+    name: candidate.name,
+    cacheSlots: (dims, batch) => candidate.cacheSlots(dims, batch),
+    attend(a: AttendArgs): AttendResult {
+      const c = candidate.attend(a);
+      const r = a.q.graph.scope('reference', () => reference.attend({ ...a, past: null }));
+      const d = op.sub(c.out, r.out);
+      a.q.graph.output(op.reduceSum(op.mul(d, d), [-1], false), `attn_diff2.${layer}`);
+      a.q.graph.output(op.reduceSum(op.mul(r.out, r.out), [-1], false), `attn_ref2.${layer}`);
+      return c;
+    },
+  };
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The residue indices masked in chain `i` under the protocol (deterministic). */
+export function maskedPositions(length: number, i: number, fraction = 0.15, seed = 0): number[] {
+  const r = mulberry32(seed * 1_000_003 + i);
+  const n = Math.min(length, 166);
+  const want = Math.max(1, Math.round(fraction * n));
+  const order = Array.from({ length: n }, (_, k) => k);
+  for (let k = n - 1; k > 0; k--) {
+    const j = Math.floor(r() * (k + 1));
+    [order[k], order[j]] = [order[j], order[k]];
+  }
+  return order.slice(0, want).sort((a, b) => a - b);
+}
+
+export interface SparseEvalOptions extends Omit<BalmLoadOptions, 'attention'> {
+  attention: 'loki' | 'exact-topk';
+  dFraction: number;
+  kFraction: number;
+  /** Loki bases file (from `balmkit sparse calibrate`). */
+  bases?: string;
+  batchSize?: number;
+}
+
+export interface SparseEvalResult {
+  chains: number;
+  maskedTokens: number;
+  perplexity: { full: number; variant: number };
+  /** Mean over query tokens of |selected ∩ exact top-k| / k (Loki only). */
+  recall: number | null;
+  /** Per layer: sqrt(Σ‖o − o_full‖² / Σ‖o_full‖²) over real tokens, on the same inputs. */
+  attentionError: number[];
+}
+
+function basesFor(path: string, layers: number): Float32Array[] {
+  const f = readSafetensors(path);
+  return Array.from({ length: layers }, (_, i) => {
+    const t = f.tensors.get(`layers.${i}.basis`);
+    if (!t) throw new Error(`${path}: no 'layers.${i}.basis' (the model has ${layers} layers; calibrate this model with balmkit sparse calibrate)`);
+    return t.data as Float32Array;
+  });
+}
+
+async function maskedNll(balm: Balm, chains: readonly NumberedChain[], batchSize: number, onBatch?: (outputs: Record<string, import('onnxruntime-node').Tensor>, lengths: number[]) => void): Promise<{ nll: number; count: number }> {
+  const v = balm.config.vocab_size;
+  let nll = 0;
+  let count = 0;
+  for (let start = 0; start < chains.length; start += batchSize) {
+    const part = chains.slice(start, start + batchSize);
+    const masks = part.map((c, k) => maskedPositions(c.sequence.length, start + k));
+    const { batch, outputs } = await balm.run(part.map((c, k) => encodeChain(c.sequence, c.numbering, masks[k])));
+    const logits = outputs.logits.data as Float32Array;
+    part.forEach((c, b) => {
+      for (const i of masks[b]) {
+        const row = logits.subarray((b * batch.length + i + 1) * v, (b * batch.length + i + 2) * v);
+        let max = -Infinity;
+        for (const x of row) max = Math.max(max, x);
+        let z = 0;
+        for (const x of row) z += Math.exp(x - max);
+        nll -= row[residueToken(c.sequence[i])] - max - Math.log(z);
+        count++;
+      }
+    });
+    onBatch?.(outputs, part.map((c) => Math.min(c.sequence.length, 166) + 2));
+  }
+  return { nll, count };
+}
+
+/** Evaluate a sparse variant on BALM over numbered chains. */
+export async function evaluateBalmAttention(modelDir: string, chains: readonly NumberedChain[], o: SparseEvalOptions): Promise<SparseEvalResult> {
+  const batchSize = o.batchSize ?? 16;
+  const full = await Balm.load(modelDir, { ...o, attention: fullAttention() });
+  const base = await maskedNll(full, chains, batchSize);
+  const layers = full.config.num_hidden_layers;
+  await full.release();
+
+  const bases = o.attention === 'loki' ? basesFor(o.bases ?? '', layers) : [];
+  if (o.attention === 'loki' && !o.bases) throw new Error('Loki needs --bases (from balmkit sparse calibrate)');
+  const variant = (layer: number): AttentionVariant => {
+    if (o.attention === 'exact-topk') return exactTopK({ kFraction: o.kFraction });
+    return loki({
+      dFraction: o.dFraction,
+      kFraction: o.kFraction,
+      basis: bases[layer],
+      basisName: `layers.${layer}.loki_basis`,
+      onSelect: (idx) => idx.graph.output(idx, `select.${layer}`),
+    });
+  };
+  const exactSelect = (layer: number) => exactTopK({ kFraction: o.kFraction, onSelect: (idx) => idx.graph.output(idx, `select_exact.${layer}`) });
+  const model = await Balm.load(modelDir, {
+    ...o,
+    attention: (layer) => {
+      const compared = comparingAttention(variant(layer), fullAttention({ fused: false }), layer);
+      if (o.attention !== 'loki') return compared;
+      // Also run exact top-k on the same inputs, only for its selection.
+      return {
+        ...compared,
+        attend(a) {
+          a.q.graph.scope('exact', () => exactSelect(layer).attend({ ...a, past: null }));
+          return compared.attend(a);
+        },
+      };
+    },
+  });
+  const diff2 = new Float64Array(layers);
+  const ref2 = new Float64Array(layers);
+  let hits = 0;
+  let queries = 0;
+  const sparse = await maskedNll(model, chains, batchSize, (out, lengths) => {
+    const t = out.logits.dims[1];
+    for (let l = 0; l < layers; l++) {
+      const d = out[`attn_diff2.${l}`].data as Float32Array;
+      const r = out[`attn_ref2.${l}`].data as Float32Array;
+      lengths.forEach((n, b) => {
+        for (let s = 0; s < n; s++) {
+          diff2[l] += d[b * t + s];
+          ref2[l] += r[b * t + s];
+        }
+      });
+      if (o.attention !== 'loki') continue;
+      const a = out[`select.${l}`];
+      const e = out[`select_exact.${l}`].data as BigInt64Array;
+      const [B, kvh, g, S, K] = a.dims;
+      const ad = a.data as BigInt64Array;
+      for (let b = 0; b < B; b++) {
+        const k = Math.max(1, Math.ceil(o.kFraction * lengths[b]));
+        for (let h = 0; h < kvh * g; h++)
+          for (let s = 0; s < lengths[b]; s++) {
+            const base = ((b * kvh * g + h) * S + s) * K;
+            const exact = new Set<bigint>();
+            for (let j = 0; j < Math.min(k, K); j++) exact.add(e[base + j]);
+            let hit = 0;
+            for (let j = 0; j < Math.min(k, K); j++) if (exact.has(ad[base + j])) hit++;
+            hits += hit / Math.min(k, K);
+            queries++;
+          }
+      }
+    }
+  });
+  await model.release();
+  return {
+    chains: chains.length,
+    maskedTokens: base.count,
+    perplexity: { full: Math.exp(base.nll / base.count), variant: Math.exp(sparse.nll / sparse.count) },
+    recall: o.attention === 'loki' ? hits / queries : null,
+    attentionError: Array.from(diff2, (x, l) => Math.sqrt(x / ref2[l])),
+  };
+}
