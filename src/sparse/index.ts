@@ -1,5 +1,19 @@
 /** Sparse attention: Loki and the baselines it is compared with, as variants of the shared attention module, and Loki's calibration. */
-export { type H2OOptions, type LokiOptions, type StreamingOptions, type TopKOptions, exactTopK, h2o, loki, lokiRank, streaming } from './variants.js';
+export {
+  type H2OOptions,
+  type LokiCache,
+  type LokiOptions,
+  type StreamingOptions,
+  type TopKOptions,
+  exactTopK,
+  h2o,
+  loki,
+  lokiAttendCached,
+  lokiBasis,
+  lokiRank,
+  streaming,
+  topKAttendCached,
+} from './variants.js';
 export {
   type CalibrationInfo,
   type KeyStage,

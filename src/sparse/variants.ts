@@ -17,7 +17,7 @@
  */
 import { type AttendArgs, type AttendResult, type AttentionDims, type AttentionVariant, type CacheSlot, MASKED, appendKv } from '../nn/attention.js';
 import { dimOf } from '../nn/stack.js';
-import { GraphError, op, type Value } from '../onnx/index.js';
+import { type GraphBuilder, GraphError, op, type Value } from '../onnx/index.js';
 
 /** q [B, S, H, d] → [B, kvH, G, S, d] (query heads grouped under their KV head). */
 function groupQueries(q: Value, dims: AttentionDims): Value {
@@ -108,20 +108,25 @@ export function exactTopK(o: TopKOptions): AttentionVariant {
     name: 'exact-topk',
     cacheSlots: kvSlots,
     attend({ q, k, v, past, dims, mask }: AttendArgs): AttendResult {
-      const g = q.graph;
       const [kAll, vAll] = appendKv(past, k, v);
-      const qg = groupQueries(q, dims);
-      let scores = op.matMul(qg, op.unsqueeze(op.transpose(kAll, [0, 1, 3, 2]), [2])); // [B,kvH,G,S,T]
-      const bias = groupedBias(mask.bias());
-      if (bias) scores = op.add(scores, bias);
-      const [top, idx] = topPerQuery(scores, dimOf(kAll, 2), mask.allowed(), o.kFraction);
-      o.onSelect?.(idx);
-      const weights = op.softmax(top, -1);
-      const dense = op.scatterElements(op.constantOfShape(op.shape(scores), 0), idx, weights, -1);
-      const out = op.matMul(dense, op.unsqueeze(vAll, [2]));
-      return { out: ungroup(out, dims), present: past ? [kAll, vAll] : [] };
+      const out = topKAttendCached(q, kAll, vAll, dims, mask.bias(), mask.allowed(), o);
+      return { out, present: past ? [kAll, vAll] : [] };
     },
   };
+}
+
+/**
+ * Exact top-k attention over a built cache: q [B, S, H, d] (after rotary), kAll and vAll
+ * [B, kvH, T, d]; `bias`/`allowed` as the stack's mask gives them. Returns [B, S, H·d].
+ */
+export function topKAttendCached(q: Value, kAll: Value, vAll: Value, dims: AttentionDims, bias: Value | null, allowed: Value | null, o: TopKOptions): Value {
+  let scores = op.matMul(groupQueries(q, dims), op.unsqueeze(op.transpose(kAll, [0, 1, 3, 2]), [2])); // [B,kvH,G,S,T]
+  const b = groupedBias(bias);
+  if (b) scores = op.add(scores, b);
+  const [top, idx] = topPerQuery(scores, dimOf(kAll, 2), allowed, o.kFraction);
+  o.onSelect?.(idx);
+  const out = weightedSum(op.softmax(top, -1), gatherRows(vAll, idx, dims.kvHeads));
+  return ungroup(out, dims);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,33 +166,59 @@ export function loki(o: LokiOptions): AttentionVariant {
       const g = q.graph;
       const hd = dims.headDim;
       const d = lokiRank(dims, o.dFraction);
-      if (o.basis.length !== dims.kvHeads * hd * hd) {
-        throw new GraphError(`loki basis '${o.basisName}' has ${o.basis.length} values; ${dims.kvHeads} KV heads × ${hd} × ${hd} expected`);
-      }
-      const basis = g.has(o.basisName) ? g.get(o.basisName) : g.initializer(o.basisName, { dtype: 'float32', dims: [dims.kvHeads, hd, hd], data: o.basis });
-      // Rotate keys and queries into the basis: K̂ = K·P, q̂ = q·P (per KV head).
+      const basis = lokiBasis(g, o, dims);
+      // Rotate keys into the basis, K̂ = K·P (per KV head), and split the low-rank part off.
       const kHat = op.matMul(op.transpose(k, [0, 2, 1, 3]), basis); // [B,kvH,S,hd]
-      const qHat = op.matMul(groupQueries(q, dims), op.unsqueeze(basis, [1])); // [B,kvH,G,S,hd]
       const [kLow, kRest] = d < hd ? op.split(kHat, 3, [d, hd - d]) : [kHat, null];
-      const [qLow, qRest] = d < hd ? op.split(qHat, 4, [d, hd - d]) : [qHat, null];
       const lowT = op.transpose(kLow, [0, 1, 3, 2]); // d-major [B,kvH,d,S]
       const vh = op.transpose(v, [0, 2, 1, 3]);
       const lowAll = past ? op.concat([past[0], lowT], 3) : lowT;
       const restAll = kRest && (past ? op.concat([past[1], kRest], 2) : kRest);
       const vAll = past ? op.concat([past[past.length - 1], vh], 2) : vh;
-
-      let approx = op.matMul(qLow, op.unsqueeze(lowAll, [2])); // [B,kvH,G,S,T]
-      const bias = groupedBias(mask.bias());
-      if (bias) approx = op.add(approx, bias);
-      const [top, idx] = topPerQuery(approx, dimOf(vAll, 2), mask.allowed(), o.kFraction);
-      o.onSelect?.(idx);
-      // Exact scores of the selected keys: the low part is the TopK value itself.
-      const exact = restAll && qRest ? op.add(top, op.squeeze(op.matMul(gatherRows(restAll, idx, dims.kvHeads), op.unsqueeze(qRest, [-1])), [-1])) : top;
-      const out = weightedSum(op.softmax(exact, -1), gatherRows(vAll, idx, dims.kvHeads));
+      const out = lokiAttendCached(q, basis, { low: lowAll, rest: restAll, value: vAll }, dims, mask.bias(), mask.allowed(), o);
       const present = past ? (restAll ? [lowAll, restAll, vAll] : [lowAll, vAll]) : [];
-      return { out: ungroup(out, dims), present };
+      return { out, present };
     },
   };
+}
+
+/** The basis initializer of a Loki layer (added once per graph). */
+export function lokiBasis(g: GraphBuilder, o: LokiOptions, dims: AttentionDims): Value {
+  const hd = dims.headDim;
+  if (o.basis.length !== dims.kvHeads * hd * hd) {
+    throw new GraphError(`loki basis '${o.basisName}' has ${o.basis.length} values; ${dims.kvHeads} KV heads × ${hd} × ${hd} expected`);
+  }
+  return g.has(o.basisName) ? g.get(o.basisName) : g.initializer(o.basisName, { dtype: 'float32', dims: [dims.kvHeads, hd, hd], data: o.basis });
+}
+
+/** Loki's cache: rotated keys' low-rank part d-major, the rest row-major, and the values. */
+export interface LokiCache {
+  /** [B, kvH, d, T] */
+  low: Value;
+  /** [B, kvH, T, headDim − d], or null when d = headDim. */
+  rest: Value | null;
+  /** [B, kvH, T, headDim] */
+  value: Value;
+}
+
+/**
+ * Loki over a built cache: q [B, S, H, d] (after rotary) is rotated into the basis, scored on the
+ * low-rank part, the top k selected, and exact attention computed over those. Returns [B, S, H·d].
+ */
+export function lokiAttendCached(q: Value, basis: Value, cache: LokiCache, dims: AttentionDims, bias: Value | null, allowed: Value | null, o: LokiOptions): Value {
+  const hd = dims.headDim;
+  const d = lokiRank(dims, o.dFraction);
+  const qHat = op.matMul(groupQueries(q, dims), op.unsqueeze(basis, [1])); // [B,kvH,G,S,hd]
+  const [qLow, qRest] = d < hd ? op.split(qHat, 4, [d, hd - d]) : [qHat, null];
+  let approx = op.matMul(qLow, op.unsqueeze(cache.low, [2])); // [B,kvH,G,S,T]
+  const b = groupedBias(bias);
+  if (b) approx = op.add(approx, b);
+  const [top, idx] = topPerQuery(approx, dimOf(cache.value, 2), allowed, o.kFraction);
+  o.onSelect?.(idx);
+  // Exact scores of the selected keys: the low part is the TopK value itself.
+  const exact = cache.rest && qRest ? op.add(top, op.squeeze(op.matMul(gatherRows(cache.rest, idx, dims.kvHeads), op.unsqueeze(qRest, [-1])), [-1])) : top;
+  const out = weightedSum(op.softmax(exact, -1), gatherRows(cache.value, idx, dims.kvHeads));
+  return ungroup(out, dims);
 }
 
 // ---------------------------------------------------------------------------------------------
