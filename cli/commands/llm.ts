@@ -71,7 +71,7 @@ async function load(o: { model: string; tokenizer?: string | undefined } & Runti
 const modelOptions = (cmd: Command): Command =>
   addRuntimeOptions(
     cmd
-      .requiredOption('--model <path>', 'Hugging Face model folder (config.json + weights) or llama2.c checkpoint (.bin)')
+      .requiredOption('--model <path>', 'Hugging Face model folder (config.json + weights: Llama, Mistral, Qwen2, Mixtral, GPT-2) or llama2.c checkpoint (.bin)')
       .option('--tokenizer <path>', 'tokenizer: tokenizer.json / its folder, or a llama2.c tokenizer .bin [default: beside the model]')
       .option('--json', 'print the result as JSON'),
   );
@@ -79,7 +79,7 @@ const modelOptions = (cmd: Command): Command =>
 /** Registers `llm generate|perplexity|serve` on the program. */
 export function register(program: Command): void {
   const llm = program.command('llm').summary('causal LMs: generate text, perplexity, an OpenAI-compatible server').description(
-    'Causal language models from Hugging Face folders (Llama, Mistral, Qwen2) and llama2.c checkpoints, ' +
+    'Causal language models from Hugging Face folders (Llama, Mistral, Qwen2, Mixtral, GPT-2) and llama2.c checkpoints, ' +
       'built from the same blocks as BALM and run on onnxruntime.',
   );
 

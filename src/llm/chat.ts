@@ -8,8 +8,8 @@
  *     assistant: <content>\n
  *     assistant:
  *
- * The plain template is tokenized with BOS; a rendered template carries its own special tokens,
- * so it is tokenized without adding any.
+ * The plain template is tokenized with the tokenizer's default special tokens (BOS for llama2.c);
+ * a rendered template carries its own, so it is tokenized without adding any.
  */
 import { Template } from '@huggingface/jinja';
 import type { TextTokenizer } from './tokenizer.js';
@@ -46,7 +46,7 @@ function specialText(cfg: Record<string, unknown> | undefined, key: string): str
 /** Prompt token ids for a conversation, ending where the assistant's reply begins. */
 export function chatPromptTokens(tokenizer: TextTokenizer, messages: readonly ChatMessage[]): number[] {
   const template = chatTemplateOf(tokenizer);
-  if (template === null) return tokenizer.encode(plainChatPrompt(messages), { bos: tokenizer.bos !== null });
+  if (template === null) return tokenizer.encode(plainChatPrompt(messages));
   const cfg = (tokenizer as { config?: Record<string, unknown> }).config;
   const text = new Template(template).render({
     messages,

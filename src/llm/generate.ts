@@ -13,7 +13,7 @@ export interface GenerateOptions extends SamplingOptions {
   maxTokens?: number;
   /** Generation ends where any of these strings appears; the text is cut before it. */
   stop?: readonly string[];
-  /** Prepend BOS to text prompts (default true when the tokenizer has one). */
+  /** Prepend BOS to text prompts (default: the tokenizer's own default; llama2.c: yes, HF: its post-processor). */
   bos?: boolean;
   /** Called with each new piece of text of row `row` (streaming). */
   onText?: (piece: string, row: number) => void;
@@ -50,7 +50,7 @@ export async function generate(lm: CausalLM, prompts: string | readonly (string 
 
 function encodePrompt(lm: CausalLM, text: string, bos: boolean | undefined): number[] {
   const tok = lm.requireTokenizer();
-  return tok.encode(text, { bos: bos ?? tok.bos !== null });
+  return bos === undefined ? tok.encode(text) : tok.encode(text, { bos });
 }
 
 /** Generation from token ids (each prompt non-empty). */
@@ -82,8 +82,8 @@ export async function generateTokens(lm: CausalLM, prompts: readonly (readonly n
   const state = lm.newState(B);
   const padded = rows.map((r) => [...new Array<number>(longest - r.prompt.length).fill(0), ...r.prompt]);
   const valid = rows.map((r) => [...new Array<number>(longest - r.prompt.length).fill(0), ...new Array<number>(r.prompt.length).fill(1)]);
-  let logits = await lm.forward(state, padded, valid);
-  let step = longest - 1;
+  let logits = await lm.forward(state, padded, valid, 1); // only the last position's logits are needed
+  let step = 0;
   for (;;) {
     const next = rows.map((r, b) => {
       if (r.done) return r.tokens.at(-1) ?? r.prompt.at(-1)!;

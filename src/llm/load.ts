@@ -3,11 +3,11 @@
  * config.json + safetensors / sharded
  * index / pytorch_model.bin, tokenizer.json) or a llama2.c checkpoint (+ its tokenizer file).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { readWeights } from '../io/weights.js';
+import { detectWeightFormat, readWeights } from '../io/weights.js';
 import { hfModelConfig, mapHfTensors } from './hf.js';
-import { readLlama2cCheckpoint } from './llama2c.js';
+import { looksLikeLlama2c, readLlama2cCheckpoint } from './llama2c.js';
 import { Llama2cTokenizer } from './llama2c_tokenizer.js';
 import { CausalLM, type ModelOptions } from './model.js';
 import { HfTokenizer, type TextTokenizer } from './tokenizer.js';
@@ -47,6 +47,10 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     }
     return CausalLM.create(tensors, { arch: hf.arch, decoder, maxPositions: hf.maxPositions, source: path, eos }, tokenizer, modelOptions);
   }
+  const format = detectWeightFormat(path);
+  if (format !== 'unknown' && !looksLikeLlama2c(readHead(path, 28))) {
+    throw new Error(`${path}: is a ${format} weights file; give the Hugging Face model folder that holds it with its config.json`);
+  }
   const ckpt = readLlama2cCheckpoint(path);
   let tokenizer: TextTokenizer | null = null;
   if (tokPath !== false) {
@@ -55,4 +59,15 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   }
   // run.c's generate() stops when the next token is BOS (1): llama2.c's training data separates texts with it.
   return CausalLM.create(ckpt.tensors, { arch: 'llama2c', decoder: ckpt.config, maxPositions: ckpt.header.seqLen, source: path, eos: [1] }, tokenizer, modelOptions);
+}
+
+function readHead(path: string, n: number): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = new Uint8Array(n);
+    const got = readSync(fd, buf, 0, n, 0);
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
 }

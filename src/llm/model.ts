@@ -74,7 +74,7 @@ export class CausalLM {
   /** Builds the decoder graph from decoder-named tensors and opens a session on it. */
   static async create(tensors: NamedTensors, info: ModelInfo, tokenizer: TextTokenizer | null, options: ModelOptions = {}): Promise<CausalLM> {
     const { stack = {}, ...sessionOptions } = options;
-    const graph = buildDecoderGraph(tensors, info.decoder, stack);
+    const graph = buildDecoderGraph(tensors, info.decoder, stack, { logitsToKeep: true });
     const session = await createSession(serializeModel(graph), sessionOptions);
     return new CausalLM(session, info, tokenizer, decoderCacheSlots(info.decoder, stack));
   }
@@ -101,28 +101,34 @@ export class CausalLM {
   /**
    * Runs `tokens` (one equal-length row per batch row) after what `state` has seen, and advances it.
    * `valid[b][s] = 0` marks left padding: it takes no position and no later token attends to it.
+   * `keep` > 0 returns logits for the last `keep` steps only (generation needs 1 after a prefill).
    * @throws when a row would pass the model's context length.
    */
-  async forward(state: DecoderState, tokens: readonly (readonly number[])[], valid?: readonly (readonly number[])[]): Promise<Logits> {
+  async forward(state: DecoderState, tokens: readonly (readonly number[])[], valid?: readonly (readonly number[])[], keep = 0): Promise<Logits> {
     const B = state.batch;
     if (tokens.length !== B) throw new Error(`forward(): ${tokens.length} rows of tokens for a state of batch ${B}`);
     const S = tokens[0]!.length;
     if (S === 0 || tokens.some((r) => r.length !== S)) throw new Error('forward(): rows must be non-empty and of equal length (left-pad them)');
     const ids = new BigInt64Array(B * S);
     const pos = new BigInt64Array(B * S);
+    const next = [...state.positions];
     for (let b = 0; b < B; b++) {
       for (let s = 0; s < S; s++) {
         const t = tokens[b]![s]!;
         if (!Number.isInteger(t) || t < 0 || t >= this.vocab) throw new Error(`token id ${t} (row ${b}, step ${s}) is outside the vocabulary 0…${this.vocab - 1}`);
         const v = valid ? valid[b]![s]! : 1;
         ids[b * S + s] = BigInt(t);
-        pos[b * S + s] = BigInt(v ? state.positions[b]! : 0);
-        if (v) state.positions[b]!++;
-        state.mask[b]!.push(v ? 1 : 0);
+        pos[b * S + s] = BigInt(v ? next[b]! : 0);
+        if (v) next[b] = next[b]! + 1;
       }
-      if (state.positions[b]! > this.info.maxPositions) {
-        throw new Error(`row ${b}: ${state.positions[b]} tokens exceed the model's context of ${this.info.maxPositions} (use perplexity's sliding window, or fewer tokens)`);
+      if (next[b]! > this.info.maxPositions) {
+        throw new Error(`row ${b}: ${next[b]} tokens exceed the model's context of ${this.info.maxPositions} (use perplexity's sliding window, or fewer tokens)`);
       }
+    }
+    // Only now that the run is valid does the state advance.
+    for (let b = 0; b < B; b++) {
+      state.positions[b] = next[b]!;
+      for (let s = 0; s < S; s++) state.mask[b]!.push(valid ? valid[b]![s]! : 1);
     }
     const T = state.length + S;
     const am = new BigInt64Array(B * T);
@@ -131,11 +137,12 @@ export class CausalLM {
       input_ids: new ort.Tensor('int64', ids, [B, S]),
       position_ids: new ort.Tensor('int64', pos, [B, S]),
       attention_mask: new ort.Tensor('int64', am, [B, T]),
+      logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(BigInt(Math.max(0, Math.min(keep, S)))), []),
       ...state.cache.feeds(),
     });
     state.cache.update(out, S);
     const logits = out.logits!;
-    return { data: logits.data as Float32Array, batch: B, sequence: S, vocab: this.vocab };
+    return { data: logits.data as Float32Array, batch: B, sequence: logits.dims[1]!, vocab: this.vocab };
   }
 
   async release(): Promise<void> {

@@ -172,7 +172,7 @@ export async function serve(lm: CausalLM, port: number, options: ServeOptions = 
   }
 
   function promptIds(p: CompletionBody['prompt']): number[][] {
-    const enc = (s: string) => tok.encode(s, { bos: tok.bos !== null });
+    const enc = (s: string) => tok.encode(s); // the tokenizer's default special tokens, as vLLM does
     const check = (ids: number[]) => {
       const bad = ids.find((t) => t >= lm.vocab);
       if (bad !== undefined) throw new ApiError(400, `prompt token id ${bad} is outside the vocabulary (0…${lm.vocab - 1})`, 'invalid_request_error', 'prompt');
@@ -183,21 +183,23 @@ export async function serve(lm: CausalLM, port: number, options: ServeOptions = 
     return (p as (string | number[])[]).map((x) => (typeof x === 'string' ? enc(x) : check(x)));
   }
 
-  function contextCheck(ids: number[], maxTokens: number): void {
+  function contextCheck(ids: number[]): void {
     if (ids.length > lm.info.maxPositions) {
       throw new ApiError(400, `the prompt has ${ids.length} tokens; this model's context is ${lm.info.maxPositions}`, 'invalid_request_error', 'prompt', 'context_length_exceeded');
     }
-    void maxTokens;
   }
 
   async function completions(b: CompletionBody, res: ServerResponse): Promise<void> {
     const prompts = promptIds(b.prompt);
     const s = sampling(b);
-    prompts.forEach((p) => contextCheck(p, s.maxTokens));
+    prompts.forEach((p) => contextCheck(p));
     const id = `cmpl-${randomUUID()}`;
     const base = { id, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: name };
     if (b.stream) {
       if (prompts.length > 1) throw new ApiError(400, 'stream with several prompts is not supported; send one prompt per request', 'invalid_request_error', 'prompt');
+      for (const k of ['echo', 'logprobs', 'prompt_logprobs'] as const) {
+        if (b[k] !== null && b[k] !== undefined && b[k] !== false) throw new ApiError(400, `'${k}' with stream is not supported; send the request without stream`, 'invalid_request_error', k);
+      }
       startSse(res);
       const [g] = await generateTokens(lm, prompts, { ...s, onText: (piece) => sse(res, { ...base, choices: [{ index: 0, text: piece, logprobs: null, finish_reason: null }] }) });
       sse(res, { ...base, choices: [{ index: 0, text: '', logprobs: null, finish_reason: g!.finishReason }] });
@@ -260,10 +262,11 @@ export async function serve(lm: CausalLM, port: number, options: ServeOptions = 
   async function chat(b: ChatBody, res: ServerResponse): Promise<void> {
     const ids = chatPromptTokens(tok, b.messages);
     const s = sampling(b);
-    contextCheck(ids, s.maxTokens);
+    contextCheck(ids);
     const id = `chatcmpl-${randomUUID()}`;
     const base = { id, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: name };
     if (b.stream) {
+      if (b.logprobs) throw new ApiError(400, "'logprobs' with stream is not supported; send the request without stream", 'invalid_request_error', 'logprobs');
       startSse(res);
       const chunk = { ...base, object: 'chat.completion.chunk' };
       sse(res, { ...chunk, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });

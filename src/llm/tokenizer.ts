@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 
 export interface EncodeOptions {
-  /** Prepend BOS (llama2.c: default true; HF: the tokenizer's post-processor decides unless set false). */
+  /** Prepend BOS: true / false force it; absent, the tokenizer's default (llama2.c: yes; HF: its post-processor). */
   bos?: boolean;
   /** Append EOS (default false). */
   eos?: boolean;

@@ -53,6 +53,11 @@ export interface DecoderConfig {
 export interface DecoderGraphOptions {
   /** Cache inputs and outputs (default true). Without, the graph runs whole sequences only. */
   cache?: boolean;
+  /**
+   * Add an int64 scalar input `logits_to_keep`: only the last k positions get logits (0: all).
+   * Generation needs one row after a prefill; skipping the others saves the S × vocab head matmul.
+   */
+  logitsToKeep?: boolean;
 }
 
 /** Per layer, the cache tensors the chosen variants keep (names are `past.<layer>.<slot>`). */
@@ -78,7 +83,8 @@ function decoderAttentionSpec(cfg: DecoderConfig, linearVariant?: LinearVariant)
 /**
  * Inputs: `input_ids`, `position_ids` int64 [batch, sequence]; `attention_mask` int64
  * [batch, total_sequence] covering past and current tokens; with the cache, `past.<i>.<slot>`.
- * Outputs: `logits` [batch, sequence, vocab] and `present.<i>.<slot>`.
+ * With `logitsToKeep`, `logits_to_keep` int64 scalar.
+ * Outputs: `logits` [batch, sequence (or logits_to_keep), vocab] and `present.<i>.<slot>`.
  */
 export function buildDecoderGraph(tensors: NamedTensors, cfg: DecoderConfig, opts: StackOptions = {}, dopts: DecoderGraphOptions = {}, graphOptions: GraphOptions = {}): GraphBuilder {
   const useCache = dopts.cache ?? true;
@@ -115,6 +121,11 @@ export function buildDecoderGraph(tensors: NamedTensors, cfg: DecoderConfig, opt
         ? moe(x, lw.scope('mlp'), { hidden: cfg.hidden, ffn: cfg.ffn, experts: ff.experts, topK: ff.topK, ...lv })
         : mlp(x, lw.scope('mlp'), { kind: ff.kind, hidden: cfg.hidden, ffn: cfg.ffn, bias: cfg.mlpBias ?? false, ...lv });
     h = op.add(h, y);
+  }
+  if (dopts.logitsToKeep) {
+    // Slice from −k; k = 0 gives start 0, i.e. every position.
+    const keep = g.input('logits_to_keep', 'int64', []);
+    h = op.slice(h, op.neg(op.unsqueeze(keep, [0])), op.constant(g, 'int64', [Number.MAX_SAFE_INTEGER], [1]), [1]);
   }
   h = normalize(h, w.scope('final_norm'));
   const head = cfg.tiedEmbeddings ? w.scope('embed') : w.scope('lm_head');

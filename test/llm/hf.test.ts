@@ -5,7 +5,7 @@
  * row is left-padded, both in one prefill and when the last 4 tokens go one at a time through the
  * cache. Broken checkpoints are refused naming the tensor.
  */
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -100,11 +100,23 @@ describe('broken checkpoints are refused, naming the tensor', () => {
     await expect(loadModel(d, { ep: 'cpu' })).rejects.toThrow(/'model\.layers\.0\.mlp\.gate_proj\.weight' has shape \[48, 32\], config\.json implies \[40, 32\]/);
   });
 
-  test('a truncated safetensors file', async () => {
+  test('a truncated safetensors file names the first tensor it cuts', async () => {
     const d = copy('truncated');
     const f = join(d, 'model.safetensors');
     truncateSync(f, Math.floor(readFileSync(f).length * 0.8));
-    await expect(loadModel(d, { ep: 'cpu' })).rejects.toThrow(/model\.safetensors/);
+    await expect(loadModel(d, { ep: 'cpu' })).rejects.toThrow(/model\.safetensors: tensor 'model\.layers\.\d\.[a-z_.]+'.*run past the end/);
+  });
+
+  test('a truncated pytorch_model.bin is refused (its zip directory is gone, so no tensor can be named)', async () => {
+    const d = join(dir, 'truncated_bin');
+    cpSync(join(fixture('hf'), 'llama_bin'), d, { recursive: true });
+    const f = join(d, 'pytorch_model.bin');
+    truncateSync(f, Math.floor(readFileSync(f).length * 0.8));
+    await expect(loadModel(d, { ep: 'cpu' })).rejects.toThrow(/pytorch_model\.bin: not a zip archive/);
+  });
+
+  test('a weights file given without its folder is refused with what to give instead', async () => {
+    await expect(loadModel(join(src, 'model.safetensors'), { ep: 'cpu' })).rejects.toThrow(/is a safetensors weights file; give the Hugging Face model folder/);
   });
 
   test('a truncated llama2.c checkpoint names the tensor it cuts', async () => {
@@ -120,4 +132,3 @@ describe('broken checkpoints are refused, naming the tensor', () => {
     await expect(loadModel(d, { ep: 'cpu', tokenizer: false })).rejects.toThrow(/truncated: tensor 'layers\.0\.attn\.k_proj\.weight'/);
   });
 });
-void copyFileSync;

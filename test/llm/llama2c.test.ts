@@ -18,7 +18,21 @@ interface RuncFixture {
   sampled: { prompt: string; temperature: number; top_p: number; seed: number; prompt_tokens: number[]; generated: number[]; text: string }[];
 }
 
-const expected = JSON.parse(readFileSync(fixture('llama2c_runc.json'), 'utf8')) as RuncFixture;
+const expected = JSON.parse(readFileSync(fixture('llama2c_runc.json'), 'utf8')) as RuncFixture & {
+  tiny_unshared: { checkpoint: string; ids: number[]; tensor: string };
+};
+
+describe('a llama2.c checkpoint with a negative vocab size (own classifier) and grouped KV heads', () => {
+  test("logits equal run.c's forward (≤ 1e-4), reading the classifier after the unused freq_cis tables", async () => {
+    const t = expected.tiny_unshared;
+    const lm = await loadModel(fixture(t.checkpoint), { tokenizer: false, ep: 'cpu', threads: 1 });
+    expect(lm.info.decoder).toMatchObject({ vocab: 32, hidden: 16, heads: 4, kvHeads: 2, tiedEmbeddings: false });
+    const want = readSafetensors(fixture('llama2c_runc_logits.safetensors')).tensors.get(t.tensor)!.data as Float32Array;
+    const got = await lm.forward(lm.newState(1), [t.ids]);
+    expect(maxAbsDiff(got.data, want)).toBeLessThanOrEqual(1e-4);
+    await lm.release();
+  });
+});
 const available = sharedLmAvailable();
 
 describe.skipIf(!available)('llama2.c aidreams260K against run.c', () => {
@@ -49,6 +63,10 @@ describe.skipIf(!available)('llama2.c aidreams260K against run.c', () => {
       const want = ref.get(tensor)!.data as Float32Array;
       const whole = await lm.forward(lm.newState(1), [ids]);
       expect(maxAbsDiff(whole.data, want), text).toBeLessThanOrEqual(1e-4);
+      const k = Math.min(3, ids.length);
+      const tail = await lm.forward(lm.newState(1), [ids], undefined, k); // logits_to_keep: the last k rows only
+      expect(tail.sequence).toBe(k);
+      expect(maxAbsDiff(tail.data, want.subarray((ids.length - k) * 512)), text).toBeLessThanOrEqual(1e-4);
       const state = lm.newState(1);
       let worst = 0;
       for (let p = 0; p < ids.length; p++) {

@@ -121,8 +121,28 @@ describe.skipIf(!available)('balmkit llm serve (OpenAI-compatible)', () => {
     const model = await post('/v1/completions', { model: 'gpt-4', prompt: 'x' });
     expect(model.status).toBe(404);
     expect(model.json).toMatchObject({ error: { code: 'model_not_found' } });
+    const streamEcho = await post('/v1/completions', { prompt: 'x', stream: true, echo: true });
+    expect(streamEcho.status).toBe(400);
+    expect(streamEcho.json).toMatchObject({ error: { param: 'echo' } });
+    const route = await post('/v1/embeddings', { input: 'x' });
+    expect(route.status).toBe(404);
+    expect(route.json).toMatchObject({ error: { code: 'not_found' } });
     const ok = await post('/v1/completions', { prompt: 'still here', max_tokens: 2 });
     expect(ok.status).toBe(200);
+  });
+
+  test('past the queue bound a request gets 429 in OpenAI shape; the running one completes', async () => {
+    const tight = await serve(lm, 0, { concurrency: 1, queue: 0 });
+    try {
+      const send = () => fetch(`${tight.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'Once upon a time', max_tokens: 100, temperature: 0 }) });
+      const rs = await Promise.all([send(), send()]);
+      const statuses = rs.map((r) => r.status).sort();
+      expect(statuses).toEqual([200, 429]);
+      const busy = rs.find((r) => r.status === 429)!;
+      expect(await busy.json()).toMatchObject({ error: { type: 'rate_limit_error' } });
+    } finally {
+      await tight.close();
+    }
   });
 
   test('two concurrent requests both complete', async () => {
