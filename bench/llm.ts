@@ -11,14 +11,13 @@
  * prefill of the context, --steps single-token steps; the median step gives tokens/s.
  * Run it on a quiet machine: anything else on the cores makes both sides slower unevenly.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { CausalLM, type DecoderState, logitsAt } from '../src/llm/index.js';
 import type { DecoderConfig } from '../src/nn/index.js';
+import { JsonLineProcess, median, runToEnd } from './lib.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1]!);
@@ -33,37 +32,7 @@ const weightsPath = args.get('weights') ?? '/tmp/balmkit-bench-llm.safetensors';
 const torchScript = `${root}bench/llm_torch.py`;
 const maxSeq = Math.max(...contexts) + steps + 1;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-function runPython(argv: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(python, argv, { stdio: ['ignore', 'inherit', 'inherit'] });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${python} ${argv.join(' ')} exited with ${code}`))));
-  });
-}
-
-class TorchSide {
-  private readonly proc = spawn(python, [torchScript, '--weights', weightsPath, '--max-seq', String(maxSeq), '--threads', String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  private readonly lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
-  async read(): Promise<Record<string, unknown>> {
-    const { value, done } = await this.lines.next();
-    if (done) throw new Error('the PyTorch side exited early (see its stderr above)');
-    const msg = JSON.parse(value as string) as Record<string, unknown>;
-    if (msg.error) throw new Error(`PyTorch side: ${String(msg.error)}`);
-    return msg;
-  }
-  async send(cmd: string): Promise<Record<string, unknown>> {
-    this.proc.stdin.write(`${cmd}\n`);
-    return this.read();
-  }
-  quit(): void {
-    this.proc.stdin.end('quit\n');
-  }
-}
+const torchArgs = [torchScript, '--weights', weightsPath, '--max-seq', String(maxSeq), '--threads', String(threads)];
 
 const token = (i: number, vocab: number) => (i * 7919 + 13) % vocab;
 
@@ -84,7 +53,7 @@ function agree(name: string, ours: Float32Array, theirs: number[]): void {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(weightsPath)) await runPython([torchScript, '--make-weights', weightsPath]);
+  if (!existsSync(weightsPath)) await runToEnd(python, [torchScript, '--make-weights', weightsPath]);
   const file = readSafetensors(weightsPath);
   const c = JSON.parse(file.metadata.config!) as Record<string, number>;
   const decoder: DecoderConfig = {
@@ -100,7 +69,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const lm = await CausalLM.create(file.tensors, { arch: 'llama', decoder, maxPositions: maxSeq, source: weightsPath, eos: [] }, null, { ep: 'cpu', threads });
   console.error(`balmkit: graph built and session created in ${(performance.now() - t0).toFixed(0)} ms`);
-  const torch = new TorchSide();
+  const torch = new JsonLineProcess(python, torchArgs);
   const ready = await torch.read();
   console.error(`torch ${String(ready.torch)}, BLAS ${String(ready.blas)}, ${String(ready.threads)} threads; ORT ${ort.env.versions.common}, ${threads} threads`);
 
