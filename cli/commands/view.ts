@@ -3,7 +3,6 @@
  * files on 127.0.0.1 until Ctrl-C, or with `--screenshot` renders the page headlessly in the
  * system's Chromium to a PNG and exits.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -30,8 +29,8 @@ export function register(program: Command): void {
     .description(
       'Serve the viewer page and the given PDB/mmCIF files (or every structure file in a folder) on ' +
         '127.0.0.1, print the URL, and keep serving until Ctrl-C. Predictions open coloured by predicted ' +
-        'error; any file can be coloured by chain, and by CDR region when balmkit metadata (or IMGT ' +
-        'numbering) gives the CDRs. With --screenshot, render the page in headless Chromium to a PNG instead.',
+        'error; any file can be coloured by chain, and by CDR region when balmkit metadata (or a ' +
+        'numbering declared with --scheme) gives the CDRs. With --screenshot, render the page in headless Chromium to a PNG instead.',
     )
     .argument('<files...>', 'structure files (.pdb, .cif, optionally .gz/.bz2) or folders of them')
     .option('--port <n>', 'port to listen on [default: a free one]')
@@ -39,7 +38,7 @@ export function register(program: Command): void {
     .option('--screenshot <png>', 'render the first file headlessly to this PNG and exit (needs Chromium)')
     .option('--color <mode>', 'colouring to open with: chain, region or error [default: error for predictions, else region when known, else chain]')
     .option('--reference <file>', 'an experimental structure to superpose the prediction on (same numbering)')
-    .option('--scheme <scheme>', 'numbering of files without balmkit metadata: imgt enables region colouring')
+    .option('--scheme <scheme>', 'numbering of files without balmkit metadata (imgt, chothia or kabat): gives the CDRs for region colouring')
     .option('--ball-and-stick', 'show atoms and bonds over the cartoon')
     .option('--no-panel', 'the 3D view only, without the side panel')
     .option('--width <px>', 'screenshot width [default: 1200]')
@@ -57,7 +56,7 @@ Chromium for --screenshot: $BALMKIT_CHROMIUM, else /usr/bin/chromium (Debian: ap
   );
   cmd.action(async (args: string[], _raw: unknown, command: Command) => {
     const opts = parseOptions(command, schema);
-    const { renderScreenshot, resolveViewFiles, startViewServer, viewPageUrl } = await import('../../src/view/index.js');
+    const { renderScreenshot, resolveViewFiles, serveViewer } = await import('../../src/view/index.js');
     const files = await resolveViewFiles(opts.reference !== undefined ? [...args, opts.reference] : args);
     const reference = opts.reference !== undefined ? files.length - 1 : undefined;
     if (reference !== undefined && files[reference]!.kind !== 'experimental') throw new UsageError(`--reference ${opts.reference}: a balmkit prediction, not an experimental structure`);
@@ -79,32 +78,6 @@ Chromium for --screenshot: $BALMKIT_CHROMIUM, else /usr/bin/chromium (Debian: ap
     }
     if (opts.width !== undefined || opts.height !== undefined) throw new UsageError('--width and --height apply to --screenshot only');
 
-    const server = await startViewServer({ files, ...(opts.port !== undefined ? { port: opts.port } : {}) });
-    const url = viewPageUrl(server.url, page);
-    for (const f of files) process.stderr.write(`  /files/${f.index}  ${f.name}  (${f.kind}, ${f.format})\n`);
-    process.stderr.write(`balmkit view: serving ${files.length} file${files.length === 1 ? '' : 's'} on 127.0.0.1:${server.port}; Ctrl-C stops\n`);
-    process.stdout.write(`${url}\n`);
-    if (opts.open === true) openBrowser(url);
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        void server.close().then(() => {
-          process.stderr.write('balmkit view: stopped\n');
-          resolve();
-        });
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await serveViewer(files, { ...(opts.port !== undefined ? { port: opts.port } : {}), open: opts.open === true, page });
   });
-}
-
-/** Opens `url` in the desktop's default browser; a failure is said, not fatal (the URL is printed). */
-function openBrowser(url: string): void {
-  const [cmd, args] =
-    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]];
-  const child = spawn(cmd as string, args as string[], { stdio: 'ignore', detached: true });
-  child.on('error', (e) => process.stderr.write(`balmkit view: could not open a browser (${e.message}); open ${url} yourself\n`));
-  child.unref();
 }

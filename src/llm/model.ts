@@ -55,6 +55,8 @@ export interface Logits {
   batch: number;
   sequence: number;
   vocab: number;
+  /** Every graph output of the run (extra outputs an attention variant adds are here too). */
+  outputs: Record<string, ort.Tensor>;
 }
 
 /** The vocab-sized slice of logits for row `b`, step `s`. */
@@ -142,7 +144,7 @@ export class CausalLM {
     });
     state.cache.update(out, S);
     const logits = out.logits!;
-    return { data: logits.data as Float32Array, batch: B, sequence: logits.dims[1]!, vocab: this.vocab };
+    return { data: logits.data as Float32Array, batch: B, sequence: logits.dims[1]!, vocab: this.vocab, outputs: out };
   }
 
   async release(): Promise<void> {

@@ -7,6 +7,7 @@
  * are replaced by `<mask>` all at once; perplexity = exp(mean negative log-likelihood of the true
  * residues at the masked positions).
  */
+import type { Tensor } from 'onnxruntime-node';
 import { Balm, type BalmLoadOptions, type NumberedChain, encodeChain, residueToken } from '../balm/index.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { type AttendArgs, type AttendResult, type AttentionVariant, fullAttention } from '../nn/attention.js';
@@ -72,16 +73,7 @@ export interface SparseEvalResult {
   attentionError: number[];
 }
 
-function basesFor(path: string, layers: number): Float32Array[] {
-  const f = readSafetensors(path);
-  return Array.from({ length: layers }, (_, i) => {
-    const t = f.tensors.get(`layers.${i}.basis`);
-    if (!t) throw new Error(`${path}: no 'layers.${i}.basis' (the model has ${layers} layers; calibrate this model with balmkit sparse calibrate)`);
-    return t.data as Float32Array;
-  });
-}
-
-async function maskedNll(balm: Balm, chains: readonly NumberedChain[], batchSize: number, onBatch?: (outputs: Record<string, import('onnxruntime-node').Tensor>, lengths: number[]) => void): Promise<{ nll: number; count: number }> {
+async function maskedNll(balm: Balm, chains: readonly NumberedChain[], batchSize: number, onBatch?: (outputs: Record<string, Tensor>, lengths: number[]) => void): Promise<{ nll: number; count: number }> {
   const v = balm.config.vocab_size;
   let nll = 0;
   let count = 0;
@@ -106,6 +98,99 @@ async function maskedNll(balm: Balm, chains: readonly NumberedChain[], batchSize
   return { nll, count };
 }
 
+/** Loki bases of every layer from a `balmkit sparse calibrate` file. */
+export function basesFor(path: string, layers: number): Float32Array[] {
+  const f = readSafetensors(path);
+  return Array.from({ length: layers }, (_, i) => {
+    const t = f.tensors.get(`layers.${i}.basis`);
+    if (!t) throw new Error(`${path}: no 'layers.${i}.basis' (the model has ${layers} layers; calibrate this model with balmkit sparse calibrate)`);
+    return t.data as Float32Array;
+  });
+}
+
+/**
+ * The per-layer attention for an evaluation run: the variant under test (its selection exposed as
+ * `select.<layer>`), compared with full attention on the same inputs, plus exact top-k's selection
+ * (`select_exact.<layer>`) when the variant is Loki.
+ */
+export function evaluationAttention(o: Pick<SparseEvalOptions, 'attention' | 'dFraction' | 'kFraction'>, bases: readonly Float32Array[]): (layer: number) => AttentionVariant {
+  return (layer) => {
+    const candidate =
+      o.attention === 'exact-topk'
+        ? exactTopK({ kFraction: o.kFraction })
+        : loki({ dFraction: o.dFraction, kFraction: o.kFraction, basis: bases[layer], basisName: `layers.${layer}.loki_basis`, onSelect: (idx) => idx.graph.output(idx, `select.${layer}`) });
+    const compared = comparingAttention(candidate, fullAttention({ fused: false }), layer);
+    if (o.attention !== 'loki') return compared;
+    const exact = exactTopK({ kFraction: o.kFraction, onSelect: (idx) => idx.graph.output(idx, `select_exact.${layer}`) });
+    return {
+      ...compared,
+      attend(a) {
+        // Exact top-k on the same inputs, only for its selection.
+        a.q.graph.scope('exact', () => exact.attend({ ...a, past: null }));
+        return compared.attend(a);
+      },
+    };
+  };
+}
+
+/** Accumulates attention-output error and top-k recall from evaluation runs' outputs. */
+export class SparseTally {
+  private readonly diff2: Float64Array;
+  private readonly ref2: Float64Array;
+  private hits = 0;
+  private queries = 0;
+
+  constructor(readonly layers: number) {
+    this.diff2 = new Float64Array(layers);
+    this.ref2 = new Float64Array(layers);
+  }
+
+  /**
+   * Add one run. `tokens[b]` real query positions of row b (the first ones); `budget(b, s)` the k
+   * of query s in row b (how many of its selected keys count).
+   */
+  add(out: Record<string, Tensor>, tokens: readonly number[], budget: (b: number, s: number) => number): void {
+    for (let l = 0; l < this.layers; l++) {
+      const d = out[`attn_diff2.${l}`].data as Float32Array;
+      const r = out[`attn_ref2.${l}`].data as Float32Array;
+      const t = out[`attn_diff2.${l}`].dims[1];
+      tokens.forEach((n, b) => {
+        for (let s = 0; s < n; s++) {
+          this.diff2[l] += d[b * t + s];
+          this.ref2[l] += r[b * t + s];
+        }
+      });
+      const sel = out[`select.${l}`];
+      const exact = out[`select_exact.${l}`];
+      if (!sel || !exact) continue;
+      const [, kvh, g, S, K] = sel.dims;
+      const a = sel.data as BigInt64Array;
+      const e = exact.data as BigInt64Array;
+      tokens.forEach((n, b) => {
+        for (let h = 0; h < kvh * g; h++)
+          for (let s = 0; s < n; s++) {
+            const k = Math.min(budget(b, s), K);
+            const base = ((b * kvh * g + h) * S + s) * K;
+            const want = new Set<bigint>();
+            for (let j = 0; j < k; j++) want.add(e[base + j]);
+            let hit = 0;
+            for (let j = 0; j < k; j++) if (want.has(a[base + j])) hit++;
+            this.hits += hit / k;
+            this.queries++;
+          }
+      });
+    }
+  }
+
+  get recall(): number | null {
+    return this.queries ? this.hits / this.queries : null;
+  }
+
+  get attentionError(): number[] {
+    return Array.from(this.diff2, (x, l) => Math.sqrt(x / this.ref2[l]));
+  }
+}
+
 /** Evaluate a sparse variant on BALM over numbered chains. */
 export async function evaluateBalmAttention(modelDir: string, chains: readonly NumberedChain[], o: SparseEvalOptions): Promise<SparseEvalResult> {
   const batchSize = o.batchSize ?? 16;
@@ -113,76 +198,19 @@ export async function evaluateBalmAttention(modelDir: string, chains: readonly N
   const base = await maskedNll(full, chains, batchSize);
   const layers = full.config.num_hidden_layers;
   await full.release();
-
-  const bases = o.attention === 'loki' ? basesFor(o.bases ?? '', layers) : [];
   if (o.attention === 'loki' && !o.bases) throw new Error('Loki needs --bases (from balmkit sparse calibrate)');
-  const variant = (layer: number): AttentionVariant => {
-    if (o.attention === 'exact-topk') return exactTopK({ kFraction: o.kFraction });
-    return loki({
-      dFraction: o.dFraction,
-      kFraction: o.kFraction,
-      basis: bases[layer],
-      basisName: `layers.${layer}.loki_basis`,
-      onSelect: (idx) => idx.graph.output(idx, `select.${layer}`),
-    });
-  };
-  const exactSelect = (layer: number) => exactTopK({ kFraction: o.kFraction, onSelect: (idx) => idx.graph.output(idx, `select_exact.${layer}`) });
-  const model = await Balm.load(modelDir, {
-    ...o,
-    attention: (layer) => {
-      const compared = comparingAttention(variant(layer), fullAttention({ fused: false }), layer);
-      if (o.attention !== 'loki') return compared;
-      // Also run exact top-k on the same inputs, only for its selection.
-      return {
-        ...compared,
-        attend(a) {
-          a.q.graph.scope('exact', () => exactSelect(layer).attend({ ...a, past: null }));
-          return compared.attend(a);
-        },
-      };
-    },
-  });
-  const diff2 = new Float64Array(layers);
-  const ref2 = new Float64Array(layers);
-  let hits = 0;
-  let queries = 0;
-  const sparse = await maskedNll(model, chains, batchSize, (out, lengths) => {
-    const t = out.logits.dims[1];
-    for (let l = 0; l < layers; l++) {
-      const d = out[`attn_diff2.${l}`].data as Float32Array;
-      const r = out[`attn_ref2.${l}`].data as Float32Array;
-      lengths.forEach((n, b) => {
-        for (let s = 0; s < n; s++) {
-          diff2[l] += d[b * t + s];
-          ref2[l] += r[b * t + s];
-        }
-      });
-      if (o.attention !== 'loki') continue;
-      const a = out[`select.${l}`];
-      const e = out[`select_exact.${l}`].data as BigInt64Array;
-      const [B, kvh, g, S, K] = a.dims;
-      const ad = a.data as BigInt64Array;
-      for (let b = 0; b < B; b++) {
-        const k = Math.max(1, Math.ceil(o.kFraction * lengths[b]));
-        for (let h = 0; h < kvh * g; h++)
-          for (let s = 0; s < lengths[b]; s++) {
-            const base = ((b * kvh * g + h) * S + s) * K;
-            const exact = new Set<bigint>();
-            for (let j = 0; j < Math.min(k, K); j++) exact.add(e[base + j]);
-            let hit = 0;
-            for (let j = 0; j < Math.min(k, K); j++) if (exact.has(ad[base + j])) hit++;
-            hits += hit / Math.min(k, K);
-            queries++;
-          }
-      }
-    }
-  });
+  const bases = o.attention === 'loki' ? basesFor(o.bases!, layers) : [];
+  const model = await Balm.load(modelDir, { ...o, attention: evaluationAttention(o, bases) });
+  const tally = new SparseTally(layers);
+  const sparse = await maskedNll(model, chains, batchSize, (out, lengths) =>
+    tally.add(out, lengths, (b) => Math.max(1, Math.ceil(o.kFraction * lengths[b]))),
+  );
   await model.release();
   return {
     chains: chains.length,
     maskedTokens: base.count,
     perplexity: { full: Math.exp(base.nll / base.count), variant: Math.exp(sparse.nll / sparse.count) },
-    recall: o.attention === 'loki' ? hits / queries : null,
-    attentionError: Array.from(diff2, (x, l) => Math.sqrt(x / ref2[l])),
+    recall: tally.recall,
+    attentionError: tally.attentionError,
   };
 }

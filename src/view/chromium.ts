@@ -17,9 +17,10 @@ export const CHROMIUM_CANDIDATES: readonly string[] = [
 ];
 
 /**
- * Chromium's flags for headless rendering here: no sandbox (runs as root in containers), and no
- * background connections (a closed network refuses them, many at a time). WebGL then runs on
- * SwiftShader, Chromium's CPU renderer, which Mol* draws with.
+ * Chromium's flags for headless rendering here: no sandbox (runs as root in containers), no
+ * background connections (a closed network refuses them, many at a time), /tmp rather than a
+ * small container /dev/shm. Without a GPU, WebGL runs on SwiftShader, Chromium's CPU renderer,
+ * which Mol* draws with.
  */
 export const CHROMIUM_FLAGS: readonly string[] = [
   '--headless',
@@ -30,6 +31,7 @@ export const CHROMIUM_FLAGS: readonly string[] = [
   '--no-first-run',
   '--disable-quic',
   '--enable-unsafe-swiftshader',
+  '--disable-dev-shm-usage',
 ];
 
 /** The Chromium executable: `BALMKIT_CHROMIUM`, else the first of {@link CHROMIUM_CANDIDATES}; undefined when none. */

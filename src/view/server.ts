@@ -69,7 +69,7 @@ function staticTable(dir: string): Map<string, string> {
   const table = new Map<string, string>();
   for (const rel of entries) {
     const abs = path.join(dir, rel);
-    if (!(CONTENT_TYPES[path.extname(rel).toLowerCase()] !== undefined)) continue;
+    if (CONTENT_TYPES[path.extname(rel).toLowerCase()] === undefined) continue; // only web assets
     table.set(`/${rel.split(path.sep).join('/')}`, abs);
   }
   if (!table.has('/index.html')) throw new Error(`the viewer page is not built (${dir} has no index.html): run \`npm run build\``);

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { formatMmcif, parseMmcif } from '../../src/io/mmcif.js';
 import { parsePdb } from '../../src/io/pdb.js';
+import { metadataLines } from '../../src/io/structure.js';
 import { type ResidueRecord, annotate, regionMeans, residueKey } from '../../viewer/src/annotation.js';
 import { ERROR_BINS, errorColor } from '../../viewer/src/palette.js';
 import { parseRemarks, remarkLines } from '../../viewer/src/remarks.js';
@@ -34,10 +36,19 @@ describe('balmkit REMARKs in the page', () => {
     expect(page.cdrs.map((c) => c.name)).toEqual(['H1', 'H2', 'H3', 'L1', 'L2', 'L3']);
   });
 
-  it('reads the mmCIF form (a loop of _balmkit_remark.text) and finds none in a plain file', () => {
-    const cif = `data_x\n#\nloop_\n_balmkit_remark.text\n'FORMAT 1'\n'SCHEME imgt'\n'CDR H3 H 105 117'\n#\n_atom_site.id 1\n`;
-    expect(remarkLines(cif)).toEqual(['FORMAT 1', 'SCHEME imgt', 'CDR H3 H 105 117']);
-    expect(parseRemarks(cif)!.cdrs).toEqual([{ name: 'H3', chain: 'H', start: { number: 105, insertion: '' }, end: { number: 117, insertion: '' } }]);
+  it('reads the mmCIF form as src/io writes and reads it, and finds none in a plain file', () => {
+    const cif = formatMmcif(structure, { name: 'fixture' });
+    const node = parseMmcif(cif).metadata!;
+    const page = parseRemarks(cif)!;
+    expect(page.cdrs).toEqual(node.cdrs);
+    expect(page.sequences).toEqual(node.sequences);
+    expect([page.version, page.model, page.scheme]).toEqual([node.version, node.model, node.scheme]);
+    expect(remarkLines(cif)).toEqual(metadataLines(node));
+    // A single item instead of a loop; quotes, comments and a ;-text field.
+    const single = `data_x\n_balmkit_remark.ordinal 1\n_balmkit_remark.text 'CDR H3 H 105 117' # note\n_atom_site.id 1\n`;
+    expect(remarkLines(single)).toEqual(['CDR H3 H 105 117']);
+    const text = `data_x\nloop_\n_balmkit_remark.ordinal\n_balmkit_remark.text\n1 "SCHEME imgt"\n2\n;FORMAT 1\n;\n3 BFACTOR\nloop_\n_atom_site.id\n`;
+    expect(remarkLines(text)).toEqual(['SCHEME imgt', 'FORMAT 1', 'BFACTOR']);
     expect(parseRemarks('ATOM      1  N   GLN H   1      57.567  37.622  77.876  1.00  1.20           N\n')).toBeUndefined();
   });
 });
@@ -58,14 +69,23 @@ describe('regions', () => {
     expect(means.get('H3')!.count).toBe(13);
   });
 
-  it('uses IMGT positions when the numbering is declared IMGT, and says why not otherwise', () => {
+  it('uses the declared scheme’s CDR definition when a file has no ranges, and says why not otherwise', () => {
     const imgt: ResidueRecord[] = [104, 105, 111, 111, 112, 117, 118].map((n, i) => ({ chain: 'H', number: n, insertion: i === 3 ? 'A' : '', name: 'GLY', letter: 'G', bFactor: 0 }));
     const ann = annotate(imgt, undefined, 'imgt');
     expect(imgt.map((r) => ann.regions.get(residueKey(r.chain, r.number, r.insertion)))).toEqual(['framework', 'H3', 'H3', 'H3', 'H3', 'H3', 'framework']);
     const none = annotate(imgt, undefined);
-    expect(none.regionSource).toEqual({ kind: 'none', reason: expect.stringMatching(/not known to be IMGT/) });
+    expect(none.regionSource).toEqual({ kind: 'none', reason: expect.stringMatching(/numbering is unknown.*--scheme imgt\|chothia\|kabat/) });
     expect(none.regions.size).toBe(0);
     expect(none.hasPredictedError).toBe(false);
+    // The fixture without its metadata, declared Chothia: the same CDRs as its REMARK ranges.
+    const chothia = annotate(residues, undefined, 'chothia');
+    const fromRemarks = annotate(residues, parseRemarks(text));
+    expect(chothia.regionSource).toEqual({ kind: 'scheme', scheme: 'chothia' });
+    expect(chothia.regions).toEqual(fromRemarks.regions);
+    // Kabat H1 is 31–35 and its insertions 35A, 35B belong where 35 does.
+    const ids = ['30', '31', '35', '35A', '35B', '36'];
+    const kabat = annotate(ids.map((id) => ({ chain: 'H', number: Number.parseInt(id, 10), insertion: id.replace(/\d+/, ''), name: 'GLY', letter: 'G', bFactor: 0 })), undefined, 'kabat');
+    expect(ids.map((id) => kabat.regions.get(`H:${id}`))).toEqual(['framework', 'H1', 'H1', 'H1', 'H1', 'framework']);
   });
 });
 

@@ -12,16 +12,18 @@
  * (`npm run build`). Under CI=true a missing Chromium fails the test; elsewhere it is skipped
  * with a message.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatMmcif } from '../../src/io/mmcif.js';
 import { readPdb } from '../../src/io/pdb.js';
 import { type Structure, atomCount } from '../../src/io/structure.js';
 import { findChromium, launchChromium } from '../../src/view/chromium.js';
-import { countColor, decodePng, fractionDiffering } from './png.js';
+import { countColor, decodePng, findPatch, fractionDiffering } from './png.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PRED = path.join(root, 'test/fixtures/viewer/fv-1a14-prediction.pdb');
@@ -82,10 +84,17 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
 
   beforeAll(async () => {
     if (!chromium) throw new Error('CI=true and no Chromium: .ci/run installs Debian\'s chromium; set BALMKIT_CHROMIUM if it is elsewhere');
-    if (!existsSync(path.join(root, 'dist/viewer/index.html'))) throw new Error('the viewer is not built: run `npm run build`');
+    const built = path.join(root, 'dist/viewer/index.html');
+    if (!existsSync(built)) throw new Error('the viewer is not built: run `npm run build`');
+    const sources = [path.join(root, 'viewer/index.html'), ...readdirSync(path.join(root, 'viewer/src')).map((f) => path.join(root, 'viewer/src', f))];
+    const stale = sources.filter((f) => statSync(f).mtimeMs > statSync(built).mtimeMs);
+    if (stale.length > 0) throw new Error(`the built viewer is older than ${stale.map((f) => path.relative(root, f)).join(', ')}: run \`npm run build:viewer\``);
     structure = await readPdb(PRED);
+    // The same prediction as mmCIF, written by balmkit's mmCIF writer.
+    const cif = path.join(mkdtempSync(path.join(os.tmpdir(), 'balmkit-e2e-')), 'fv-1a14-prediction.cif');
+    writeFileSync(cif, formatMmcif(structure, { name: 'fv-1a14' }));
     // The CLI exactly as a user runs it, from the sources.
-    cli = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'view', PRED, MOVED], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    cli = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'view', PRED, MOVED, cif], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     cli.stderr!.on('data', (d: Buffer) => (cliErr += d.toString()));
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -97,10 +106,15 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
       cli.on('exit', (code) => reject(new Error(`balmkit view exited (${code}) before printing a URL: ${cliErr}`)));
     });
     browser = await launchChromium(chromium);
-    page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
+    page = await browser.newPage({ viewport: { width: 840, height: 520 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`);
+    });
     // Flat lighting: pixels carry exactly their theme colour, so they can be compared with the legend.
-    await page.goto(`${url}?light=flat`);
+    const target = new URL(url);
+    target.searchParams.set('light', 'flat');
+    await page.goto(target.href);
   });
 
   afterAll(async () => {
@@ -149,7 +163,7 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
   });
 
   it('colours by region: a CDR-H3 residue and a framework residue get the legend’s colours, and they are drawn', async () => {
-    await page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.setColorMode('region'));
+    await page.locator('input[name="color"][value="region"]').check(); // through the page's own control
     const s = await ready(page);
     expect(s.colorMode).toBe('region');
     const shown = await legend(page);
@@ -161,13 +175,42 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
     expect(await colorAt(page, 'H', '103')).toBe(fw);
     expect(await colorAt(page, 'H', '10')).toBe(fw);
     expect(await colorAt(page, 'L', '91')).toBe(shown.find((e) => e.label === 'CDR-L3')!.color);
-    const img = decodePng(await page.locator('#viewport canvas').first().screenshot());
+    const canvas = page.locator('#viewport canvas').first();
+    const img = decodePng(await canvas.screenshot());
     expect(countColor(img, h3)).toBeGreaterThan(30);
     expect(countColor(img, fw)).toBeGreaterThan(1000);
+    // Pointing at a CDR-H3-coloured patch of the picture names an H3 residue (Mol*'s picking).
+    const patch = findPatch(img, h3);
+    expect(patch).not.toBeNull();
+    const box = (await canvas.boundingBox())!;
+    let jiggle = 0; // Mol* picks on its draw loop: keep the pointer moving (by a pixel) until it has
+    await expect
+      .poll(
+        async () => {
+          await page.mouse.move(box.x + patch!.x + (jiggle ^= 1), box.y + patch!.y, { steps: 2 });
+          return page.locator('#hover').textContent();
+        },
+        { timeout: 15_000, interval: 300 },
+      )
+      .toMatch(/^[A-Z]{3} H(9[5-9]|10[0-2])[A-Z]? \(CDR-H3\), predicted error \d+\.\d\d Å$/);
+    await page.mouse.move(0, 0);
     // The CDR table's mean predicted error of H3 is the mean of the file's H3 values.
     const h3Values = structure.chains[0]!.residues.filter((r) => r.number >= 95 && r.number <= 102).map((r) => r.atoms[0]!.bFactor);
     const cell = await page.locator('#cdrs tr[data-region="H3"] td.num').textContent();
     expect(cell).toBe(`${(h3Values.reduce((a, b) => a + b, 0) / h3Values.length).toFixed(2)} Å`);
+  });
+
+  it('draws ball-and-stick over the cartoon when the box is ticked', async () => {
+    const before = decodePng(await page.locator('#viewport canvas').first().screenshot());
+    await page.locator('#ball-and-stick').check();
+    const s = await ready(page);
+    expect(s.ballAndStick).toBe(true);
+    const after = decodePng(await page.locator('#viewport canvas').first().screenshot());
+    const bg = s.background as string;
+    // Side chains stick out of the cartoon: more of the picture is molecule.
+    expect(fractionDiffering(after, bg)).toBeGreaterThan(fractionDiffering(before, bg) + 0.01);
+    await page.locator('#ball-and-stick').uncheck();
+    expect((await ready(page)).ballAndStick).toBe(false);
   });
 
   it('superposes the prediction on the experimental structure and switches between files', async () => {
@@ -190,6 +233,47 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
     const shown = await legend(page);
     expect(await colorAt(page, 'L', '50')).toBe(shown.find((e) => e.label === 'chain L')!.color);
     await expect(page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.setColorMode('error'))).rejects.toThrow(/not available/);
+    expect((await ready(page)).colorMode).toBe('chain'); // refused without disturbing the page
+
+    // The mmCIF form of the prediction: the same atoms, chains, metadata and colours.
+    await page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.show(2, null));
+    s = await ready(page);
+    expect([s.file, s.atomCount, s.chains, s.availableModes]).toEqual([2, 1945, ['H', 'L'], ['chain', 'region', 'error']]);
+    expect(s.colorMode).toBe('chain'); // the colouring in use is kept when the next file allows it
+    await page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.setColorMode('region'));
+    await ready(page);
+    expect(await colorAt(page, 'H', '100C')).toBe((await legend(page)).find((e) => e.label === 'CDR-H3')!.color);
+  });
+
+  it('colours an experimental structure by region when its numbering is declared (scheme=chothia)', async () => {
+    const target = new URL(url);
+    target.search = new URLSearchParams({ file: '1', scheme: 'chothia', light: 'flat' }).toString();
+    await page.goto(target.href);
+    const s = await ready(page);
+    expect([s.file, s.availableModes, s.colorMode]).toEqual([1, ['chain', 'region'], 'region']);
+    const shown = await legend(page);
+    expect(await colorAt(page, 'H', '100C')).toBe(shown.find((e) => e.label === 'CDR-H3')!.color);
+    expect(await colorAt(page, 'L', '60')).toBe(shown.find((e) => e.label === 'framework')!.color);
+  });
+
+  it('renders a PNG headlessly with --screenshot', async () => {
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'balmkit-shot-')), 'fv.png');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'view', PRED, '--screenshot', out, '--color', 'region', '--no-panel', '--width', '480', '--height', '320'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 50_000,
+    });
+    expect(run.stderr).toMatch(/1945 atoms, chains H, L, coloured by region/);
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toBe(out);
+    const img = decodePng(readFileSync(out));
+    expect([img.width, img.height]).toEqual([480, 320]);
+    // The Fv fitted in its bounding sphere, as a ribbon: about a tenth of the picture.
+    expect(fractionDiffering(img, '#ffffff')).toBeGreaterThan(0.05);
+  });
+
+  it('logged no errors on the page (script errors, refused requests, CSP violations)', () => {
+    expect(pageErrors).toEqual([]);
   });
 
   it('stops on Ctrl-C', async () => {

@@ -97,3 +97,20 @@ export function countColor(img: Rgba, hex: string, tolerance = 3): number {
   }
   return n;
 }
+
+/** A pixel whose 5×5 neighbourhood is all within `tolerance` of `hex` (inside a patch of it, not on an edge), or null. */
+export function findPatch(img: Rgba, hex: string, tolerance = 3): { x: number; y: number } | null {
+  const [r, g, b] = hexRgb(hex);
+  const near = (x: number, y: number): boolean => {
+    const i = (y * img.width + x) * 4;
+    return Math.abs(img.data[i]! - r) <= tolerance && Math.abs(img.data[i + 1]! - g) <= tolerance && Math.abs(img.data[i + 2]! - b) <= tolerance;
+  };
+  for (let y = 2; y < img.height - 2; y++) {
+    for (let x = 2; x < img.width - 2; x++) {
+      let all = true;
+      for (let dy = -2; dy <= 2 && all; dy++) for (let dx = -2; dx <= 2 && all; dx++) all = near(x + dx, y + dy);
+      if (all) return { x, y };
+    }
+  }
+  return null;
+}

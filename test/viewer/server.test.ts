@@ -136,6 +136,10 @@ describe('view server', () => {
     expect((await get(server.port, '/files/0', {}, 'POST')).status).toBe(405);
   });
 
+  it('says when the port is taken', async () => {
+    await expect(startViewServer({ files: [], viewerDir, port: server.port })).rejects.toThrow(new RegExp(`port ${server.port} is in use`));
+  });
+
   it('says when the viewer is not built', async () => {
     await expect(startViewServer({ files: [], viewerDir: path.join(viewerDir, 'missing') })).rejects.toThrow(/not built.*npm run build/);
   });

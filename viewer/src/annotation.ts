@@ -1,9 +1,11 @@
 /**
  * What the page knows about each residue of a loaded file: its region (a CDR or framework, from
- * balmkit's CDR ranges or from IMGT numbers) and its predicted error, plus per-CDR summaries for
+ * balmkit's CDR ranges, or from the definition of a declared numbering scheme) and its predicted
+ * error, plus per-CDR summaries for
  * the side panel.
  */
-import { type BalmkitRemarks, IMGT_CDR_POSITIONS } from './remarks.js';
+import { CDR_RANGES } from '../../src/antibody/regions.js';
+import type { BalmkitRemarks } from './remarks.js';
 
 /** One residue as Mol* read it from the file, in file order. */
 export interface ResidueRecord {
@@ -18,8 +20,11 @@ export interface ResidueRecord {
   bFactor: number;
 }
 
+/** Numbering schemes whose CDR definition the page applies to files without CDR ranges. */
+export type DeclaredScheme = 'imgt' | 'chothia' | 'kabat';
+
 /** Where the CDR ranges came from, or why there are none. */
-export type RegionSource = { kind: 'remarks' } | { kind: 'imgt' } | { kind: 'none'; reason: string };
+export type RegionSource = { kind: 'remarks' } | { kind: 'scheme'; scheme: DeclaredScheme } | { kind: 'none'; reason: string };
 
 /** A file's per-residue annotation. */
 export interface FileAnnotation {
@@ -76,7 +81,9 @@ function markRange(regions: Map<string, string>, residues: readonly ResidueRecor
  *
  * @param residues - the residues Mol* read, in file order.
  * @param remarks - balmkit's metadata, when the file has it.
- * @param declaredScheme - a numbering scheme the user declared for a file without metadata (`imgt`).
+ * @param declaredScheme - the numbering scheme the user declared for files without metadata
+ *   (`imgt`, `chothia`, `kabat`): CDRs then follow balmkit's definition for that scheme, on chains
+ *   H and L.
  */
 export function annotate(residues: readonly ResidueRecord[], remarks: BalmkitRemarks | undefined, declaredScheme?: string): FileAnnotation {
   const chains = [...new Set(residues.map((r) => r.chain))];
@@ -86,17 +93,21 @@ export function annotate(residues: readonly ResidueRecord[], remarks: BalmkitRem
   if (remarks && remarks.cdrs.length > 0) {
     for (const c of remarks.cdrs) markRange(regions, residues, c.name, c.chain, c.start, c.end);
     regionSource = { kind: 'remarks' };
-  } else if (scheme === 'imgt') {
-    for (const chain of chains.filter((c) => c === 'H' || c === 'L')) {
-      for (const p of IMGT_CDR_POSITIONS) markRange(regions, residues, `${chain}${p.cdr}`, chain, { number: p.start, insertion: '' }, { number: p.end, insertion: '' });
+  } else if (scheme === 'imgt' || scheme === 'chothia' || scheme === 'kabat') {
+    // balmkit's CDR definitions (src/antibody/regions.ts); an insertion belongs where its number does.
+    const def = CDR_RANGES[scheme];
+    for (const r of residues) {
+      const ranges = r.chain === 'H' ? def.heavy : r.chain === 'L' ? def.light : undefined;
+      const c = ranges?.findIndex(([a, b]) => r.number >= a && r.number <= b) ?? -1;
+      if (c >= 0) regions.set(residueKey(r.chain, r.number, r.insertion), `${r.chain}${c + 1}`);
     }
-    regionSource = { kind: 'imgt' };
+    regionSource = { kind: 'scheme', scheme };
   } else {
     regionSource = {
       kind: 'none',
       reason: remarks
-        ? `this file's balmkit metadata has no CDR ranges and its numbering (${scheme || 'unknown'}) is not IMGT`
-        : 'no CDR ranges: the file has no balmkit metadata and its numbering is not known to be IMGT (declare it with --scheme imgt)',
+        ? `this file's balmkit metadata has no CDR ranges and its numbering (${scheme || 'unknown'}) is not one balmkit knows`
+        : 'no CDR ranges: the file has no balmkit metadata and its numbering is unknown (declare it: balmkit view --scheme imgt|chothia|kabat)',
     };
   }
   if (regions.size > 0) {

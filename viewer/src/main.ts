@@ -8,8 +8,8 @@
  * their legend colour; for tests).
  */
 import type { PluginContext } from 'molstar/lib/mol-plugin/context.js';
-import { type FileAnnotation, annotate, parseResidueLabel } from './annotation.js';
-import { type LoadedStructure, colorAt, createPlugin, loadStructure, nextDraw, resetCamera, setBallAndStick, setColorMode } from './molstar-view.js';
+import { type FileAnnotation, annotate, parseResidueLabel, residueKey } from './annotation.js';
+import { type LoadedStructure, colorAt, createPlugin, loadStructure, nextDraw, onHover, resetCamera, setBallAndStick, setColorMode } from './molstar-view.js';
 import { BACKGROUND_COLOR, COLOR_MODES, CDR_NAMES, type ColorMode, ERROR_BINS, type LegendEntry, REGION_COLORS, chainColors } from './palette.js';
 import { renderCdrs, renderControls, renderFiles, renderInfo, renderLegend, renderSequence } from './panel.js';
 import { type BalmkitRemarks, parseRemarks } from './remarks.js';
@@ -46,6 +46,7 @@ const state: BalmkitViewerState = {
   chains: [],
   colorMode: 'chain',
   availableModes: ['chain'],
+  ballAndStick,
   legend: [],
   background: BACKGROUND_COLOR,
   superposition: null,
@@ -54,7 +55,13 @@ const state: BalmkitViewerState = {
     if (!shown || !id) return null;
     return colorAt(shown.loaded, chain, id.number, id.insertion);
   },
-  setColorMode: (mode) => run(() => applyMode(mode)),
+  setColorMode: (mode) => {
+    // A colouring the file does not allow is refused without disturbing what is shown.
+    if (shown && !state.availableModes.includes(mode)) {
+      return Promise.reject(new Error(`colouring by ${mode} is not available for ${shown.file.name}: ${unavailable(shown)[mode] ?? ''}`));
+    }
+    return run(() => applyMode(mode));
+  },
   show: (index, reference = null) => run(() => showFile(index, reference)),
 };
 window.balmkitViewer = state;
@@ -66,6 +73,8 @@ async function run(change: () => Promise<void>): Promise<void> {
     await change();
     await nextDraw(plugin);
     state.error = null;
+    const box = document.getElementById('error');
+    if (box) box.hidden = true;
     state.ready = true;
   } catch (e) {
     fail(e);
@@ -122,6 +131,7 @@ function renderPanel(s: Shown): void {
   renderFiles(state.files, s.file.index, s.reference?.index ?? null, (i) => void state.show(i, null).catch(() => undefined), (r) => void state.show(s.file.index, r).catch(() => undefined));
   renderControls(state.colorMode, state.availableModes, why, ballAndStick, (m) => void state.setColorMode(m).catch(() => undefined), (on) => {
     ballAndStick = on;
+    state.ballAndStick = on;
     void run(() => setBallAndStick(plugin, s.loaded, on, state.colorMode)).catch(() => undefined);
   });
   const legend = legendFor(state.colorMode, s);
@@ -180,7 +190,7 @@ async function showFile(index: number, referenceIndex: number | null): Promise<v
   shownBefore = true;
   state.colorMode = 'chain';
   await applyMode(mode);
-  await resetCamera(plugin);
+  await resetCamera(plugin, loaded, annotation.regions);
 }
 
 /** Predictions open coloured by error, other structures by region when CDRs are known. */
@@ -200,6 +210,17 @@ async function start(): Promise<void> {
   if (state.files.length === 0) throw new Error('the server offers no files');
   const viewport = document.getElementById('viewport') as HTMLDivElement;
   plugin = await createPlugin(viewport, params.get('light') === 'flat');
+  const hover = document.getElementById('hover')!;
+  onHover(plugin, (r) => {
+    if (!r || !shown) {
+      hover.hidden = true;
+      return;
+    }
+    const region = shown.annotation.regions.get(residueKey(r.chain, r.number, r.insertion));
+    const error = shown.annotation.hasPredictedError ? `, predicted error ${r.bFactor.toFixed(2)} Å` : '';
+    hover.textContent = `${r.name} ${r.chain}${r.number}${r.insertion}${region && region !== 'framework' ? ` (CDR-${region})` : ''}${error}`;
+    hover.hidden = false;
+  });
   const index = Number(params.get('file') ?? '0');
   const ref = params.get('ref');
   await state.show(Number.isInteger(index) ? index : 0, ref === null || ref === '' ? null : Number(ref));

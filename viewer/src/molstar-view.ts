@@ -3,7 +3,7 @@
  * loading a file's text into cartoon (+ optional ball-and-stick) representations coloured by the
  * balmkit theme, reading back the colours the theme gives, and superposing structures.
  */
-import type { Mat4 } from 'molstar/lib/mol-math/linear-algebra.js';
+import { type Mat4, Vec3 } from 'molstar/lib/mol-math/linear-algebra.js';
 import { MinimizeRmsd } from 'molstar/lib/mol-math/linear-algebra/3d/minimize-rmsd.js';
 import { type Structure, StructureElement, StructureProperties, Unit } from 'molstar/lib/mol-model/structure.js';
 import type { PluginStateObject } from 'molstar/lib/mol-plugin-state/objects.js';
@@ -58,6 +58,8 @@ export async function createPlugin(container: HTMLDivElement, flat = false): Pro
       renderer: { ambientIntensity: 1, light: [] },
       cameraFog: { name: 'off', params: {} },
       postprocessing: { occlusion: { name: 'off', params: {} }, shadow: { name: 'off', params: {} }, outline: { name: 'off', params: {} } },
+      // Temporal anti-aliasing keeps redrawing after each change (slow on a CPU renderer) and blends edges.
+      multiSample: { mode: 'off' },
     });
   }
   plugin.representation.structure.themes.colorThemeRegistry.add(BalmkitColorThemeProvider);
@@ -284,9 +286,72 @@ export function colorAt(loaded: LoadedStructure, chain: string, number: number, 
   return null;
 }
 
-/** Points the camera at everything, at once (no animation). */
-export async function resetCamera(plugin: PluginContext): Promise<void> {
+/** The residue under the mouse (its atom's chain, number, name and B-factor). */
+export interface HoveredResidue {
+  chain: string;
+  number: number;
+  insertion: string;
+  name: string;
+  bFactor: number;
+}
+
+/** Calls `on` with the residue under the mouse whenever it changes (null when none). */
+export function onHover(plugin: PluginContext, on: (r: HoveredResidue | null) => void): void {
+  plugin.behaviors.interaction.hover.subscribe((e) => {
+    const loci = e.current.loci;
+    const loc = StructureElement.Loci.is(loci) ? StructureElement.Loci.getFirstLocation(loci) : undefined;
+    if (!loc) return on(null);
+    on({
+      chain: StructureProperties.chain.auth_asym_id(loc),
+      number: StructureProperties.residue.auth_seq_id(loc),
+      insertion: StructureProperties.residue.pdbx_PDB_ins_code(loc).trim(),
+      name: StructureProperties.atom.auth_comp_id(loc),
+      bFactor: StructureProperties.atom.B_iso_or_equiv(loc),
+    });
+  });
+}
+
+/**
+ * Points the camera at everything, at once (no animation). Given the residues' regions, it shows
+ * the Fv from the side with its CDRs at the top and the two chains left and right, the view in
+ * which loop shapes are judged; otherwise Mol*'s default view.
+ */
+export async function resetCamera(plugin: PluginContext, loaded?: LoadedStructure, regions?: ReadonlyMap<string, string>): Promise<void> {
   await PluginCommands.Camera.Reset(plugin, { durationMs: 0 });
+  const camera = plugin.canvas3d?.camera;
+  if (!camera || !loaded || !regions || regions.size === 0) return;
+  const ca = caPositions(structureData(loaded.structure));
+  const mean = (keep: (key: string) => boolean): Vec3 | undefined => {
+    const sum = Vec3.zero();
+    let n = 0;
+    for (const [k, p] of ca) {
+      if (!keep(k)) continue;
+      Vec3.add(sum, sum, Vec3.create(p[0], p[1], p[2]));
+      n++;
+    }
+    return n === 0 ? undefined : Vec3.scale(sum, sum, 1 / n);
+  };
+  const isCdr = (k: string): boolean => {
+    const r = regions.get(k);
+    return r !== undefined && r !== 'framework';
+  };
+  const all = mean(() => true);
+  const cdr = mean(isCdr);
+  const [c1, c2] = loaded.chains;
+  const a = c1 === undefined ? undefined : mean((k) => k.startsWith(`${c1}:`));
+  const b = c2 === undefined ? undefined : mean((k) => k.startsWith(`${c2}:`));
+  if (!all || !cdr) return;
+  const up = Vec3.normalize(Vec3(), Vec3.sub(Vec3(), cdr, all));
+  // Across: from the second chain to the first, made perpendicular to `up`; the camera looks along up × across.
+  const across = a && b ? Vec3.sub(Vec3(), a, b) : Vec3.create(1, 0, 0);
+  Vec3.normalize(across, Vec3.sub(across, across, Vec3.scale(Vec3(), up, Vec3.dot(across, up))));
+  const dir = Vec3.normalize(Vec3(), Vec3.cross(Vec3(), up, across));
+  const radius = structureData(loaded.structure).boundary.sphere.radius;
+  // getFocus gives the distance that fits the radius; it only picks signs for `up` and the
+  // direction, so both are set here exactly.
+  const focus = camera.getFocus(all, radius);
+  const distance = Vec3.distance(focus.position!, all);
+  camera.setState({ ...focus, up, position: Vec3.scaleAndAdd(Vec3(), all, dir, -distance) }, 0);
 }
 
 /** Resolves after the canvas has drawn a new frame. */

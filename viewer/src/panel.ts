@@ -139,7 +139,7 @@ export function renderCdrs(residues: readonly ResidueRecord[], ann: FileAnnotati
     table.append(tr);
   }
   s.append(table);
-  s.append(el('p', { class: 'note' }, ann.regionSource.kind === 'remarks' ? 'CDR ranges from the file’s balmkit metadata.' : 'CDRs by IMGT numbering.'));
+  s.append(el('p', { class: 'note' }, ann.regionSource.kind === 'remarks' ? 'CDR ranges from the file’s balmkit metadata.' : `CDRs by the ${ann.regionSource.scheme} definition of the declared numbering.`));
 }
 
 /** Each chain's sequence, one letter per residue, coloured as the structure. */

@@ -46,30 +46,70 @@ export function remarkLines(text: string): string[] {
   return mmcifRemarkLines(text);
 }
 
-/** `_balmkit_remark.text`: one value, or a loop of values (quoted or bare). */
-function mmcifRemarkLines(text: string): string[] {
-  const lines = text.split(/\r?\n/);
-  const unquote = (s: string): string => {
-    const t = s.trim();
-    return /^(['"]).*\1$/.test(t) ? t.slice(1, -1) : t;
-  };
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line.startsWith('_balmkit_remark.text') && line.length > '_balmkit_remark.text'.length) {
-      return [unquote(line.slice('_balmkit_remark.text'.length))];
-    }
-    if (line === '_balmkit_remark.text' && lines[i - 1]?.trim() === 'loop_') {
-      const out: string[] = [];
-      for (let j = i + 1; j < lines.length; j++) {
-        const v = lines[j]!.trim();
-        if (v === '' || v === '#' || v.startsWith('_') || v.startsWith('loop_') || v.startsWith('data_')) break;
-        if (v.startsWith(';')) continue; // multi-line values are not used by the writer
-        out.push(unquote(v));
-      }
-      return out;
+/**
+ * CIF tokens from `from` on: bare words, quoted values ('…' or "…", closed by the quote followed
+ * by white space), `;` text fields, `#` comments skipped. Enough of CIF for one category.
+ */
+function* cifTokens(text: string, from: number): Generator<string> {
+  let i = from;
+  const n = text.length;
+  while (i < n) {
+    const c = text[i]!;
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
+      i++;
+    } else if (c === '#') {
+      while (i < n && text[i] !== '\n') i++;
+    } else if (c === ';' && (i === 0 || text[i - 1] === '\n')) {
+      const end = text.indexOf('\n;', i + 1);
+      const stop = end < 0 ? n : end;
+      yield text.slice(i + 1, stop).replace(/^\r?\n/, '');
+      i = stop + 2;
+    } else if (c === "'" || c === '"') {
+      let j = i + 1;
+      while (j < n && !(text[j] === c && (j + 1 >= n || /\s/.test(text[j + 1]!)))) j++;
+      yield text.slice(i + 1, j);
+      i = j + 1;
+    } else {
+      let j = i;
+      while (j < n && !/\s/.test(text[j]!)) j++;
+      yield text.slice(i, j);
+      i = j;
     }
   }
-  return [];
+}
+
+/** The `text` values of the `_balmkit_remark` category, in a loop (with `ordinal`) or as one item. */
+function mmcifRemarkLines(text: string): string[] {
+  const m = /^(loop_\s*\n)?\s*_balmkit_remark\./m.exec(text);
+  if (!m) return [];
+  const tokens = cifTokens(text, m.index);
+  const first = tokens.next().value;
+  if (first !== 'loop_') {
+    // A single item: `_balmkit_remark.text <value>` (other items of the category may precede it).
+    let key = first;
+    for (;;) {
+      if (key === undefined) return [];
+      const value = tokens.next().value;
+      if (value === undefined) return [];
+      if (key === '_balmkit_remark.text') return [value];
+      key = tokens.next().value;
+      if (key === undefined || !key.startsWith('_balmkit_remark.')) return [];
+    }
+  }
+  const columns: string[] = [];
+  let tok = tokens.next().value;
+  while (tok !== undefined && tok.startsWith('_balmkit_remark.')) {
+    columns.push(tok.slice('_balmkit_remark.'.length));
+    tok = tokens.next().value;
+  }
+  const col = columns.indexOf('text');
+  if (col < 0) return [];
+  const out: string[] = [];
+  for (let k = 0; tok !== undefined && !tok.startsWith('_') && !/^(loop_|data_|save_|stop_|global_)/i.test(tok); k++) {
+    if (k % columns.length === col) out.push(tok);
+    tok = tokens.next().value;
+  }
+  return out;
 }
 
 /** Parses the metadata of a file; undefined when it has none (not a balmkit prediction). */
@@ -120,10 +160,3 @@ export function parseRemarks(text: string): BalmkitRemarks | undefined {
   out.sequences = [...parts].map(([chain, p]) => ({ chain, sequence: p.join('') }));
   return out;
 }
-
-/** IMGT CDRs (Lefranc et al. 2003): the same positions on heavy and light chains. */
-export const IMGT_CDR_POSITIONS: readonly { cdr: 1 | 2 | 3; start: number; end: number }[] = [
-  { cdr: 1, start: 27, end: 38 },
-  { cdr: 2, start: 56, end: 65 },
-  { cdr: 3, start: 105, end: 117 },
-];

@@ -31,6 +31,8 @@ export interface BalmkitViewerState {
   colorMode: ColorMode;
   /** The colourings this file allows (region needs CDR ranges, error needs a balmkit prediction). */
   availableModes: ColorMode[];
+  /** Whether atoms and bonds are drawn over the cartoon. */
+  ballAndStick: boolean;
   /** The legend shown for the colouring in use. */
   legend: LegendEntry[];
   /** Background colour of the 3D view, `#rrggbb`. */

@@ -49,7 +49,7 @@ function atomColor(loc: StructureElement.Location, mode: ColorMode, ann: FileAnn
   return c === undefined ? noData : Color(hexToInt(c));
 }
 
-function BalmkitColorTheme(ctx: ThemeDataContext, props: PD.Values<Params>): ColorTheme<Params> {
+function BalmkitColorTheme(_ctx: ThemeDataContext, props: PD.Values<Params>): ColorTheme<Params> {
   const ann = annotations.get(props.file);
   const chains = chainColors(ann?.chains ?? []);
   const loc = StructureElement.Location.create();
@@ -63,7 +63,6 @@ function BalmkitColorTheme(ctx: ThemeDataContext, props: PD.Values<Params>): Col
     }
     return noData;
   };
-  void ctx;
   return {
     factory: BalmkitColorTheme,
     granularity: 'group',
