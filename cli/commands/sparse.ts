@@ -13,6 +13,7 @@ import { UsageError, addRuntimeOptions, choiceOption, parseOptions, runtimeOptio
 const modelDataShape = {
   model: z.string().min(1),
   data: z.string().min(1),
+  tokenizer: z.string().optional(),
   maxRecords: z
     .string()
     .regex(/^\d+$/, { error: 'must be a whole number ≥ 1 (e.g. --max-records 500)' })
@@ -29,20 +30,35 @@ function balmChains(data: string, maxRecords: number | undefined): NumberedChain
   return chains.slice(0, maxRecords ?? chains.length).map((c) => ({ sequence: c.domain.sequence, numbering: c.domain.residues.map((r) => r.imgt) }));
 }
 
-function modelKind(dir: string): 'balm' {
-  const cfg = path.join(dir, 'config.json');
-  if (!fs.existsSync(cfg)) throw new UsageError(`--model ${dir}: no config.json (give a model folder)`);
+/** BALM (an ESM config) or a causal LM (another Hugging Face config, or a llama2.c checkpoint). */
+function modelKind(model: string): 'balm' | 'llm' {
+  if (!fs.existsSync(model)) throw new UsageError(`--model ${model}: no such file or folder`);
+  if (fs.statSync(model).isFile()) return 'llm';
+  const cfg = path.join(model, 'config.json');
+  if (!fs.existsSync(cfg)) throw new UsageError(`--model ${model}: no config.json (give a model folder or a llama2.c .bin)`);
   const type = (JSON.parse(fs.readFileSync(cfg, 'utf8')) as { model_type?: string }).model_type;
-  if (type === 'esm') return 'balm';
-  throw new UsageError(`--model ${dir}: model_type '${type}' — sparse calibration handles BALM (ESM) models; causal LMs are not wired to this command yet`);
+  return type === 'esm' ? 'balm' : 'llm';
+}
+
+/** Key statistics of `stage` over the command's data, for either kind of model. */
+async function collectKeys(opts: { model: string; data: string; maxRecords?: number; tokenizer?: string; ep?: 'auto' | 'cuda' | 'cpu'; threads?: number; deviceId?: number }, stage: 'post-rotary' | 'pre-rotary') {
+  const runtime = { ep: opts.ep, threads: opts.threads, deviceId: opts.deviceId };
+  const sparse = await import('../../src/sparse/index.js');
+  if (modelKind(opts.model) === 'balm') {
+    const chains = balmChains(opts.data, opts.maxRecords);
+    return { stats: await sparse.collectBalmKeys(opts.model, chains, { stage, ...runtime }), described: `${opts.data}: ${chains.length} chains` };
+  }
+  const texts = sparse.readTexts(opts.data).slice(0, opts.maxRecords);
+  return { stats: await sparse.collectLlmKeys(opts.model, texts, { stage, tokenizer: opts.tokenizer, ...runtime }), described: `${opts.data}: ${texts.length} texts` };
 }
 
 function addModelDataOptions(cmd: Command): Command {
   return addRuntimeOptions(
     cmd
-      .requiredOption('--model <dir>', 'model folder (a BALM/ESM Hugging Face folder)')
-      .requiredOption('--data <file>', 'calibration data: a FASTA of antibody chains for BALM')
-      .option('--max-records <n>', 'use at most this many chains [default: all]'),
+      .requiredOption('--model <path>', 'a BALM (ESM) folder, a Hugging Face causal LM folder, or a llama2.c .bin')
+      .requiredOption('--data <file>', 'BALM: a FASTA of antibody chains; LMs: texts (.json instruction records or strings, .jsonl, or plain text paragraphs)')
+      .option('--tokenizer <path>', 'LMs: the tokenizer (tokenizer.json, a llama2.c tokenizer.bin) when not beside the model')
+      .option('--max-records <n>', 'use at most this many chains or texts [default: all]'),
   );
 }
 
@@ -64,13 +80,11 @@ export function register(program: Command): void {
       command,
       z.strictObject({ ...modelDataShape, output: z.string().regex(/\.safetensors$/, { error: 'must end in .safetensors' }), stage: choiceOption(['post-rotary', 'pre-rotary'] as const).optional(), centred: z.boolean().optional() }),
     );
-    modelKind(opts.model);
-    const chains = balmChains(opts.data, opts.maxRecords);
-    const { collectBalmKeys, fitBases, saveBases } = await import('../../src/sparse/index.js');
+    const { fitBases, saveBases } = await import('../../src/sparse/index.js');
     const stage = opts.stage ?? 'post-rotary';
-    const stats = await collectBalmKeys(opts.model, chains, { stage, ep: opts.ep, threads: opts.threads, deviceId: opts.deviceId });
-    saveBases(opts.output, fitBases(stats, { centred: opts.centred }), { model: opts.model, stage, data: `${opts.data}: ${chains.length} chains`, centred: opts.centred }, stats.count);
-    process.stderr.write(`balmkit: ${stats.layers} layers × ${stats.kvHeads} heads calibrated on ${stats.count} tokens (${chains.length} chains) → ${opts.output}\n`);
+    const { stats, described } = await collectKeys(opts, stage);
+    saveBases(opts.output, fitBases(stats, { centred: opts.centred }), { model: opts.model, stage, data: described, centred: opts.centred }, stats.count);
+    process.stderr.write(`balmkit: ${stats.layers} layers × ${stats.kvHeads} heads calibrated on ${stats.count} tokens (${described}) → ${opts.output}\n`);
   });
 
   const rank = addModelDataOptions(
@@ -84,19 +98,18 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ balmkit sparse rank --model models/balm-small --data chains.fasta --svg rank.svg\n');
   rank.action(async (_raw: unknown, command: Command) => {
     const opts = parseOptions(command, z.strictObject({ ...modelDataShape, svg: z.string().regex(/\.svg$/, { error: 'must end in .svg' }).optional(), json: z.boolean().optional() }));
-    modelKind(opts.model);
-    const chains = balmChains(opts.data, opts.maxRecords);
-    const { collectBalmKeys, fitBases } = await import('../../src/sparse/index.js');
-    const { rankTable, formatRankTable, rankPlotSvg } = await import('../../src/sparse/rank.js');
+    const { fitBases, rankTable, formatRankTable, rankPlotSvg } = await import('../../src/sparse/index.js');
     const bases: Record<string, ReturnType<typeof fitBases>> = {};
     let headDim = 0;
+    let described = '';
     for (const stage of ['pre-rotary', 'post-rotary'] as const) {
-      const stats = await collectBalmKeys(opts.model, chains, { stage, ep: opts.ep, threads: opts.threads, deviceId: opts.deviceId });
-      bases[stage] = fitBases(stats);
-      headDim = stats.headDim;
+      const r = await collectKeys(opts, stage);
+      bases[stage] = fitBases(r.stats);
+      headDim = r.stats.headDim;
+      described = r.described;
     }
     const table = rankTable(bases, headDim);
-    process.stdout.write(opts.json ? `${JSON.stringify({ model: opts.model, data: opts.data, chains: chains.length, ...table })}\n` : formatRankTable(table));
+    process.stdout.write(opts.json ? `${JSON.stringify({ model: opts.model, data: described, ...table })}\n` : formatRankTable(table));
     if (opts.svg) writeFileAtomically(opts.svg, rankPlotSvg(table, `key rank by layer: ${path.basename(opts.model)}`));
   });
 
@@ -110,7 +123,7 @@ export function register(program: Command): void {
     sparse
       .command('eval')
       .summary('masked-token perplexity, top-k recall and attention error of a sparse variant vs full attention')
-      .description('Evaluate Loki or exact top-k on BALM: masked-token perplexity (15% masked, fixed seed) beside full attention, recall of Loki\'s selection against exact top-k, and the relative error of every layer\'s attention output against full attention on the same inputs.'),
+      .description('Evaluate Loki or exact top-k: perplexity beside full attention (BALM: masked-token, 15% masked, fixed seed; LMs: teacher-forced, each text one prefill), recall of Loki\'s selection against exact top-k, and the relative error of every layer\'s attention output against full attention on the same inputs.'),
   )
     .requiredOption('--attention <variant>', 'loki or exact-topk')
     .option('--d <fraction>', 'Loki: fraction of the head dimension for approximate scores [default: 0.25]')
@@ -123,18 +136,27 @@ export function register(program: Command): void {
       command,
       z.strictObject({ ...modelDataShape, attention: choiceOption(['loki', 'exact-topk'] as const), d: fraction('--d').optional(), k: fraction('--k').optional(), bases: z.string().optional(), json: z.boolean().optional() }),
     );
-    modelKind(opts.model);
     if (opts.attention === 'loki' && opts.bases === undefined) throw new UsageError('--attention loki needs --bases (make them with balmkit sparse calibrate)');
-    const chains = balmChains(opts.data, opts.maxRecords);
-    const { evaluateBalmAttention } = await import('../../src/sparse/index.js');
-    const r = await evaluateBalmAttention(opts.model, chains, { attention: opts.attention, dFraction: opts.d ?? 0.25, kFraction: opts.k ?? 0.25, bases: opts.bases, ep: opts.ep, threads: opts.threads, deviceId: opts.deviceId });
+    const sparse = await import('../../src/sparse/index.js');
+    const settings = { attention: opts.attention, dFraction: opts.d ?? 0.25, kFraction: opts.k ?? 0.25, bases: opts.bases, ep: opts.ep, threads: opts.threads, deviceId: opts.deviceId };
+    let r: { perplexity: { full: number; variant: number }; recall: number | null; attentionError: number[] };
+    let scope: string;
+    if (modelKind(opts.model) === 'balm') {
+      const e = await sparse.evaluateBalmAttention(opts.model, balmChains(opts.data, opts.maxRecords), settings);
+      r = e;
+      scope = `${e.chains} chains (${e.maskedTokens} masked tokens; masked-token perplexity)`;
+    } else {
+      const e = await sparse.evaluateLlmAttention(opts.model, sparse.readTexts(opts.data).slice(0, opts.maxRecords), { ...settings, tokenizer: opts.tokenizer });
+      r = e;
+      scope = `${e.texts} texts (${e.tokens} predicted tokens; perplexity)`;
+    }
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify({ model: opts.model, attention: opts.attention, d: opts.d ?? 0.25, k: opts.k ?? 0.25, ...r })}\n`);
+      process.stdout.write(`${JSON.stringify({ model: opts.model, attention: opts.attention, d: opts.d ?? 0.25, k: opts.k ?? 0.25, scope, ...r })}\n`);
       return;
     }
     const lines = [
-      `${opts.attention}${opts.attention === 'loki' ? ` d=${opts.d ?? 0.25}` : ''} k=${opts.k ?? 0.25} on ${r.chains} chains (${r.maskedTokens} masked tokens)`,
-      `masked-token perplexity   full ${r.perplexity.full.toFixed(3)}   ${opts.attention} ${r.perplexity.variant.toFixed(3)}`,
+      `${opts.attention}${opts.attention === 'loki' ? ` d=${opts.d ?? 0.25}` : ''} k=${opts.k ?? 0.25} on ${scope}`,
+      `perplexity   full ${r.perplexity.full.toFixed(3)}   ${opts.attention} ${r.perplexity.variant.toFixed(3)}`,
       ...(r.recall !== null ? [`top-k recall vs exact top-k   ${(r.recall * 100).toFixed(1)}%`] : []),
       `attention output error vs full (relative, per layer): ${r.attentionError.map((e) => e.toFixed(4)).join(' ')}`,
     ];

@@ -27,4 +27,14 @@ export {
 } from './calibrate.js';
 export { type BalmCalibrationOptions, collectBalmKeys } from './calibrate-balm.js';
 export { type RankTable, formatRankTable, rankPlotSvg, rankTable } from './rank.js';
-export { type SparseEvalOptions, type SparseEvalResult, comparingAttention, evaluateBalmAttention, maskedPositions } from './evaluate.js';
+export {
+  SparseTally,
+  type SparseEvalOptions,
+  type SparseEvalResult,
+  basesFor,
+  comparingAttention,
+  evaluateBalmAttention,
+  evaluationAttention,
+  maskedPositions,
+} from './evaluate.js';
+export { type LlmCalibrationOptions, type LlmEvalResult, collectLlmKeys, evaluateLlmAttention, readTexts } from './llm.js';

@@ -80,3 +80,39 @@ describe.skipIf(data === null)('sparse', () => {
     expect(r.stderr).toMatch(/no config\.json/);
   });
 });
+
+const lm = sharedData('balmkit sparse CLI on the llama2.c model', 'lm/aidreams260K.bin', 'lm/tok512.bin', 'instructions/alpaca-5pct-sample.json');
+
+describe.skipIf(lm === null)('sparse on a causal LM (aidreams260K, llama2.c)', () => {
+  const texts = join(tmp, 'texts.json');
+  const bases = join(tmp, 'lm-bases.safetensors');
+  beforeAll(() => {
+    ensureBuilt();
+    const records = JSON.parse(readFileSync(lm![2], 'utf8')) as unknown[];
+    writeFileSync(texts, JSON.stringify(records.slice(0, 20)));
+  });
+
+  test('calibrate, rank and eval on texts', () => {
+    const [model, tok] = lm!;
+    const c = balmkit(['sparse', 'calibrate', '--model', model, '--tokenizer', tok, '--data', texts, '-o', bases, '--ep', 'cpu']);
+    expect(c.code, c.stderr).toBe(0);
+    expect(readSafetensors(bases).tensors.get('layers.3.basis')!.shape).toEqual([4, 16, 16]);
+
+    const r = balmkit(['sparse', 'rank', '--model', model, '--tokenizer', tok, '--data', texts, '--json', '--ep', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    const t = JSON.parse(r.stdout) as { ranks: Record<string, number[][]> };
+    expect(t.ranks['post-rotary']).toHaveLength(4);
+
+    const full = balmkit(['sparse', 'eval', '--model', model, '--tokenizer', tok, '--data', texts, '--attention', 'exact-topk', '--k', '1', '--json', '--ep', 'cpu']);
+    expect(full.code, full.stderr).toBe(0);
+    const f = JSON.parse(full.stdout) as { perplexity: { full: number; variant: number } };
+    expect(Math.abs(f.perplexity.variant / f.perplexity.full - 1)).toBeLessThan(1e-4);
+
+    const e = balmkit(['sparse', 'eval', '--model', model, '--tokenizer', tok, '--data', texts, '--attention', 'loki', '--bases', bases, '--d', '0.25', '--k', '0.25', '--json', '--ep', 'cpu']);
+    expect(e.code, e.stderr).toBe(0);
+    const x = JSON.parse(e.stdout) as { recall: number; attentionError: number[] };
+    expect(x.recall).toBeGreaterThan(0.2);
+    expect(x.recall).toBeLessThan(1);
+    expect(x.attentionError).toHaveLength(4);
+  });
+});
