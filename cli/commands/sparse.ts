@@ -125,7 +125,7 @@ export function register(program: Command): void {
       .summary('masked-token perplexity, top-k recall and attention error of a sparse variant vs full attention')
       .description('Evaluate Loki or exact top-k: perplexity beside full attention (BALM: masked-token, 15% masked, fixed seed; LMs: teacher-forced, each text one prefill), recall of Loki\'s selection against exact top-k, and the relative error of every layer\'s attention output against full attention on the same inputs.'),
   )
-    .requiredOption('--attention <variant>', 'loki or exact-topk')
+    .requiredOption('--attention <variant>', 'loki, exact-topk, or (causal LMs, decoded token by token with a budget of k × context keys) h2o or streaming')
     .option('--d <fraction>', 'Loki: fraction of the head dimension for approximate scores [default: 0.25]')
     .option('--k <fraction>', 'fraction of the keys each query attends to [default: 0.25]')
     .option('--bases <file>', 'Loki bases from balmkit sparse calibrate')
@@ -134,7 +134,7 @@ export function register(program: Command): void {
   evaluate.action(async (_raw: unknown, command: Command) => {
     const opts = parseOptions(
       command,
-      z.strictObject({ ...modelDataShape, attention: choiceOption(['loki', 'exact-topk'] as const), d: fraction('--d').optional(), k: fraction('--k').optional(), bases: z.string().optional(), json: z.boolean().optional() }),
+      z.strictObject({ ...modelDataShape, attention: choiceOption(['loki', 'exact-topk', 'h2o', 'streaming'] as const), d: fraction('--d').optional(), k: fraction('--k').optional(), bases: z.string().optional(), json: z.boolean().optional() }),
     );
     if (opts.attention === 'loki' && opts.bases === undefined) throw new UsageError('--attention loki needs --bases (make them with balmkit sparse calibrate)');
     const sparse = await import('../../src/sparse/index.js');
@@ -142,7 +142,8 @@ export function register(program: Command): void {
     let r: { perplexity: { full: number; variant: number }; recall: number | null; attentionError: number[] };
     let scope: string;
     if (modelKind(opts.model) === 'balm') {
-      const e = await sparse.evaluateBalmAttention(opts.model, balmChains(opts.data, opts.maxRecords), settings);
+      if (settings.attention === 'h2o' || settings.attention === 'streaming') throw new UsageError(`--attention ${settings.attention} applies to causal LMs; BALM is bidirectional (use loki or exact-topk)`);
+      const e = await sparse.evaluateBalmAttention(opts.model, balmChains(opts.data, opts.maxRecords), { ...settings, attention: settings.attention });
       r = e;
       scope = `${e.chains} chains (${e.maskedTokens} masked tokens; masked-token perplexity)`;
     } else {
@@ -158,7 +159,7 @@ export function register(program: Command): void {
       `${opts.attention}${opts.attention === 'loki' ? ` d=${opts.d ?? 0.25}` : ''} k=${opts.k ?? 0.25} on ${scope}`,
       `perplexity   full ${r.perplexity.full.toFixed(3)}   ${opts.attention} ${r.perplexity.variant.toFixed(3)}`,
       ...(r.recall !== null ? [`top-k recall vs exact top-k   ${(r.recall * 100).toFixed(1)}%`] : []),
-      `attention output error vs full (relative, per layer): ${r.attentionError.map((e) => e.toFixed(4)).join(' ')}`,
+      ...(r.attentionError.length ? [`attention output error vs full (relative, per layer): ${r.attentionError.map((e) => e.toFixed(4)).join(' ')}`] : []),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   });

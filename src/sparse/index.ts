@@ -37,4 +37,4 @@ export {
   evaluationAttention,
   maskedPositions,
 } from './evaluate.js';
-export { type LlmCalibrationOptions, type LlmEvalResult, collectLlmKeys, evaluateLlmAttention, readTexts } from './llm.js';
+export { type DecodePolicy, type LlmCalibrationOptions, type LlmEvalOptions, type LlmEvalResult, budgetedPolicy, collectLlmKeys, evaluateLlmAttention, readTexts } from './llm.js';

@@ -6,9 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { type CausalLM, type LoadModelOptions, loadModel } from '../llm/index.js';
-import { fullAttention } from '../nn/attention.js';
+import { type AttentionVariant, fullAttention } from '../nn/attention.js';
 import { type KeyStage, KeyStatistics, capturingAttention, keyOutputName } from './calibrate.js';
 import { SparseTally, type SparseEvalOptions, basesFor, evaluationAttention } from './evaluate.js';
+import { h2o, streaming } from './variants.js';
 
 /**
  * Texts from a file: a JSON array of strings or of instruction records ({instruction, input,
@@ -95,16 +96,69 @@ async function nll(lm: CausalLM, rows: readonly number[][], onRun?: (outputs: Re
   return { nll: total, count };
 }
 
-/** Perplexity of the texts with a sparse variant beside full attention, recall and attention error. */
-export async function evaluateLlmAttention(model: string, texts: readonly string[], o: Omit<SparseEvalOptions, 'batchSize'> & Pick<LoadModelOptions, 'tokenizer'> & { maxTokens?: number }): Promise<LlmEvalResult> {
+/** Cache policies evaluated by decoding token by token (their eviction happens per step). */
+export type DecodePolicy = 'h2o' | 'streaming';
+
+/**
+ * The H2O or StreamingLLM variant holding `budget` keys: H2O half recent, half heavy hitters;
+ * StreamingLLM 4 sinks (as in its paper; fewer for tiny budgets) and a window of the rest.
+ */
+export function budgetedPolicy(policy: DecodePolicy, budget: number): AttentionVariant {
+  if (policy === 'h2o') {
+    const recent = Math.max(1, Math.floor(budget / 2));
+    return h2o({ heavy: Math.max(0, budget - recent), recent });
+  }
+  const sinks = Math.min(4, Math.floor(budget / 4));
+  return streaming({ sinks, window: Math.max(1, budget - sinks) });
+}
+
+/** Negative log-likelihood decoding each text token by token through the cache. */
+async function decodeNll(lm: CausalLM, rows: readonly number[][]): Promise<{ nll: number; count: number }> {
+  let total = 0;
+  let count = 0;
+  for (const row of rows) {
+    const state = lm.newState(1);
+    for (let s = 0; s + 1 < row.length; s++) {
+      const l = await lm.forward(state, [[row[s]]]);
+      const logits = l.data.subarray(0, l.vocab);
+      let max = -Infinity;
+      for (const x of logits) max = Math.max(max, x);
+      let z = 0;
+      for (const x of logits) z += Math.exp(x - max);
+      total -= logits[row[s + 1]] - max - Math.log(z);
+      count++;
+    }
+  }
+  return { nll: total, count };
+}
+
+export interface LlmEvalOptions extends Omit<SparseEvalOptions, 'batchSize' | 'attention'>, Pick<LoadModelOptions, 'tokenizer'> {
+  attention: SparseEvalOptions['attention'] | DecodePolicy;
+  maxTokens?: number;
+}
+
+/**
+ * Perplexity of the texts with a sparse variant beside full attention. Loki and exact top-k run
+ * each text as one prefill and also report recall and attention error; H2O and StreamingLLM
+ * decode token by token with a budget of kFraction × the model's context keys (perplexity only).
+ */
+export async function evaluateLlmAttention(model: string, texts: readonly string[], o: LlmEvalOptions): Promise<LlmEvalResult> {
   const full = await loadModel(model, { ...o, stack: {} });
   const rows = tokenRows(full, texts, o.maxTokens ?? full.info.maxPositions);
   const base = await nll(full, rows);
   const { layers } = headDims(full);
+  const context = full.info.maxPositions;
   await full.release();
+  if (o.attention === 'h2o' || o.attention === 'streaming') {
+    const policy = o.attention;
+    const lm = await loadModel(model, { ...o, stack: { attention: budgetedPolicy(policy, Math.max(2, Math.round(o.kFraction * context))) } });
+    const decoded = await decodeNll(lm, rows);
+    await lm.release();
+    return { texts: rows.length, tokens: base.count, perplexity: { full: Math.exp(base.nll / base.count), variant: Math.exp(decoded.nll / decoded.count) }, recall: null, attentionError: [] };
+  }
   if (o.attention === 'loki' && !o.bases) throw new Error('Loki needs --bases (from balmkit sparse calibrate)');
   const bases = o.attention === 'loki' ? basesFor(o.bases!, layers) : [];
-  const lm = await loadModel(model, { ...o, stack: { attention: evaluationAttention(o, bases) } });
+  const lm = await loadModel(model, { ...o, stack: { attention: evaluationAttention({ ...o, attention: o.attention }, bases) } });
   const tally = new SparseTally(layers);
   const sparse = await nll(lm, rows, (out, n) => tally.add(out, [n], (_b, s) => Math.max(1, Math.ceil(o.kFraction * (s + 1)))));
   await lm.release();

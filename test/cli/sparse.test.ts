@@ -74,7 +74,7 @@ describe.skipIf(data === null)('sparse', () => {
     expect(missing.stderr).toMatch(/--bases/);
   });
 
-  test('a model that is not BALM is refused with the reason', () => {
+  test('a model folder without config.json is refused with the reason', () => {
     const r = balmkit(['sparse', 'rank', '--model', tmp, '--data', fasta]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no config\.json/);
@@ -114,5 +114,18 @@ describe.skipIf(lm === null)('sparse on a causal LM (aidreams260K, llama2.c)', (
     expect(x.recall).toBeGreaterThan(0.2);
     expect(x.recall).toBeLessThan(1);
     expect(x.attentionError).toHaveLength(4);
+  });
+
+  test('h2o and streaming with a budget of the whole context decode to full attention', () => {
+    const [model, tok] = lm!;
+    for (const policy of ['h2o', 'streaming']) {
+      const r = balmkit(['sparse', 'eval', '--model', model, '--tokenizer', tok, '--data', texts, '--attention', policy, '--k', '1', '--max-records', '3', '--json', '--ep', 'cpu']);
+      expect(r.code, r.stderr).toBe(0);
+      const e = JSON.parse(r.stdout) as { perplexity: { full: number; variant: number } };
+      expect(Math.abs(e.perplexity.variant / e.perplexity.full - 1), policy).toBeLessThan(1e-4);
+    }
+    const small = balmkit(['sparse', 'eval', '--model', model, '--tokenizer', tok, '--data', texts, '--attention', 'streaming', '--k', '0.125', '--max-records', '3', '--json', '--ep', 'cpu']);
+    const e = JSON.parse(small.stdout) as { perplexity: { full: number; variant: number } };
+    expect(e.perplexity.variant).not.toBeCloseTo(e.perplexity.full, 3);
   });
 });
