@@ -68,11 +68,13 @@ export interface InputError {
   message: string;
 }
 
-/** Number every chain of every antibody; bad chains become errors, the rest carry on. */
+/** Number every chain of every antibody; bad chains become errors, the rest carry on. A progress line shows on a terminal for large batches. */
 export function numberAntibodies(antibodies: readonly AntibodyRecord[], scheme: Scheme): { chains: NumberedInputChain[]; errors: InputError[] } {
   const chains: NumberedInputChain[] = [];
   const errors: InputError[] = [];
+  const bar = progress('numbering', antibodies.length >= 50 ? antibodies.length : 0);
   for (const ab of antibodies) {
+    bar.tick();
     const todo: [FastaRecord, ChainClass | null][] = [];
     if (ab.heavy) todo.push([ab.heavy, 'heavy']);
     if (ab.light) todo.push([ab.light, 'light']);
@@ -91,6 +93,7 @@ export function numberAntibodies(antibodies: readonly AntibodyRecord[], scheme: 
       }
     }
   }
+  bar.done();
   return { chains, errors };
 }
 

@@ -8,6 +8,7 @@ import { packageVersion } from '../src/runtime/paths.js';
 import * as balm from './commands/balm.js';
 import * as doctor from './commands/doctor.js';
 import * as numberCmd from './commands/number.js';
+import * as predict from './commands/predict.js';
 import * as sparse from './commands/sparse.js';
 import * as view from './commands/view.js';
 import * as llm from './commands/llm.js';
@@ -19,7 +20,7 @@ export interface CommandGroup {
 }
 
 /** Every command group, in `--help` order. */
-export const COMMAND_GROUPS: readonly CommandGroup[] = [doctor, numberCmd, balm, sparse, llm, view];
+export const COMMAND_GROUPS: readonly CommandGroup[] = [doctor, numberCmd, predict, balm, sparse, llm, view];
 
 const EXAMPLES = `
 Examples:

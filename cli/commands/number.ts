@@ -3,15 +3,13 @@
  * sequence, or `--heavy`/`--light`. A table per chain, or `--json` (schema below). A batch numbers
  * every good record, reports the bad ones on stderr (record, chain, why) and exits 1 if any failed.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 
-import type { NumberedDomain } from '../../src/antibody/number.js';
-import type { AntibodyRecord, FastaRecord } from '../../src/antibody/fasta.js';
-import type { ChainClass, Scheme } from '../../src/antibody/schemes.js';
-import { EXIT, UsageError, choiceOption, parseOptions } from '../options.js';
+import type { NumberOutput } from '../../src/antibody/output.js';
+import type { Scheme } from '../../src/antibody/schemes.js';
+import { numberAntibodies, readAntibodies, writeFileAtomically } from '../input.js';
+import { EXIT, choiceOption, parseOptions } from '../options.js';
 
 const schema = z.strictObject({
   scheme: choiceOption(['imgt', 'chothia', 'kabat'] as const).optional(),
@@ -23,7 +21,7 @@ const schema = z.strictObject({
 });
 
 const JSON_SCHEMA = `
-JSON output (--json):
+JSON output (--json; zod schema: numberOutputSchema in balmkit's antibody module):
   { "scheme": "imgt" | "chothia" | "kabat",
     "records": [ { "name": string,                       // antibody (pair) or record name
                    "chains": [ { "record": string,       // FASTA record the chain came from
@@ -72,55 +70,18 @@ ${JSON_SCHEMA}
   cmd.action(async (input: string | undefined, _raw: unknown, command: Command) => {
     const opts = parseOptions(command, schema);
     const scheme: Scheme = opts.scheme ?? 'imgt';
-    const { parseFasta, decodeInput, pairRecords } = await import('../../src/antibody/fasta.js');
-    const { number, NotAnAntibodyError } = await import('../../src/antibody/number.js');
-    const { SequenceError } = await import('../../src/antibody/validate.js');
-
-    let antibodies: AntibodyRecord[];
-    if (opts.heavy !== undefined || opts.light !== undefined) {
-      if (input !== undefined) throw new UsageError('give either INPUT or --heavy/--light, not both');
-      const rec = (name: string, seq: string): FastaRecord => ({ name, description: '', sequence: seq, line: 0 });
-      antibodies = [
-        {
-          name: 'antibody',
-          ...(opts.heavy !== undefined ? { heavy: rec('--heavy', opts.heavy) } : {}),
-          ...(opts.light !== undefined ? { light: rec('--light', opts.light) } : {}),
-        },
-      ];
-    } else {
-      if (input === undefined) throw new UsageError('give a FASTA file, a sequence, - for stdin, or --heavy/--light (see balmkit number --help)');
-      const text = readInput(input, decodeInput);
-      const records = parseFasta(text);
-      if (records.length === 0) throw new UsageError(`${input}: no sequences found`);
-      antibodies = opts.pair === false ? records.map((r) => ({ name: r.name, single: r })) : pairRecords(records);
+    const { domainToJson } = await import('../../src/antibody/output.js');
+    const { chains, errors } = numberAntibodies(readAntibodies(input, opts, 'number'), scheme);
+    const out: NumberOutput['records'] = [];
+    for (const c of chains) {
+      const json = domainToJson(c.record, c.given, c.domain, c.length);
+      const last = out[out.length - 1];
+      if (last && last.name === c.antibody) last.chains.push(json);
+      else out.push({ name: c.antibody, chains: [json] });
     }
-
-    const out: JsonRecord[] = [];
-    const errors: JsonError[] = [];
-    for (const ab of antibodies) {
-      const chains: JsonChain[] = [];
-      const todo: [FastaRecord, ChainClass | null][] = [];
-      if (ab.heavy) todo.push([ab.heavy, 'heavy']);
-      if (ab.light) todo.push([ab.light, 'light']);
-      if (ab.single) todo.push([ab.single, null]);
-      for (const [rec, given] of todo) {
-        try {
-          const r = number(rec.sequence, {
-            scheme,
-            source: { record: rec.name, ...(given !== null ? { chain: given === 'heavy' ? 'H' : 'L' } : {}) },
-            ...(given !== null ? { expect: given } : {}),
-          });
-          for (const d of r.domains) chains.push(toJsonChain(rec.name, given, d, r.sequence.length));
-        } catch (e) {
-          if (!(e instanceof SequenceError || e instanceof NotAnAntibodyError)) throw e;
-          errors.push({ record: rec.name, chain: given, reason: e.reason, message: e.message });
-        }
-      }
-      if (chains.length > 0) out.push({ name: ab.name, chains });
-    }
-
-    const text = opts.json === true ? `${JSON.stringify({ scheme, records: out, errors }, null, 1)}\n` : formatTable(scheme, out);
-    if (opts.output !== undefined) writeAtomically(opts.output, text);
+    const doc: NumberOutput = { scheme, records: out, errors };
+    const text = opts.json === true ? `${JSON.stringify(doc, null, 1)}\n` : formatTable(scheme, out);
+    if (opts.output !== undefined) writeFileAtomically(opts.output, text);
     else process.stdout.write(text);
     for (const e of errors) process.stderr.write(`balmkit: ${e.message}\n`);
     const chainsDone = out.reduce((n, r) => n + r.chains.length, 0);
@@ -131,67 +92,10 @@ ${JSON_SCHEMA}
   });
 }
 
-interface JsonChain {
-  record: string;
-  given: ChainClass | null;
-  chainType: string;
-  species: string;
-  score: number;
-  start: number;
-  end: number;
-  length: number;
-  vGene: NumberedDomain['vGene'];
-  jGene: NumberedDomain['jGene'];
-  residues: { aa: string; number: number; insertion: string; region: string }[];
-}
-interface JsonRecord {
-  name: string;
-  chains: JsonChain[];
-}
-interface JsonError {
-  record: string;
-  chain: ChainClass | null;
-  reason: string;
-  message: string;
-}
-
-function toJsonChain(record: string, given: ChainClass | null, d: NumberedDomain, length: number): JsonChain {
-  return {
-    record,
-    given,
-    chainType: d.chainType,
-    species: d.species,
-    score: d.score,
-    start: d.start,
-    end: d.end,
-    length,
-    vGene: d.vGene,
-    jGene: d.jGene,
-    residues: d.residues.map((r) => ({ aa: r.aa, number: r.number, insertion: r.insertion, region: r.region })),
-  };
-}
-
-function readInput(input: string, decode: (b: Uint8Array) => string): string {
-  if (input === '-') return decode(fs.readFileSync(0));
-  if (fs.existsSync(input)) {
-    if (fs.statSync(input).isDirectory()) throw new UsageError(`${input} is a folder: give a FASTA file`);
-    return decode(fs.readFileSync(input));
-  }
-  if (/^[A-Za-z*\s]+$/.test(input) && input.replace(/\s/g, '').length >= 20) return input;
-  throw new UsageError(`${input}: no such file, and not a protein sequence (one-letter codes)`);
-}
-
-function writeAtomically(file: string, text: string): void {
-  const abs = path.resolve(file);
-  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp-${process.pid}`);
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, abs);
-}
-
 const CHAIN_NAMES: Record<string, string> = { H: 'heavy', K: 'kappa', L: 'lambda' };
 
 /** The human-readable output: per chain a header, its regions, and its residues in rows. */
-export function formatTable(scheme: Scheme, records: JsonRecord[]): string {
+export function formatTable(scheme: Scheme, records: NumberOutput['records']): string {
   const lines: string[] = [];
   for (const rec of records) {
     for (const c of rec.chains) {

@@ -2,7 +2,7 @@
  * Builds balmkit's numbering profiles (`models/numbering/ig-profiles.json.gz`) from the
  * IMGT-gapped germline genes of OGRDB (CC BY 4.0), as copied into `../shared/data/germlines`.
  *
- *   node --import tsx models/numbering/build-profiles.ts [germlines-folder]
+ *   node --import tsx models/numbering/build-profiles.ts [germlines-folder] [--out file]
  *
  * One position-specific scoring profile per species and chain type (H, K, L) over the 128 IMGT
  * positions: codon i of an IMGT-gapped V gene is IMGT position i; a J gene is placed by its
@@ -21,15 +21,25 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 import { AMINO_ACIDS, BACKGROUND } from '../../src/antibody/alphabet.js';
-import { PROFILE_FORMAT, PROFILE_POSITIONS, type ProfileFile, type ProfileJson, type GermlineJson } from '../../src/antibody/profile.js';
+import { number } from '../../src/antibody/number.js';
+import {
+  PROFILE_FORMAT,
+  PROFILE_POSITIONS,
+  parseProfileSet,
+  type GermlineJson,
+  type ProfileFile,
+  type ProfileJson,
+  type ProfileSet,
+} from '../../src/antibody/profile.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const OUT = path.join(HERE, 'ig-profiles.json.gz');
+const outArg = process.argv.indexOf('--out');
+const OUT = outArg >= 0 ? path.resolve(process.argv[outArg + 1]!) : path.join(HERE, 'ig-profiles.json.gz');
 
 /**
  * OGRDB folder → species name balmkit reports (both mouse strains are one species).
- * `ogrdb-macaque` is left out: its V genes are not gapped the IMGT way (extra gaps at 16 and 28
- * shift Cys 23 to 24 and Trp 41 to 43), so codon i is not IMGT position i there.
+ * `ogrdb-macaque` is read differently (see {@link regapWithProfiles}): its V genes are not gapped
+ * the IMGT way (extra gaps at 16 and 28 shift Cys 23 to 24 and Trp 41 to 43).
  */
 const SPECIES_FOLDERS: readonly [string, string][] = [
   ['ogrdb-human', 'human'],
@@ -150,6 +160,65 @@ function placeJ(nt: string, chain: Chain): { start: number; aa: string } | undef
   return undefined;
 }
 
+/**
+ * Germlines whose IMGT gapping cannot be trusted (OGRDB's macaque set) are gapped anew: each
+ * translated V gene is numbered by balmkit itself with the profiles built from the well-gapped
+ * species, and a gene is kept only if it numbers as its own chain type from IMGT 1–3 to Cys 104,
+ * with no framework insertion (which a gapped string cannot hold).
+ */
+function regapWithProfiles(root: string, folder: string, species: string, set: ProfileSet): { genes: Gene[]; skipped: string[] } {
+  const genes: Gene[] = [];
+  const skipped: string[] = [];
+  const seen = new Set<string>();
+  for (const rec of readFasta(path.join(root, folder, 'v.imgt-gapped.fasta'))) {
+    const chain = chainOf(rec.name);
+    if (!chain) continue;
+    const nt = rec.seq.replace(/\./g, '');
+    let aa = '';
+    for (let i = 0; i + 3 <= nt.length; i += 3) aa += translateCodon(nt.slice(i, i + 3).toUpperCase());
+    if (aa.includes('*') || aa.includes('X')) {
+      skipped.push(`${folder}/${rec.name}`);
+      continue;
+    }
+    let gapped: string | undefined;
+    try {
+      const d = number(aa, { profiles: set, maxDomains: 1 }).domains[0]!;
+      const res = d.residues;
+      const frameworkInsertion = res.some((r) => r.imgt.insertion !== '' && r.imgt.number < 105);
+      const at = (k: number): string | undefined => res.find((r) => r.imgt.number === k && r.imgt.insertion === '')?.aa;
+      if (d.chainType === chain && d.start === 0 && res[0]!.imgt.number <= 3 && !frameworkInsertion && at(23) === 'C' && at(104) === 'C') {
+        const chars = Array.from({ length: 108 }, () => '-');
+        for (const r of res) if (r.imgt.insertion === '' && r.imgt.number <= 108) chars[r.imgt.number - 1] = r.aa;
+        gapped = chars.join('').replace(/-+$/, '');
+      }
+    } catch {
+      gapped = undefined;
+    }
+    if (gapped === undefined) {
+      skipped.push(`${folder}/${rec.name}`);
+      continue;
+    }
+    const key = `${species}|V|${gapped}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    genes.push({ name: rec.name, species, chain, segment: 'V', start: 1, aa: gapped });
+  }
+  for (const rec of readFasta(path.join(root, folder, 'j.imgt-gapped.fasta'))) {
+    const chain = chainOf(rec.name);
+    if (!chain) continue;
+    const placed = placeJ(rec.seq.replace(/\./g, ''), chain);
+    if (!placed) {
+      skipped.push(`${folder}/${rec.name}`);
+      continue;
+    }
+    const key = `${species}|J|${chain}|${placed.start}|${placed.aa}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    genes.push({ name: rec.name, species, chain, segment: 'J', start: placed.start, aa: placed.aa });
+  }
+  return { genes, skipped };
+}
+
 function readGermlines(root: string): { genes: Gene[]; skipped: string[] } {
   const genes: Gene[] = [];
   const skipped: string[] = [];
@@ -248,7 +317,7 @@ function buildProfile(species: string, chain: Chain, genes: Gene[], subst: numbe
     if (chain !== 'H' && p === 128) occ = 0.9; // light chains: the first constant-region residue when present
     occupancy.push(round(Math.min(0.995, Math.max(0.05, occ)), 4));
     // IMGT's insertion sites are cheap; anywhere else an insertion is a rare event.
-    const open = p === 111 ? -1 : p === 32 || p === 60 ? -3 : -10;
+    const open = p === 111 ? -1 : p === 32 || p === 60 ? -3 : -14;
     const extend = p === 111 ? -0.25 : -1;
     insertOpen.push(open);
     insertExtend.push(extend);
@@ -256,29 +325,47 @@ function buildProfile(species: string, chain: Chain, genes: Gene[], subst: numbe
   return { species, chain, genes: genes.length, geneGroups: nGroups, match, occupancy, insertOpen, insertExtend };
 }
 
-function main(): void {
-  const root = path.resolve(process.argv[2] ?? path.join(HERE, '..', '..', '..', 'shared', 'data', 'germlines'));
-  if (!fs.existsSync(root)) throw new Error(`germline folder ${root} not found: pass the folder holding ogrdb-*/ as the first argument`);
-  const { genes, skipped } = readGermlines(root);
-  const subst = substitutionProbabilities();
+function profilesFor(genes: Gene[], subst: number[][]): ProfileJson[] {
   const profiles: ProfileJson[] = [];
-  for (const species of [...new Set(SPECIES_FOLDERS.map(([, s]) => s))]) {
+  for (const species of [...new Set(genes.map((g) => g.species))]) {
     for (const chain of CHAINS) {
       const mine = genes.filter((g) => g.species === species && g.chain === chain);
       if (mine.filter((g) => g.segment === 'V').length === 0) continue;
       profiles.push(buildProfile(species, chain, mine, subst));
     }
   }
-  const germlines: GermlineJson[] = genes.map((g) => ({ name: g.name, species: g.species, chain: g.chain, segment: g.segment, start: g.start, aa: g.aa }));
-  const file: ProfileFile = {
+  return profiles;
+}
+
+function fileFor(genes: Gene[], profiles: ProfileJson[], source: string): ProfileFile {
+  return {
     format: PROFILE_FORMAT,
     positions: PROFILE_POSITIONS,
     alphabet: AMINO_ACIDS,
     units: 'bits',
-    source: 'OGRDB germline sets (human, BALB/c and C57BL/6 mouse), IMGT-gapped, via brineylab/abstar @c0b7c29; CC BY 4.0',
+    source,
     profiles,
-    germlines,
+    germlines: genes.map((g): GermlineJson => ({ name: g.name, species: g.species, chain: g.chain, segment: g.segment, start: g.start, aa: g.aa })),
   };
+}
+
+function main(): void {
+  const positional = process.argv.slice(2).filter((a, i, all) => a !== '--out' && all[i - 1] !== '--out');
+  const root = path.resolve(positional[0] ?? path.join(HERE, '..', '..', '..', 'shared', 'data', 'germlines'));
+  if (!fs.existsSync(root)) throw new Error(`germline folder ${root} not found: pass the folder holding ogrdb-*/ as the first argument`);
+  const subst = substitutionProbabilities();
+  // 1. Human and mouse, from their IMGT gapping.
+  const { genes, skipped } = readGermlines(root);
+  const first = fileFor(genes, profilesFor(genes, subst), '');
+  // 2. Rhesus macaque, gapped by numbering its V genes with the profiles of step 1.
+  const macaque = regapWithProfiles(root, 'ogrdb-macaque', 'rhesus', parseProfileSet(Buffer.from(JSON.stringify(first))));
+  const all = [...genes, ...macaque.genes];
+  const profiles = profilesFor(all, subst);
+  const file = fileFor(
+    all,
+    profiles,
+    'OGRDB germline sets (human; BALB/c and C57BL/6 mouse; rhesus macaque, re-gapped by balmkit), via brineylab/abstar @c0b7c29; CC BY 4.0',
+  );
   const json = JSON.stringify(file);
   const bytes = gzipSync(Buffer.from(json), { level: 9 });
   // Zero the gzip header's mtime so the bytes depend on the input only.
@@ -288,7 +375,7 @@ function main(): void {
   fs.renameSync(tmp, OUT);
   process.stderr.write(
     `wrote ${path.relative(process.cwd(), OUT)}: ${profiles.length} profiles (${profiles.map((p) => `${p.species}_${p.chain}:${p.geneGroups}`).join(' ')}), ` +
-      `${germlines.length} germline genes, ${bytes.length} bytes; skipped ${skipped.length} pseudogenes/fragments\n`,
+      `${file.germlines.length} germline genes, ${bytes.length} bytes; skipped ${skipped.length + macaque.skipped.length} pseudogenes/fragments/ungappable genes\n`,
   );
 }
 

@@ -56,7 +56,7 @@ for (const [k, n] of [...reasons].sort((a, b) => b[1] - a[1])) console.log(`  re
 console.log(`  chains whose header names a T-cell receptor: ${tcrByHeader}; rejected ${tcrRejected}, numbered ${tcrNumbered}`);
 const others = records.length - tcrByHeader;
 console.log(`  the other ${others} chains: ${numbered - tcrNumbered} numbered (${pct(numbered - tcrNumbered, others)}), ${otherRejected.length} rejected:`);
-for (const o of otherRejected.slice(0, 40)) console.log(`    ${o}`);
+for (const o of otherRejected) console.log(`    ${o}`);
 
 const lyso = parseFasta(fs.readFileSync(path.join(data, 'antibody-sequences', 'not-an-antibody-lysozyme.fasta'), 'utf8'))[0]!;
 try {

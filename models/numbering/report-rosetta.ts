@@ -46,14 +46,25 @@ const bump = (m: Map<string, number>, k: string, n = 1): void => {
 /** Chothia region name of a file label, for grouping. */
 function regionName(chain: 'H' | 'L', lab: string): string {
   const n = parseInt(lab, 10);
-  const r: [number, number, string][] =
-    chain === 'H'
-      ? [[25, 'fwr1' as unknown as number, ''] as unknown as [number, number, string]]
-      : [];
-  void r;
   const cuts = chain === 'H' ? [[1, 25, 'fwr1'], [26, 35, 'cdr1'], [36, 49, 'fwr2'], [50, 65, 'cdr2'], [66, 94, 'fwr3'], [95, 102, 'cdr3'], [103, 113, 'fwr4']] : [[1, 23, 'fwr1'], [24, 34, 'cdr1'], [35, 49, 'fwr2'], [50, 56, 'cdr2'], [57, 88, 'fwr3'], [89, 97, 'cdr3'], [98, 107, 'fwr4']];
   for (const [a, b, name] of cuts as [number, number, string][]) if (n >= a && n <= b) return name;
   return 'after fwr4';
+}
+
+/**
+ * Whether a structure's own Chothia numbering is off its anchors: it labels H22/H92 (L23/L88)
+ * something other than Cys, or H36 (L35) other than Trp, while balmkit's label for that number
+ * is on the Cys/Trp (so it is the file's numbering, not a substitution, that is off).
+ */
+function fileAnchorsOk(chain: 'H' | 'L', seq: string, labels: string[], ours: Map<number, string>): boolean {
+  const anchors: Record<string, string> = chain === 'H' ? { '22': 'C', '92': 'C', '36': 'W' } : { '23': 'C', '88': 'C', '35': 'W' };
+  const oursAt = new Map([...ours].map(([i, l]) => [l, i]));
+  return labels.every((l, i) => {
+    const want = anchors[l];
+    if (want === undefined || seq[i] === want) return true;
+    const j = oursAt.get(l);
+    return j === undefined || seq[j] !== want;
+  });
 }
 
 const t0 = Date.now();
@@ -76,6 +87,7 @@ for (const file of files) {
     const ours = new Map<number, string>();
     for (const r of d!.residues) ours.set(r.index, label(r.number, r.insertion));
     if ((d!.chainType === 'H') !== (chain === 'H')) bump(kinds, `${chain} typed as ${d!.chainType}`);
+    const anchorsOk = fileAnchorsOk(chain, c.sequence, c.labels, ours);
     for (let i = 0; i < c.sequence.length; i++) {
       const theirs = c.labels[i]!;
       const mine = ours.get(i);
@@ -83,7 +95,12 @@ for (const file of files) {
         agree++;
         continue;
       }
-      const kind = mine === undefined ? `${chain} ${regionName(chain, theirs)}: not numbered by balmkit` : `${chain} ${regionName(chain, theirs)}: numbered differently`;
+      const where = !anchorsOk
+        ? "file's numbering misses its own Cys/Trp anchors"
+        : c.breaks > 0
+          ? 'chain with missing residues'
+          : 'complete chain';
+      const kind = `${chain} ${regionName(chain, theirs)}: ${mine === undefined ? 'not numbered by balmkit' : 'numbered differently'} (${where})`;
       bump(kinds, kind);
       bump(patterns, `${chain}${theirs}→${mine ?? '-'}`);
       if (listAll) listed.push(`${entry.id} ${chain} residue ${i + 1} ${c.sequence[i]}: file ${theirs}, balmkit ${mine ?? '(not numbered)'}`);
@@ -94,7 +111,11 @@ for (const file of files) {
       if (r.imgt.number === 104 || r.imgt.number === 118) {
         anchorChecked++;
         const want = r.imgt.number === 104 ? 'C' : d!.chainType === 'H' ? 'W' : 'F';
-        if (r.aa !== want) anchorBad.push(`${entry.id} ${chain} IMGT ${r.imgt.number}: ${r.aa} (expected ${want})`);
+        if (r.aa !== want) {
+          // A substitution, or a misplaced anchor? Misplaced would leave the wanted residue next door.
+          const near = [-2, -1, 1, 2].some((o) => c.sequence[r.index + o] === want);
+          anchorBad.push(`${entry.id} ${chain} IMGT ${r.imgt.number}: ${r.aa} (expected ${want}${near ? `; a ${want} is within 2 residues: misplaced?` : '; none within 2 residues: a substitution'})`);
+        }
       }
     }
   }
@@ -133,6 +154,7 @@ lines.push(
 );
 lines.push('  first misses:', ...cdrMisses.filter((m) => !m.includes("info 'none'")).slice(0, 25).map((m) => `    ${m}`));
 lines.push('', `IMGT anchors: ${anchorChecked - anchorBad.length} / ${anchorChecked} residues at IMGT 104 are Cys and at 118 Trp (H) / Phe (L)`);
-lines.push(...anchorBad.slice(0, 20).map((m) => `  ${m}`));
+lines.push(`  of the ${anchorBad.length} others, ${anchorBad.filter((m) => m.includes('misplaced?')).length} have the expected residue within 2 residues (possible misplacement):`);
+lines.push(...anchorBad.map((m) => `  ${m}`));
 if (listAll) lines.push('', 'All disagreeing residues:', ...listed.map((l) => `  ${l}`));
 process.stdout.write(`${lines.join('\n')}\n`);

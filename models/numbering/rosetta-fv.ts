@@ -3,11 +3,13 @@
  * chain sequences and their residue labels from the ATOM records, and the CDR columns of
  * `rosetta-fv.info`. Shared by the report script (`report-rosetta.ts`) and the tests.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import type { NumberedDomain } from '../../src/antibody/index.js';
+import { decompressByName } from '../../src/io/compressed.js';
+import { parsePdb } from '../../src/io/pdb.js';
+import type { StructureAtom } from '../../src/io/structure.js';
 
 const THREE_TO_ONE: Record<string, string> = {
   ALA: 'A', ARG: 'R', ASN: 'N', ASP: 'D', CYS: 'C', GLN: 'Q', GLU: 'E', GLY: 'G', HIS: 'H', ILE: 'I',
@@ -19,6 +21,8 @@ const THREE_TO_ONE: Record<string, string> = {
 export interface StructureChain {
   sequence: string;
   labels: string[];
+  /** Number of chain breaks: consecutive residues whose CA atoms are > 4.2 Å apart (missing residues). */
+  breaks: number;
 }
 
 /** Chains H and L (either may be absent) of one `pdbXXXX_chothia.pdb.bz2`. */
@@ -27,28 +31,22 @@ export interface StructureEntry {
   chains: Partial<Record<'H' | 'L', StructureChain>>;
 }
 
-/** Decompresses a .bz2 with the system's bzip2 (Node has no bzip2; this is a dev/test tool). */
-export function readBz2(file: string): string {
-  return execFileSync('bzip2', ['-dc', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
-}
-
-/** Parses the ATOM records: one residue per (chain, number, insertion code), first altloc wins. */
+/** Chains H and L of a parsed PDB: sequence and labels from the ATOM residues, breaks from Cα gaps. */
 export function parseStructure(id: string, pdb: string): StructureEntry {
   const chains: Partial<Record<'H' | 'L', StructureChain>> = {};
-  const seen = new Set<string>();
-  for (const line of pdb.split('\n')) {
-    if (!line.startsWith('ATOM')) continue;
-    const chain = line[21];
-    if (chain !== 'H' && chain !== 'L') continue;
-    const resSeq = line.slice(22, 26).trim();
-    const iCode = line[26]?.trim() ?? '';
-    const key = `${chain}${resSeq}${iCode}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const aa = THREE_TO_ONE[line.slice(17, 20)] ?? 'X';
-    const c = (chains[chain] ??= { sequence: '', labels: [] });
-    c.sequence += aa;
-    c.labels.push(`${resSeq}${iCode}`);
+  for (const ch of parsePdb(pdb, id).chains) {
+    if (ch.id !== 'H' && ch.id !== 'L') continue;
+    const c: StructureChain = { sequence: '', labels: [], breaks: 0 };
+    let prev: StructureAtom | undefined;
+    for (const r of ch.residues) {
+      if (r.hetero && !(r.name in THREE_TO_ONE)) continue;
+      const ca = r.atoms.find((a) => a.name === 'CA');
+      if (ca && prev && Math.hypot(ca.x - prev.x, ca.y - prev.y, ca.z - prev.z) > 4.2) c.breaks++;
+      if (ca) prev = ca;
+      c.sequence += THREE_TO_ONE[r.name] ?? 'X';
+      c.labels.push(`${r.number}${r.insertion}`);
+    }
+    chains[ch.id] = c;
   }
   return { id, chains };
 }
@@ -65,7 +63,7 @@ export function listStructures(folder: string): string[] {
 /** Reads one structure file. */
 export function readStructure(file: string): StructureEntry {
   const id = /pdb(\w{4})_chothia/.exec(path.basename(file))![1]!;
-  return parseStructure(id, readBz2(file));
+  return parseStructure(id, Buffer.from(decompressByName(file, fs.readFileSync(file))).toString('utf8'));
 }
 
 /** The CDR columns of rosetta-fv.info, by entry id ('none' when the entry has none). */

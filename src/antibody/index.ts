@@ -20,3 +20,4 @@ export { CDR_DEFINITIONS, CDR_RANGES, regionOf, type CdrDefinition, type CdrDefi
 export { loadProfiles, parseProfileSet, type ChainType, type ProfileSet } from './profile.js';
 export type { GermlineMatch } from './germline.js';
 export { chainFromName, decodeInput, pairRecords, parseFasta, type AntibodyRecord, type FastaRecord } from './fasta.js';
+export { domainToJson, numberOutputSchema, numberedChainSchema, type NumberedChainJson, type NumberOutput } from './output.js';

@@ -5,7 +5,7 @@
  * with its best score, never guessed.
  */
 import { encodeResidues } from './alphabet.js';
-import { alignProfile, type Alignment } from './align.js';
+import { DEFAULT_BAND, alignProfile, type Alignment } from './align.js';
 import { closestGermline, type GermlineMatch } from './germline.js';
 import { imgtNumbering, type Position } from './imgt.js';
 import { buildKmerIndex, findDomainCandidates, type KmerIndex } from './prefilter.js';
@@ -100,9 +100,13 @@ export const MIN_DOMAIN_SCORE = 60;
 export const MIN_V_IDENTITY = 0.45;
 /** A domain must reach from IMGT ≤ 30 to ≥ 90 (Cys 23 … into FR3) to be numbered; shorter stretches are fragments. */
 const MUST_COVER: readonly [number, number] = [30, 90];
-/** Residues aligned before the predicted domain start (leaders shift it). */
-const WINDOW_BEFORE = 30;
-const WINDOW_LENGTH = 200;
+/**
+ * The window aligned around a predicted domain start: a little before it, and far enough after
+ * for a long CDR3. An alignment that reaches a window edge is redone on a wider window.
+ */
+const WINDOW_BEFORE = 20;
+const WINDOW_LENGTH = 175;
+const WIDEN = 120;
 
 interface Context {
   set: ProfileSet;
@@ -188,7 +192,15 @@ export function number(sequence: string, options: NumberOptions = {}): Numbering
     for (const r of cand.rivals) if (r.votes >= 0.75 * cand.votes) profiles.push(r.profile);
     let a: Alignment | null = null;
     for (const pi of profiles) {
-      const x = alignProfile(codes, set.profiles[pi]!, from, to);
+      let x = alignProfile(codes, set.profiles[pi]!, from, to, { start: cand.start, ...DEFAULT_BAND });
+      // Cut off by the window (an ultralong CDR3, a wrong start estimate)? Redo it wider, unbanded.
+      const lo = domains.reduce((m, d) => (d.end < x.start ? Math.max(m, d.end + 1) : m), 0);
+      const hi = domains.reduce((m, d) => (d.start > x.end ? Math.min(m, d.start) : m), seq.length);
+      if (x.start >= 0 && ((x.end >= to - 3 && to < hi) || (x.start <= from + 2 && from > lo))) {
+        from = Math.max(lo, from - WIDEN);
+        to = Math.min(hi, to + WIDEN);
+        x = alignProfile(codes, set.profiles[pi]!, from, to);
+      }
       consider(x);
       if (a === null || x.score > a.score) a = x;
     }

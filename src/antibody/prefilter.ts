@@ -23,7 +23,7 @@ const MAX_OFFSET = 1024;
 const SPREAD = 3;
 const MARGIN = 160;
 
-/** The 3-mer index: for each 3-mer code, (profile index × 1024 + ungapped offset in the V gene). */
+/** The 3-mer index: for each 3-mer code, entries `profile index << 10 | ungapped offset in the V gene`. */
 export interface KmerIndex {
   offsets: Int32Array;
   entries: Int32Array;
@@ -31,6 +31,11 @@ export interface KmerIndex {
 }
 
 const code3 = (a: number, b: number, c: number): number => (a * 21 + b) * 21 + c;
+
+// Reused between calls (the prefilter runs once per chain).
+const buffers = { votes: new Int32Array(0), smooth: new Int32Array(0) };
+
+const farFrom = (taken: readonly number[], s: number): boolean => taken.every((t) => Math.abs(t - s) >= 90);
 
 /** Builds the 3-mer index from the set's V genes. */
 export function buildKmerIndex(set: ProfileSet): KmerIndex {
@@ -46,7 +51,7 @@ export function buildKmerIndex(set: ProfileSet): KmerIndex {
       const c = code3(res[i]!, res[i + 1]!, res[i + 2]!);
       let b = buckets.get(c);
       if (b === undefined) buckets.set(c, (b = new Set()));
-      b.add(pi * MAX_OFFSET + i);
+      b.add((pi << 10) | i);
     }
   }
   const n = 21 * 21 * 21;
@@ -72,7 +77,12 @@ export function findDomainCandidates(
   const L = codes.length;
   const width = L + MARGIN;
   const P = index.profiles;
-  const votes = new Int32Array(P * width);
+  if (buffers.votes.length < P * width) {
+    buffers.votes = new Int32Array(P * width * 2);
+    buffers.smooth = new Int32Array(P * width * 2);
+  }
+  const votes = buffers.votes;
+  votes.fill(0, 0, P * width);
   for (let i = 0; i + 2 < L; i++) {
     const a = codes[i]!;
     const b = codes[i + 1]!;
@@ -81,13 +91,12 @@ export function findDomainCandidates(
     const k = code3(a, b, c);
     for (let e = index.offsets[k]!; e < index.offsets[k + 1]!; e++) {
       const v = index.entries[e]!;
-      const pi = (v / MAX_OFFSET) | 0;
-      const s = i - (v - pi * MAX_OFFSET) + MARGIN;
-      if (s >= 0 && s < width) votes[pi * width + s]!++;
+      const s = i - (v & (MAX_OFFSET - 1)) + MARGIN;
+      if (s >= 0 && s < width) votes[(v >>> 10) * width + s]!++;
     }
   }
   // Smooth over ±SPREAD (the V genes' gaps shift offsets by a few residues).
-  const smooth = new Int32Array(P * width);
+  const smooth = buffers.smooth;
   for (let pi = 0; pi < P; pi++) {
     let acc = 0;
     const base = pi * width;
@@ -108,7 +117,7 @@ export function findDomainCandidates(
       const base = pi * width;
       for (let s = 0; s < width; s++) {
         const v = smooth[base + s]!;
-        if (v > best && taken.every((t) => Math.abs(t - s) >= 90)) {
+        if (v > best && (taken.length === 0 || farFrom(taken, s))) {
           best = v;
           bestP = pi;
           bestS = s;

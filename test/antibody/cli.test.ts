@@ -1,0 +1,74 @@
+/**
+ * `balmkit number` as a user runs it (the built CLI): JSON schema, tables, batches with bad
+ * records, chain-type checks, option errors, atomic output files.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { numberOutputSchema } from '../../src/antibody/index.js';
+import { balmkit, ensureBuilt } from '../cli/helpers.js';
+
+const VH =
+  'EVQLQQSGAEVVRSGASVKLSCTASGFNIKDYYIHWVKQRPEKGLEWIGWIDPEIGDTEYVPKFQGKATMTADTSSNTAYLQLSSLTSEDTAVYYCNAGHDYDRGRFPYWGQGTLVTVSA';
+const VL = 'DIVMTQSQKFMSTSVGDRVSITCKASQNVGTAVAWYQQKPGQSPKLMIYSASNRYTGVPDRFTGSGSGTDFTLTISNMQSEDLADYFCQQYSSYPLTFGAGTKLELKR';
+const LYSOZYME = 'KVFGRCELAAAMKRHGLDNYRGYSLGNWVCAAKFESNFNTQATNRNTDGSTDYGILQINSRWWCNDGRTPGSRNLCNIPCSALLSSDITASVNCAKKIVSDGNGMNAWVAWRNRCKGTDVQAWIRGCRL';
+
+describe('balmkit number', () => {
+  beforeAll(() => ensureBuilt(), 120_000);
+
+  it('numbers a plain sequence to JSON (Chothia), residues as {aa, number, insertion, region}', () => {
+    const r = balmkit(['number', VH, '--scheme', 'chothia', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = numberOutputSchema.parse(JSON.parse(r.stdout)); // the documented schema
+    expect(out.scheme).toBe('chothia');
+    const c = out.records[0]!.chains[0]!;
+    expect(c.chainType).toBe('H');
+    expect(c.residues.map((x) => x.aa).join('')).toBe(VH);
+    expect(c.residues.find((x) => x.number === 52 && x.insertion === 'A')?.aa).toBe('P');
+    expect(c.residues.filter((x) => x.region === 'cdr3').map((x) => x.aa).join('')).toBe('GHDYDRGRFPY');
+    expect(Object.keys(c.residues[0]!).sort()).toEqual(['aa', 'insertion', 'number', 'region']);
+  });
+
+  it('a batch numbers the good records, names the bad ones on stderr and exits 1', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-number-'));
+    const fasta = path.join(dir, 'in.fasta');
+    fs.writeFileSync(fasta, `>ab1_H\n${VH}\n>ab1_L\n${VL}\n>bad\n${VH.slice(0, 40)}J${VH.slice(41)}\n>lyso\n${LYSOZYME}\n`);
+    const r = balmkit(['number', fasta, '--json']);
+    expect(r.code).toBe(1);
+    const out = numberOutputSchema.parse(JSON.parse(r.stdout));
+    expect(out.records.map((x) => [x.name, x.chains.map((c) => c.chainType).join('')])).toEqual([['ab1', 'HK']]);
+    expect(out.errors.map((e) => [e.record, e.reason])).toEqual([
+      ['bad', 'invalid-residue'],
+      ['lyso', 'low-score'],
+    ]);
+    expect(r.stderr).toContain("record 'bad', residue 41: 'J' is not one of the 20 standard amino acids");
+    expect(r.stderr).toContain("record 'lyso': not an antibody variable domain");
+    const table = balmkit(['number', fasta, '--scheme', 'kabat']);
+    expect(table.code).toBe(1);
+    expect(table.stdout).toMatch(/ab1_H {2}heavy \(H\), mouse/);
+    expect(table.stdout).toMatch(/cdr1 {2}31-35 +DYYIH/); // Kabat H1
+  });
+
+  it('checks --heavy/--light against the chain type', () => {
+    const r = balmkit(['number', '--heavy', VL]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/record '--heavy', H chain, this is a kappa light chain .* given as heavy/);
+    const ok = balmkit(['number', '--heavy', VH, '--light', VL, '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
+  it('rejects bad options with exit code 2 and writes -o files whole', () => {
+    const bad = balmkit(['number', VH, '--scheme', 'aho']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--scheme must be one of imgt, chothia, kabat');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-number-'));
+    const file = path.join(dir, 'out.json');
+    const r = balmkit(['number', VH, '--json', '-o', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(numberOutputSchema.parse(JSON.parse(fs.readFileSync(file, 'utf8'))).records).toHaveLength(1);
+    expect(fs.readdirSync(dir)).toEqual(['out.json']);
+  });
+});
