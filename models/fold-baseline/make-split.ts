@@ -12,7 +12,9 @@
  *             curation) and IMGT CDRs from balmkit's numbering of the observed residues;
  *             and every ABodyBuilder2 / NanoBodyBuilder2 test id (other benchmarks report on them),
  *             and entries balmkit cannot number (no variable-domain chain).
- * validation  a seeded random 5% of the rest
+ * validation  a seeded random 5% of the rest, drawn by clusters: entries linked by the same three
+ *             rules are one cluster and stay on one side, so no validation entry has a near
+ *             duplicate in training
  * train       the remainder
  */
 import fs from 'node:fs';
@@ -43,7 +45,6 @@ function rng(seed: number): () => number {
   };
 }
 
-const CDR_NAMES = ['H1', 'H2', 'H3', 'L1', 'L2', 'L3'] as const;
 
 /** CDR sequences by the Rosetta curation (`rosetta-fv.info`: pdb … h1 h2 h3 l1 l2 l3 frh frl). */
 function readInfoCdrs(file: string): Map<string, string[]> {
@@ -135,7 +136,6 @@ const removed: Record<string, string[]> = {};
 const remove = (id: string, why: string) => {
   (removed[id] ??= []).includes(why) || removed[id]!.push(why);
 };
-let testWithSameCdrSet = 0;
 const testSameCdrSet = new Set<string>();
 for (const e of entries) {
   if (testSet.has(e.id)) continue;
@@ -157,17 +157,62 @@ for (const e of entries) {
     if (idn >= IDENTITY_LIMIT) remove(e.id, `Fv ${(idn * 100).toFixed(1)}% identical to ${t}`);
   }
 }
-testWithSameCdrSet = testSameCdrSet.size;
 
 const rest = entries.map((e) => e.id).filter((id) => !testSet.has(id) && removed[id] === undefined).sort();
+// Validation by clusters: entries linked by the same rules (identical CDR set or CDR-H3, Fv ≥ 95%
+// identical) fall on the same side, so validation measures generalisation as the test set does
+// instead of rewarding a copy of a near-duplicate in training.
+const parent = new Map(rest.map((id) => [id, id]));
+const find = (x: string): string => {
+  let r = x;
+  while (parent.get(r) !== r) r = parent.get(r)!;
+  parent.set(x, r);
+  return r;
+};
+const union = (a: string, b: string) => {
+  const [ra, rb] = [find(a), find(b)];
+  if (ra !== rb) parent.set(ra < rb ? rb : ra, ra < rb ? ra : rb);
+};
+const linkBy = (keyOf: (k: Keys) => (string | null)[]) => {
+  const first = new Map<string, string>();
+  for (const id of rest) {
+    for (const key of keyOf(keys.get(id)!)) {
+      if (key === null || key === '') continue;
+      const f = first.get(key);
+      if (f === undefined) first.set(key, id);
+      else union(f, id);
+    }
+  }
+};
+linkBy((k) => [k.infoSet && `set:${k.infoSet}`, k.imgtSet && `set:${k.imgtSet}`]);
+linkBy((k) => [k.infoH3 && `h3:${k.infoH3}`, k.imgtH3 && `h3:${k.imgtH3}`]);
+for (let i = 0; i < rest.length; i++) {
+  const a = keys.get(rest[i]!)!.residues;
+  for (let j = i + 1; j < rest.length; j++) {
+    const b = keys.get(rest[j]!)!.residues;
+    // Identity ≥ 0.95 needs sizes within 5% of each other: skip the rest cheaply.
+    if (Math.min(a.size, b.size) < IDENTITY_LIMIT * Math.max(a.size, b.size)) continue;
+    if (find(rest[i]!) === find(rest[j]!)) continue;
+    if (fvIdentity(a, b) >= IDENTITY_LIMIT) union(rest[i]!, rest[j]!);
+  }
+}
+const clusters = new Map<string, string[]>();
+for (const id of rest) (clusters.get(find(id)) ?? clusters.set(find(id), []).get(find(id))!).push(id);
+const order = [...clusters.values()].sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
 const rand = rng(SEED);
-const shuffled = [...rest];
-for (let i = shuffled.length - 1; i > 0; i--) {
+for (let i = order.length - 1; i > 0; i--) {
   const j = Math.floor(rand() * (i + 1));
-  [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  [order[i], order[j]] = [order[j]!, order[i]!];
 }
 const nVal = Math.round(rest.length * VALIDATION_FRACTION);
-const validation = shuffled.slice(0, nVal).sort();
+const picked: string[] = [];
+for (const c of order) {
+  if (picked.length >= nVal) break;
+  // A cluster that would overshoot the 5% by more than a couple of entries is left to training.
+  if (picked.length + c.length > nVal + 2) continue;
+  picked.push(...c);
+}
+const validation = picked.sort();
 const valSet = new Set(validation);
 const train = rest.filter((id) => !valSet.has(id));
 
@@ -182,19 +227,20 @@ const split = {
     cdrDefinitions: ['rosetta-fv.info CDR columns', 'IMGT CDRs from balmkit numbering of the observed residues'],
     removeIfSharedWithTest: ['identical CDR set H1-L3', 'identical CDR-H3', `Fv identity >= ${IDENTITY_LIMIT} (same residue at the same IMGT position / longer Fv)`],
     alsoRemoved: ['ABodyBuilder2 antibody test ids', 'NanoBodyBuilder2 nanobody test ids', 'entries with no numbered variable-domain chain'],
-    validation: `seeded random ${VALIDATION_FRACTION * 100}% of the rest`,
+    validation: `seeded random ${VALIDATION_FRACTION * 100}% of the rest, drawn by whole clusters (entries linked by the same three rules stay on one side)`,
   },
   counts: {
     rosettaFv: entries.length,
     rab49: rab.length,
     test: test.length,
-    testWithIdenticalCdrSetElsewhere: testWithSameCdrSet,
+    testWithIdenticalCdrSetElsewhere: testSameCdrSet.size,
     removed: Object.keys(removed).length,
     removedIdenticalCdrSet: count((w) => w.startsWith('CDR set')),
     removedIdenticalH3: count((w) => w.startsWith('CDR-H3')),
     removedFvIdentity: count((w) => w.startsWith('Fv ')),
     removedBenchmarkTestIds: count((w) => w.endsWith('test id')),
     removedUnnumbered: count((w) => w.startsWith('no chain')),
+    clustersOfRest: clusters.size,
     validation: validation.length,
     train: train.length,
   },

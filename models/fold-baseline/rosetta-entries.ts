@@ -3,7 +3,7 @@
  * entries: per chain the observed sequence, IMGT and Chothia ids and regions of each residue,
  * backbone atoms (N, CA, C, O) and chi angles. Shared by `make-split.ts` and `make-baseline.ts`.
  * Parsing and numbering 1,915 files takes a few minutes, so the result is cached in the system's
- * temporary folder (keyed by the file list); delete the cache to rebuild it.
+ * temporary folder, keyed by the file list and the contents of the numbering and fold code.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -104,7 +104,16 @@ function atomAt(c: NumberedChain, i: number, name: string): [number, number, num
 export async function loadRosettaEntries(data: string): Promise<Entry[]> {
   const folder = rosettaFolder(data);
   const files = fs.readdirSync(folder).filter((f) => /^pdb\w{4}_chothia\.pdb\.bz2$/.test(f)).sort();
-  const key = createHash('sha256').update(files.join('\n')).update('v1').digest('hex').slice(0, 16);
+  // The key covers the file list and the numbering code and profiles, so a changed numbering rebuilds.
+  const hash = createHash('sha256').update(files.join('\n')).update('v1');
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+  for (const dir of ['src/antibody', 'src/fold', 'models/numbering']) {
+    for (const f of fs.readdirSync(path.join(root, dir)).sort()) {
+      const full = path.join(root, dir, f);
+      if (fs.statSync(full).isFile()) hash.update(f).update(fs.readFileSync(full));
+    }
+  }
+  const key = hash.digest('hex').slice(0, 16);
   const cache = path.join(os.tmpdir(), `balmkit-rosetta-entries-${key}.json`);
   if (fs.existsSync(cache)) return JSON.parse(fs.readFileSync(cache, 'utf8')) as Entry[];
   const out: Entry[] = [];

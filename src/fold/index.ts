@@ -68,3 +68,8 @@ export {
   type GeometryReport,
 } from './validate.js';
 export { DEFAULT_WEIGHTS, RelaxEnergy, relax, totalEnergy, type BondViolation, type RelaxOptions, type RelaxReport, type RelaxWeights, type TermEnergies } from './relax.js';
+export { fold, PREDICTION_RELAX, type AntibodyInput, type FoldedAntibody, type FoldedResidue, type FoldFailure, type FoldOptions, type FoldOutcome } from './predict.js';
+export { BASELINE_FORMAT, DEFAULT_FOLD_MODEL, ModelError, loadFoldModel, resolveModelFolder, type BaselineTemplates, type FoldModel, type FoldModelManifest, type RotamerTemplate, type SlotTemplate } from './baseline-model.js';
+export { INTERPOLATED_PENALTY, UNSEEN_LENGTH_PENALTY, rotamerFor, templateModel, type TemplateChainInput, type TemplateModel, type TemplateSource } from './baseline.js';
+export { kabsch, rmsd, transformPoint, transformPoints, type Superposition } from './superpose.js';
+export { numberStructure, observedResidues, readNumberedStructure, readStructureFile, type NumberedChain, type NumberedStructure } from './dataset.js';

@@ -26,6 +26,11 @@ function centroid(p: ArrayLike<number>, n: number, w: ArrayLike<number> | undefi
   return [sx / sw, sy / sw, sz / sw, sw];
 }
 
+function det3(m: Matrix): number {
+  const g = (r: number, c: number) => m.get(r, c);
+  return g(0, 0) * (g(1, 1) * g(2, 2) - g(1, 2) * g(2, 1)) - g(0, 1) * (g(1, 0) * g(2, 2) - g(1, 2) * g(2, 0)) + g(0, 2) * (g(1, 0) * g(2, 1) - g(1, 1) * g(2, 0));
+}
+
 /**
  * The motion that best superposes `mobile` onto `target` (same number of points, ≥ 3 not on a
  * line for a unique answer).
@@ -53,8 +58,7 @@ export function kabsch(mobile: ArrayLike<number>, target: ArrayLike<number>, wei
   const U = svd.leftSingularVectors;
   const V = svd.rightSingularVectors;
   // R = V·diag(1, 1, d)·Uᵀ with d = sign det(V·Uᵀ): a reflection is never the answer.
-  const vut = V.mmul(U.transpose());
-  const d = vut.det() < 0 ? -1 : 1;
+  const d = det3(V.mmul(U.transpose())) < 0 ? -1 : 1;
   const rotation = new Float64Array(9);
   for (let r = 0; r < 3; r++) {
     for (let c = 0; c < 3; c++) {

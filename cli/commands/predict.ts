@@ -1,0 +1,306 @@
+/**
+ * `balmkit predict-structure`: antibody sequences in (`--heavy`/`--light`, a FASTA file paired by
+ * record name, or a CSV `name,heavy,light`), one full-atom Fv structure per antibody out (PDB or
+ * mmCIF, numbered in IMGT, Chothia or Kabat, predicted error in Å in the B-factor column). A batch
+ * folds every good record, reports the bad ones on stderr (record, chain, why) and exits 1 if any
+ * failed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+
+import type { AntibodyInput, FoldedAntibody, FoldFailure } from '../../src/fold/predict.js';
+import { EXIT, UsageError, addRuntimeOptions, choiceOption, parseOptions, runtimeOptionsShape } from '../options.js';
+
+const schema = z.strictObject({
+  heavy: z.string().min(1, { error: 'needs a sequence' }).optional(),
+  light: z.string().min(1, { error: 'needs a sequence' }).optional(),
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, { error: 'must be letters, digits, . _ or -' }).optional(),
+  output: z.string().min(1, { error: 'needs a folder or a file name' }).optional(),
+  format: choiceOption(['pdb', 'cif'] as const).optional(),
+  scheme: choiceOption(['imgt', 'chothia', 'kabat'] as const).optional(),
+  model: z.string().min(1, { error: 'needs a model folder or name' }).optional(),
+  json: z.boolean({ error: 'takes no value' }).optional(),
+  progress: z.boolean().optional(),
+  ...runtimeOptionsShape,
+});
+
+const JSON_SCHEMA = `
+JSON output (--json, on stdout; needs -o):
+  { "model": string, "modelFolder": string, "scheme": "imgt"|"chothia"|"kabat", "format": "pdb"|"cif",
+    "records": [ { "name": string, "file": string,
+                   "chains": [ {"id": "H"|"L", "chainType": "H"|"K"|"L", "trimmedBefore": n, "trimmedAfter": n} ],
+                   "cdrs": [ {"name": "H3", "chain": "H", "start": "105", "end": "117", "meanError": Å} ],
+                   "meanError": Å,
+                   "residues": [ {"chain", "number", "insertion", "imgt", "aa", "region", "error": Å, "source"} ],
+                   "relax": {"iterations", "passes", "converged", "rmsdMoved", "maxMoved"},
+                   "geometry": {"bondsIdealFraction", "peptideBonds", "peptideBondsIdeal", "clashes", "dAminoAcids"},
+                   "timing": {"numberMs", "buildMs", "relaxMs", "totalMs"} } ],
+    "errors": [ { "name": string, "chain": "H"|"L"|null, "reason": string, "message": string } ],
+    "timing": { "totalMs": number, "perAntibodyMs": number } }`;
+
+/** Registers `predict-structure` on the program. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('predict-structure')
+    .summary('predict full-atom Fv structures (PDB/mmCIF) with per-residue error from antibody sequences')
+    .description(
+      'Predict the structure of antibody Fvs (heavy + light), nanobodies or light chains. INPUT is a FASTA file ' +
+        '(records X_H and X_L are paired, as in `balmkit number`; an unlabelled record may be a nanobody, a light ' +
+        'chain or an scFv), a CSV file with a header name,heavy,light, or - for stdin; or give --heavy/--light. ' +
+        'One structure per antibody is written to -o DIR as NAME.pdb (or NAME.cif), or to -o FILE for one antibody, ' +
+        'or to stdout for one antibody without -o. Residues are numbered in the chosen scheme with insertion codes; the ' +
+        'B-factor column holds the predicted error in Å; REMARK 999 BALMKIT lines give model, sequences and CDR ranges. ' +
+        'Bad records are reported and skipped; the exit code is 1 if any failed. ' +
+        'The default model (fold-baseline, a template baseline) runs no ONNX graph: --ep, --threads and --device-id apply to models that do.',
+    )
+    .argument('[input]', 'FASTA or CSV file (.gz accepted), or - for stdin')
+    .option('--heavy <sequence>', 'heavy chain sequence')
+    .option('--light <sequence>', 'light chain sequence')
+    .option('--name <name>', 'name of the --heavy/--light antibody (file name and header) [default: antibody]')
+    .option('-o, --output <path>', 'folder for one file per antibody, or a .pdb/.cif file for one antibody')
+    .option('--format <format>', 'pdb or cif [default: from the -o file extension, else pdb]')
+    .option('--scheme <scheme>', 'residue numbering: imgt, chothia or kabat [default: imgt]')
+    .option('--model <model>', 'model folder or shipped model name [default: fold-baseline, the best shipped model]')
+    .option('--json', 'print a JSON summary on stdout (schema in --help)')
+    .option('--no-progress', 'no progress bar (it is shown for batches when stderr is a terminal)');
+  addRuntimeOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    `
+Examples:
+  $ balmkit predict-structure --heavy EVQLVESGG... --light DIQMTQSPS... -o ab.pdb
+  $ balmkit predict-structure antibodies.fasta -o structures/ --scheme chothia
+  $ balmkit predict-structure pairs.csv -o structures/ --format cif --json > summary.json
+${JSON_SCHEMA}
+`,
+  );
+  cmd.action(async (input: string | undefined, _raw: unknown, command: Command) => {
+    const opts = parseOptions(command, schema);
+    const records = await readRecords(input, opts);
+    if (records.length === 0) throw new UsageError(`${input}: no sequences found`);
+
+    const target = resolveOutput(opts.output, opts.format, records.length);
+    if (opts.json === true && target.kind === 'stdout') throw new UsageError('--json prints the summary on stdout: give -o for the structures');
+
+    const { fold } = await import('../../src/fold/predict.js');
+    const { loadFoldModel } = await import('../../src/fold/baseline-model.js');
+    const { writePdb, formatPdb } = await import('../../src/io/pdb.js');
+    const { writeMmcif, formatMmcif } = await import('../../src/io/mmcif.js');
+    const { ModelError } = await import('../../src/fold/baseline-model.js');
+    let model: ReturnType<typeof loadFoldModel>;
+    try {
+      model = loadFoldModel(opts.model);
+    } catch (e) {
+      // A model that is not there is a command-line mistake (exit 2), named by the option.
+      if (e instanceof ModelError) throw new UsageError(`--model ${e.message}`);
+      throw e;
+    }
+    const scheme = opts.scheme ?? 'imgt';
+
+    const bar = opts.progress !== false && records.length > 1 && process.stderr.isTTY === true ? new ProgressBar(records.length) : null;
+    const summaries: JsonRecord[] = [];
+    const errors: FoldFailure[] = [];
+    const usedNames = new Set<string>();
+    const t0 = performance.now();
+    let done = 0;
+    for (const rec of records) {
+      // One at a time, so a long batch shows progress and holds one structure in memory.
+      const [outcome] = await fold(rec, { model, scheme, ...(opts.ep !== undefined ? { ep: opts.ep } : {}) });
+      done++;
+      if (!outcome!.ok) {
+        errors.push(outcome!.failure);
+        bar?.update(done, rec.name);
+        continue;
+      }
+      const ab = outcome!.antibody;
+      try {
+        if (target.kind === 'stdout') {
+          process.stdout.write(target.format === 'pdb' ? formatPdb(ab.structure) : formatMmcif(ab.structure, { name: ab.name }));
+          summaries.push(toJson(ab, '-'));
+        } else {
+          const file = target.kind === 'file' ? target.path : path.join(target.path, `${uniqueName(safeName(ab.name), usedNames)}.${target.format}`);
+          if (target.format === 'pdb') await writePdb(file, ab.structure);
+          else await writeMmcif(file, ab.structure, { name: safeName(ab.name) });
+          summaries.push(toJson(ab, file));
+        }
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        errors.push({ name: ab.name, chain: null, reason: 'cannot-write', message: `record '${ab.name}': ${e.message}` });
+      }
+      bar?.update(done, rec.name);
+    }
+    bar?.finish();
+    const totalMs = performance.now() - t0;
+    if (opts.json === true) {
+      const out = {
+        model: model.name,
+        modelFolder: model.folder,
+        scheme,
+        format: target.format,
+        records: summaries,
+        errors,
+        timing: { totalMs: round(totalMs), perAntibodyMs: round(totalMs / records.length) },
+      };
+      process.stdout.write(`${JSON.stringify(out, null, 1)}\n`);
+    }
+    for (const e of errors) process.stderr.write(`balmkit: ${e.message}\n`);
+    if (target.kind !== 'stdout') {
+      const where = target.kind === 'file' ? target.path : `${target.path}${path.sep}`;
+      process.stderr.write(`balmkit: predicted ${summaries.length} of ${records.length} antibod${records.length === 1 ? 'y' : 'ies'} with ${model.name} into ${where} (${round(totalMs / records.length)} ms each)\n`);
+    }
+    if (errors.length > 0) {
+      process.stderr.write(`balmkit: ${errors.length} record(s) failed (listed above)\n`);
+      process.exitCode = EXIT.failure;
+    }
+  });
+}
+
+type Options = z.output<typeof schema>;
+
+/** Where structures go: stdout (one antibody, no -o), one file, or a folder. */
+type Target = { kind: 'stdout'; format: 'pdb' | 'cif' } | { kind: 'file' | 'dir'; path: string; format: 'pdb' | 'cif' };
+
+function resolveOutput(output: string | undefined, format: 'pdb' | 'cif' | undefined, count: number): Target {
+  if (output === undefined) {
+    if (count > 1) throw new UsageError(`${count} antibodies: give -o DIR for one file each`);
+    return { kind: 'stdout', format: format ?? 'pdb' };
+  }
+  const ext = /\.(pdb|cif)$/i.exec(output)?.[1]?.toLowerCase() as 'pdb' | 'cif' | undefined;
+  if (ext !== undefined && !(fs.existsSync(output) && fs.statSync(output).isDirectory())) {
+    if (count > 1) throw new UsageError(`-o ${output} is one file, but the input has ${count} antibodies: give a folder`);
+    if (format !== undefined && format !== ext) throw new UsageError(`-o ${output} ends in .${ext} but --format is ${format}: make them agree`);
+    const dir = path.dirname(path.resolve(output));
+    if (!fs.existsSync(dir)) throw new UsageError(`-o ${output}: folder ${dir} does not exist`);
+    return { kind: 'file', path: output, format: ext };
+  }
+  if (fs.existsSync(output) && !fs.statSync(output).isDirectory()) throw new UsageError(`-o ${output} is a file; give a folder, or a name ending in .pdb or .cif`);
+  fs.mkdirSync(output, { recursive: true });
+  return { kind: 'dir', path: output, format: format ?? 'pdb' };
+}
+
+/** The antibodies of the input: --heavy/--light, a CSV file, or a FASTA file. */
+async function readRecords(input: string | undefined, opts: Options): Promise<AntibodyInput[]> {
+  if (opts.heavy !== undefined || opts.light !== undefined) {
+    if (input !== undefined) throw new UsageError('give either INPUT or --heavy/--light, not both');
+    return [{ name: opts.name ?? 'antibody', ...(opts.heavy !== undefined ? { heavy: opts.heavy } : {}), ...(opts.light !== undefined ? { light: opts.light } : {}) }];
+  }
+  if (opts.name !== undefined) throw new UsageError('--name names a --heavy/--light antibody; records in a file keep their own names');
+  if (input === undefined) throw new UsageError('give a FASTA or CSV file, - for stdin, or --heavy/--light (see balmkit predict-structure --help)');
+  const { decodeInput, parseFasta, pairRecords } = await import('../../src/antibody/fasta.js');
+  let bytes: Uint8Array;
+  if (input === '-') bytes = fs.readFileSync(0);
+  else {
+    if (!fs.existsSync(input)) throw new UsageError(`${input}: no such file`);
+    if (fs.statSync(input).isDirectory()) throw new UsageError(`${input} is a folder: give a FASTA or CSV file`);
+    bytes = fs.readFileSync(input);
+  }
+  const text = decodeInput(bytes);
+  const firstLine = text.split(/\r?\n/, 1)[0]!.trim();
+  if (/\.csv(\.gz)?$/i.test(input) || /^name\s*,/i.test(firstLine)) return parseCsv(text, input);
+  const paired = pairRecords(parseFasta(text));
+  return paired.map((ab) => ({
+    name: ab.name,
+    ...(ab.heavy ? { heavy: ab.heavy.sequence } : {}),
+    ...(ab.light ? { light: ab.light.sequence } : {}),
+    ...(ab.single ? { sequence: ab.single.sequence } : {}),
+  }));
+}
+
+/** CSV with a header naming `name`, `heavy` and `light` columns (either chain may be empty). */
+export function parseCsv(text: string, source: string): AntibodyInput[] {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length === 0) return [];
+  const header = splitCsvLine(lines[0]!).map((h) => h.trim().toLowerCase());
+  const col = (name: string) => header.indexOf(name);
+  if (col('name') < 0 || (col('heavy') < 0 && col('light') < 0)) {
+    throw new UsageError(`${source} line 1: the CSV header must name the columns name,heavy,light (got "${lines[0]}")`);
+  }
+  return lines.slice(1).map((line, k) => {
+    const f = splitCsvLine(line);
+    const get = (name: string) => (col(name) >= 0 ? (f[col(name)] ?? '').trim() : '');
+    const name = get('name');
+    if (name === '') throw new UsageError(`${source} line ${k + 2}: empty name; give every row a name`);
+    const heavy = get('heavy');
+    const light = get('light');
+    return { name, ...(heavy !== '' ? { heavy } : {}), ...(light !== '' ? { light } : {}) };
+  });
+}
+
+/** Splits one CSV line; fields may be double-quoted ("" inside quotes is a quote). */
+function splitCsvLine(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') (cur += '"'), i++;
+      else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') (out.push(cur), (cur = ''));
+    else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+/** A record name as a file name: characters other than letters, digits, `.`, `_`, `-` become `_`. */
+function safeName(name: string): string {
+  const s = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+  return s === '' ? 'antibody' : s.slice(0, 120);
+}
+
+function uniqueName(base: string, used: Set<string>): string {
+  let name = base;
+  for (let k = 2; used.has(name.toLowerCase()); k++) name = `${base}-${k}`;
+  used.add(name.toLowerCase());
+  return name;
+}
+
+const round = (x: number) => Math.round(x * 10) / 10;
+
+interface JsonRecord {
+  name: string;
+  file: string;
+  chains: FoldedAntibody['chains'];
+  cdrs: { name: string; chain: string; start: string; end: string; meanError: number }[];
+  meanError: number;
+  residues: FoldedAntibody['residues'];
+  relax: FoldedAntibody['relax'];
+  geometry: FoldedAntibody['geometry'];
+  timing: FoldedAntibody['timing'];
+}
+
+function toJson(ab: FoldedAntibody, file: string): JsonRecord {
+  const id = (r: { number: number; insertion: string }) => `${r.number}${r.insertion}`;
+  return {
+    name: ab.name,
+    file,
+    chains: ab.chains,
+    cdrs: ab.cdrs.map((c) => ({ name: c.name, chain: c.chain, start: id(c.start), end: id(c.end), meanError: c.meanError })),
+    meanError: Math.round((ab.residues.reduce((s, r) => s + r.error, 0) / ab.residues.length) * 100) / 100,
+    residues: ab.residues,
+    relax: ab.relax && { ...ab.relax, rmsdMoved: Math.round(ab.relax.rmsdMoved * 1000) / 1000, maxMoved: Math.round(ab.relax.maxMoved * 1000) / 1000 },
+    geometry: ab.geometry,
+    timing: { numberMs: round(ab.timing.numberMs), buildMs: round(ab.timing.buildMs), relaxMs: round(ab.timing.relaxMs), totalMs: round(ab.timing.totalMs) },
+  };
+}
+
+/** A one-line progress bar on stderr (only used when stderr is a terminal). */
+class ProgressBar {
+  private readonly start = performance.now();
+  constructor(private readonly total: number) {}
+  update(done: number, name: string): void {
+    const width = 30;
+    const filled = Math.round((done / this.total) * width);
+    const rate = (performance.now() - this.start) / done;
+    const eta = Math.round((rate * (this.total - done)) / 1000);
+    process.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${this.total} ${name.slice(0, 24).padEnd(24)} eta ${eta}s`);
+  }
+  finish(): void {
+    process.stderr.write('\n');
+  }
+}

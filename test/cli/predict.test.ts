@@ -1,0 +1,92 @@
+/**
+ * `balmkit predict-structure` as a user runs it (the built CLI): a FASTA mixing good pairs, the
+ * lysozyme record (../shared/data) and a record with an invalid letter writes every good
+ * structure and reports the two bad ones with exit code 1; --heavy/--light to one file; CSV input;
+ * --json summary; usage errors exit 2.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { parsePdb } from '../../src/io/pdb.js';
+import { parseMmcif } from '../../src/io/mmcif.js';
+import { ROOT, balmkit, ensureBuilt } from './helpers.js';
+
+const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'fold-baseline', 'antibodies.fasta');
+const LYSOZYME = path.join(ROOT, '..', 'shared', 'data', 'antibody-sequences', 'not-an-antibody-lysozyme.fasta');
+const pairs = fs.readFileSync(FIXTURE, 'utf8');
+const seq = (name: string) => new RegExp(`>${name}\\n(\\S+)`).exec(pairs)![1]!;
+
+function lysozymeAvailable(): boolean {
+  const ok = fs.existsSync(LYSOZYME);
+  if (!ok && process.env.CI === 'true') throw new Error(`CI=true but ${LYSOZYME} is missing (../shared/data)`);
+  if (!ok) console.warn(`skipping the mixed-FASTA predict-structure test: ${LYSOZYME} not found (it lives in ../shared/data, never in this repo)`);
+  return ok;
+}
+
+let tmp: string;
+beforeAll(() => {
+  ensureBuilt();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-predict-'));
+});
+
+describe('balmkit predict-structure', () => {
+  it.runIf(lysozymeAvailable())('writes every good structure of a mixed FASTA and reports the lysozyme and the invalid letter (exit 1)', () => {
+    const bad = seq('trastuzumab_L').replace(/^(.{49})./, '$1J');
+    const fasta = path.join(tmp, 'mixed.fasta');
+    fs.writeFileSync(fasta, `${pairs}${fs.readFileSync(LYSOZYME, 'utf8')}\n>broken_H\n${seq('adalimumab_H')}\n>broken_L\n${bad}\n`);
+    const out = path.join(tmp, 'mixed');
+    const r = balmkit(['predict-structure', fasta, '-o', out, '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(fs.readdirSync(out).sort()).toEqual(['adalimumab.pdb', 'trastuzumab.pdb']);
+    for (const f of ['adalimumab.pdb', 'trastuzumab.pdb']) {
+      const s = parsePdb(fs.readFileSync(path.join(out, f), 'utf8'));
+      expect(s.chains.map((c) => c.id)).toEqual(['H', 'L']);
+      expect(s.metadata?.model).toBe('fold-baseline');
+    }
+    expect(r.stderr).toMatch(/record '2LYZ:A\|PDBID\|CHAIN\|SEQUENCE': not an antibody variable domain/);
+    expect(r.stderr).toMatch(/record 'broken', L chain, residue 50: 'J' is not/);
+    expect(r.stderr).toMatch(/2 record\(s\) failed/);
+    const summary = JSON.parse(r.stdout) as { records: { name: string; file: string; cdrs: { name: string; meanError: number }[]; residues: unknown[] }[]; errors: { name: string; reason: string }[]; model: string };
+    expect(summary.model).toBe('fold-baseline');
+    expect(summary.records.map((x) => x.name)).toEqual(['trastuzumab', 'adalimumab']);
+    expect(summary.records[0]!.cdrs.map((c) => c.name)).toEqual(['H1', 'H2', 'H3', 'L1', 'L2', 'L3']);
+    expect(summary.errors.map((e) => e.name)).toEqual(['2LYZ:A|PDBID|CHAIN|SEQUENCE', 'broken']);
+    expect(summary.errors[0]!.reason).toMatch(/^(low-score|no-domain)$/);
+    expect(summary.errors[1]!.reason).toBe('invalid-residue');
+  });
+
+  it('--heavy/--light to one .cif file, numbered in Chothia', () => {
+    const file = path.join(tmp, 'one.cif');
+    const r = balmkit(['predict-structure', '--heavy', seq('trastuzumab_H'), '--light', seq('trastuzumab_L'), '--name', 'tz', '-o', file, '--scheme', 'chothia']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = parseMmcif(fs.readFileSync(file, 'utf8'));
+    expect(s.metadata?.scheme).toBe('chothia');
+    const h3 = s.metadata!.cdrs.find((c) => c.name === 'H3')!;
+    expect([h3.start.number, h3.end.number]).toEqual([95, 102]);
+    // Chothia puts the light chain's CDR1 insertions at 30A…; trastuzumab's L1 (11 residues) has none.
+    expect(s.chains.find((c) => c.id === 'L')!.residues[0]!.number).toBe(1);
+  });
+
+  it('reads a CSV name,heavy,light and writes one file per antibody', () => {
+    const csv = path.join(tmp, 'abs.csv');
+    fs.writeFileSync(csv, `name,heavy,light\nt1,${seq('trastuzumab_H')},${seq('trastuzumab_L')}\nvh,${seq('adalimumab_H')},\n`);
+    const out = path.join(tmp, 'csv');
+    const r = balmkit(['predict-structure', csv, '-o', out, '--format', 'pdb']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.readdirSync(out).sort()).toEqual(['t1.pdb', 'vh.pdb']);
+    expect(parsePdb(fs.readFileSync(path.join(out, 'vh.pdb'), 'utf8')).chains.map((c) => c.id)).toEqual(['H']);
+  });
+
+  it('exits 2 naming the fix for a batch without -o, a bad --format, and --json without -o', () => {
+    const batch = balmkit(['predict-structure', FIXTURE]);
+    expect(batch.code).toBe(2);
+    expect(batch.stderr).toMatch(/2 antibodies: give -o DIR/);
+    const fmt = balmkit(['predict-structure', FIXTURE, '-o', tmp, '--format', 'xyz']);
+    expect(fmt.code).toBe(2);
+    expect(fmt.stderr).toMatch(/--format must be one of pdb, cif/);
+    const json = balmkit(['predict-structure', '--heavy', seq('trastuzumab_H'), '--json']);
+    expect(json.code).toBe(2);
+  });
+});
