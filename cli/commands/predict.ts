@@ -23,6 +23,7 @@ const schema = z.strictObject({
   model: z.string().min(1, { error: 'needs a model folder or name' }).optional(),
   json: z.boolean({ error: 'takes no value' }).optional(),
   progress: z.boolean().optional(),
+  view: z.boolean().optional(),
   ...runtimeOptionsShape,
 });
 
@@ -64,7 +65,8 @@ export function register(program: Command): void {
     .option('--scheme <scheme>', 'residue numbering: imgt, chothia or kabat [default: imgt]')
     .option('--model <model>', 'model folder or shipped model name [default: fold-baseline, the best shipped model]')
     .option('--json', 'print a JSON summary on stdout (schema in --help)')
-    .option('--no-progress', 'no progress bar (it is shown for batches when stderr is a terminal)');
+    .option('--no-progress', 'no progress bar (it is shown for batches when stderr is a terminal)')
+    .option('--view', 'then open the predictions in the 3D viewer (served on 127.0.0.1 until Ctrl-C; needs -o)');
   addRuntimeOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -83,6 +85,7 @@ ${JSON_SCHEMA}
 
     const target = resolveOutput(opts.output, opts.format, records.length);
     if (opts.json === true && target.kind === 'stdout') throw new UsageError('--json prints the summary on stdout: give -o for the structures');
+    if (opts.view === true && target.kind === 'stdout') throw new UsageError('--view shows the written files: give -o for the structures');
 
     const { fold } = await import('../../src/fold/predict.js');
     const { loadFoldModel } = await import('../../src/fold/baseline-model.js');
@@ -153,6 +156,10 @@ ${JSON_SCHEMA}
     if (errors.length > 0) {
       process.stderr.write(`balmkit: ${errors.length} record(s) failed (listed above)\n`);
       process.exitCode = EXIT.failure;
+    }
+    if (opts.view === true && summaries.length > 0) {
+      const { serveViewer } = await import('../../src/view/index.js');
+      await serveViewer(summaries.map((x) => x.file), { open: true });
     }
   });
 }
