@@ -26,23 +26,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "models", "reference"))
 sys.path.insert(0, os.path.join(ROOT, "models", "train"))
+sys.path.insert(0, HERE)
 
 from balm import PAD, BalmForMaskedLM, esm_config  # noqa: E402
 from safetensors_io import load_file, save_file  # noqa: E402
-
-
-def emit(obj) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-def blas_path() -> str | None:
-    torch.ones(64, 64) @ torch.ones(64, 64)
-    with open("/proc/self/maps") as f:
-        for line in f:
-            if "libopenblas" in line:
-                return line.split()[-1]
-    return None
+from torch_side import emit, require_openblas  # noqa: E402
 
 
 def main() -> None:
@@ -70,10 +58,7 @@ def main() -> None:
         save_file(sd, os.path.join(args.make_model, "model.safetensors"))
         return
 
-    blas = blas_path()
-    if blas is None:
-        print("OpenBLAS is not loaded: apt-get install libopenblas0-pthread", file=sys.stderr)
-        sys.exit(3)
+    blas = require_openblas(torch, "balm_torch")
     print(torch.__config__.show(), file=sys.stderr)
     with open(os.path.join(args.model, "config.json")) as f:
         config = json.load(f)

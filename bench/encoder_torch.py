@@ -40,19 +40,12 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from torch_side import emit, log, require_openblas  # noqa: E402
 ROOT = os.path.dirname(HERE)
 
 BENCH_CONFIG = dict(vocab=33, hidden=320, layers=6, heads=20, kv_heads=20, ffn=1280, norm="pre",
                     rotary="half", theta=10000.0, eps=1e-5, causal=False)
-
-
-def log(*args) -> None:
-    print(*args, file=sys.stderr, flush=True)
-
-
-def emit(obj: dict) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
 
 
 def read_metadata(path: str) -> dict:
@@ -72,16 +65,6 @@ def make_inputs(batch: int, seq: int):
     pad = (b * 7) % 40
     attention_mask = (s < seq - pad).to(torch.int64)
     return input_ids, attention_mask
-
-
-def blas_library() -> str | None:
-    """Path of the OpenBLAS shared object mapped into this process, or None."""
-    with open("/proc/self/maps") as f:
-        for line in f:
-            path = line.split()[-1]
-            if "libopenblas" in os.path.basename(path):
-                return path
-    return None
 
 
 def main() -> int:
@@ -129,14 +112,8 @@ def main() -> int:
         return 2
 
     # BLAS: make sure the matmuls run on OpenBLAS, not the reference BLAS.
-    a = torch.randn(256, 256)
-    (a @ a).sum().item()
-    blas = blas_library()
+    blas = require_openblas(torch, "encoder_torch")
     log(torch.__config__.show())
-    if blas is None:
-        log("encoder_torch: OpenBLAS is not loaded (torch is using another BLAS); the timings would "
-            "not be meaningful. Install it: apt-get install libopenblas0-pthread")
-        return 3
     log(f"BLAS: {blas}; threads: torch {torch.get_num_threads()}, OPENBLAS_NUM_THREADS {args.threads}")
 
     try:

@@ -32,17 +32,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from torch_side import emit, log, require_openblas  # noqa: E402
 BENCH_CONFIG = dict(vocab=32000, hidden=768, layers=12, heads=12, kv_heads=4, ffn=2048, rotary="half",
                     theta=10000.0, eps=1e-5, causal=True)
-
-
-def log(*a) -> None:
-    print(*a, file=sys.stderr, flush=True)
-
-
-def emit(o: dict) -> None:
-    sys.stdout.write(json.dumps(o) + "\n")
-    sys.stdout.flush()
 
 
 def token(i: int, vocab: int) -> int:
@@ -76,17 +69,7 @@ def main() -> int:
         log(f"wrote {args.make_weights}")
         return 0
 
-    a = torch.randn(256, 256)
-    (a @ a).sum().item()
-    blas = None
-    with open("/proc/self/maps") as f:
-        for line in f:
-            if "libopenblas" in os.path.basename(line.split()[-1]):
-                blas = line.split()[-1]
-                break
-    if blas is None:
-        log("llm_torch: OpenBLAS is not loaded; timings would not be meaningful (apt-get install libopenblas0-pthread)")
-        return 3
+    blas = require_openblas(torch, "llm_torch")
 
     with open(args.weights, "rb") as f:
         n = int.from_bytes(f.read(8), "little")

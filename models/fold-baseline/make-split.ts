@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { loadRosettaEntries, type Entry } from './rosetta-entries.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string): string => {
@@ -34,16 +35,7 @@ const VALIDATION_FRACTION = 0.05;
 const IDENTITY_LIMIT = 0.95;
 
 /** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 
 /** CDR sequences by the Rosetta curation (`rosetta-fv.info`: pdb … h1 h2 h3 l1 l2 l3 frh frl). */

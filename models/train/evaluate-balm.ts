@@ -16,6 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { Balm, type NumberedChain, encodeChain, residueToken } from '../../src/balm/index.js';
 import { maskedPositions } from '../../src/sparse/evaluate.js';
+import { logProbability } from '../../src/util/logits.js';
 
 const args = new Map<string, string>();
 const flags = new Set<string>();
@@ -99,10 +100,7 @@ async function main(): Promise<void> {
     const outs = await balm.forward(part.map((c, k) => encodeChain(c.sequence, c.numbering, masks[k])), 32);
     outs.forEach((o, b) => {
       for (const i of masks[b]) {
-        const row = o.logits.subarray((i + 1) * v, (i + 2) * v);
-        const max = Math.max(...row);
-        const z = row.reduce((a, x) => a + Math.exp(x - max), 0);
-        masked.add(regionsOf(valid[start + b], i), -(row[residueToken(part[b].sequence[i])] - max - Math.log(z)));
+        masked.add(regionsOf(valid[start + b], i), -logProbability(o.logits.subarray((i + 1) * v, (i + 2) * v), residueToken(part[b].sequence[i])));
       }
     });
   }

@@ -9,6 +9,7 @@ import type * as ort from 'onnxruntime-node';
 import { readWeights } from '../io/weights.js';
 import type { StackOptions } from '../nn/index.js';
 import { serializeModel } from '../onnx/index.js';
+import { logProbability } from '../util/logits.js';
 import { type Session, type SessionOptions, createSession } from '../runtime/index.js';
 import { type EsmConfig, parseEsmConfig } from './config.js';
 import { balmWeights, buildBalmGraph, checkBalmWeights } from './model.js';
@@ -51,14 +52,6 @@ export interface Infill {
 
 const STANDARD_AA = 'ACDEFGHIKLMNPQRSTVWY';
 const STANDARD_IDS = [...STANDARD_AA].map(residueToken);
-
-function logSoftmaxAt(logits: Float32Array, offset: number, n: number, target: number): number {
-  let max = -Infinity;
-  for (let v = 0; v < n; v++) max = Math.max(max, logits[offset + v]);
-  let sum = 0;
-  for (let v = 0; v < n; v++) sum += Math.exp(logits[offset + v] - max);
-  return logits[offset + target] - max - Math.log(sum);
-}
 
 /** Per chain: logits [length, 33] and hidden states [length, hidden], rows in token order (`<cls>` first). */
 export interface BalmOutput {
@@ -155,7 +148,7 @@ export class Balm {
       const masked = Array.from({ length: n }, (_, i) => encodeChain(c.sequence, c.numbering, [i]));
       const outs = await this.forward(masked, batchSize);
       const perResidue = new Float32Array(n);
-      outs.forEach((o, i) => (perResidue[i] = logSoftmaxAt(o.logits, (i + 1) * v, v, residueToken(c.sequence[i]))));
+      outs.forEach((o, i) => (perResidue[i] = logProbability(o.logits.subarray((i + 1) * v, (i + 2) * v), residueToken(c.sequence[i]))));
       const meanPll = perResidue.reduce((a, b) => a + b, 0) / n;
       scores.push({ perResidue, meanPll, pseudoPerplexity: Math.exp(-meanPll) });
     }

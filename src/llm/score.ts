@@ -4,6 +4,7 @@
  * (and rank, and the top alternatives when asked) before the next chunk runs, so memory holds one
  * chunk × vocab of logits however long the text is.
  */
+import { logSumExp } from '../util/logits.js';
 import type { CausalLM } from './model.js';
 
 export interface TopLogprob {
@@ -30,11 +31,7 @@ export interface LogprobOptions {
 
 /** log-softmax(logits)[target], its rank, and the top n, in float64. */
 export function scoreRow(row: Float32Array, target: number, top = 0): TokenLogprob {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
-  const lse = max + Math.log(sum);
+  const lse = logSumExp(row);
   const x = row[target]!;
   let rank = 1;
   for (let i = 0; i < row.length; i++) if (row[i]! > x) rank++;

@@ -12,6 +12,8 @@ import { Balm, type BalmLoadOptions, type NumberedChain, encodeChain, residueTok
 import { readSafetensors } from '../io/safetensors.js';
 import { type AttendArgs, type AttendResult, type AttentionVariant, fullAttention } from '../nn/attention.js';
 import { op } from '../onnx/index.js';
+import { logProbability } from '../util/logits.js';
+import { mulberry32 } from '../util/random.js';
 import { exactTopK, loki } from './variants.js';
 
 /** Each layer's attention output compared with another variant's on the same q, k, v. */
@@ -27,17 +29,6 @@ export function comparingAttention(candidate: AttentionVariant, reference: Atten
       a.q.graph.output(op.reduceSum(op.mul(r.out, r.out), [-1], false), `attn_ref2.${layer}`);
       return c;
     },
-  };
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -84,12 +75,7 @@ async function maskedNll(balm: Balm, chains: readonly NumberedChain[], batchSize
     const logits = outputs.logits.data as Float32Array;
     part.forEach((c, b) => {
       for (const i of masks[b]) {
-        const row = logits.subarray((b * batch.length + i + 1) * v, (b * batch.length + i + 2) * v);
-        let max = -Infinity;
-        for (const x of row) max = Math.max(max, x);
-        let z = 0;
-        for (const x of row) z += Math.exp(x - max);
-        nll -= row[residueToken(c.sequence[i])] - max - Math.log(z);
+        nll -= logProbability(logits.subarray((b * batch.length + i + 1) * v, (b * batch.length + i + 2) * v), residueToken(c.sequence[i]));
         count++;
       }
     });

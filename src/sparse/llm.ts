@@ -10,6 +10,7 @@ import { type AttentionVariant, fullAttention } from '../nn/attention.js';
 import { type KeyStage, KeyStatistics, capturingAttention, keyOutputName } from './calibrate.js';
 import { SparseTally, type SparseEvalOptions, basesFor, evaluationAttention } from './evaluate.js';
 import { h2o, streaming } from './variants.js';
+import { logProbability } from '../util/logits.js';
 
 /**
  * Texts from a file: a JSON array of strings or of instruction records ({instruction, input,
@@ -83,12 +84,7 @@ async function nll(lm: CausalLM, rows: readonly number[][], onRun?: (outputs: Re
   for (const row of rows) {
     const l = await lm.forward(lm.newState(1), [row]);
     for (let s = 0; s + 1 < row.length; s++) {
-      const logits = l.data.subarray(s * l.vocab, (s + 1) * l.vocab);
-      let max = -Infinity;
-      for (const x of logits) max = Math.max(max, x);
-      let z = 0;
-      for (const x of logits) z += Math.exp(x - max);
-      total -= logits[row[s + 1]] - max - Math.log(z);
+      total -= logProbability(l.data.subarray(s * l.vocab, (s + 1) * l.vocab), row[s + 1]);
       count++;
     }
     onRun?.(l.outputs, row.length);
@@ -120,12 +116,7 @@ async function decodeNll(lm: CausalLM, rows: readonly number[][]): Promise<{ nll
     const state = lm.newState(1);
     for (let s = 0; s + 1 < row.length; s++) {
       const l = await lm.forward(state, [[row[s]]]);
-      const logits = l.data.subarray(0, l.vocab);
-      let max = -Infinity;
-      for (const x of logits) max = Math.max(max, x);
-      let z = 0;
-      for (const x of logits) z += Math.exp(x - max);
-      total -= logits[row[s + 1]] - max - Math.log(z);
+      total -= logProbability(l.data.subarray(0, l.vocab), row[s + 1]);
       count++;
     }
   }

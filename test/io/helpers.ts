@@ -5,6 +5,7 @@ import { join } from 'node:path';
 
 import { crc32 } from '../../src/io/zip.js';
 import type { HostTensor } from '../../src/io/tensor.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/torch/', import.meta.url));
 export const fixture = (name: string): string => join(FIXTURES, name);
@@ -122,14 +123,5 @@ export function makeZip(files: ZipInput[], opts: { zip64?: boolean } = {}): Uint
   return out;
 }
 
-/** Deterministic PRNG (mulberry32) for the fuzz tests. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers (mulberry32). */
+export const rng = mulberry32;
