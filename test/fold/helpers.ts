@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { ResidueId, Structure } from '../../src/io/structure.js';
 import { mulberry32 } from '../../src/util/random.js';
+import { sharedData } from '../shared-data.js';
 
 /** Deterministic pseudo-random numbers (mulberry32). */
 export const rng = mulberry32;
@@ -40,10 +41,7 @@ export const DOCKING_PDBS = join(ROOT, '..', 'shared', 'data', 'antibody-structu
  * (thrown at collection); elsewhere the suite is skipped with a message.
  */
 export function sharedStructuresAvailable(what: string): boolean {
-  const ok = existsSync(ROSETTA_FV) && existsSync(DOCKING_PDBS);
-  if (!ok && process.env.CI === 'true') throw new Error(`CI=true but ${ROSETTA_FV} / ${DOCKING_PDBS} are missing (${what} needs ../shared/data/antibody-structures)`);
-  if (!ok) console.warn(`skipping ${what}: ${ROSETTA_FV} or ${DOCKING_PDBS} not found (they live in ../shared/data, never in this repo)`);
-  return ok;
+  return sharedData(what, 'antibody-structures/rosetta-fv', 'antibody-structures/docking-benchmark-5.5/pdbs') !== null;
 }
 
 /** Every `step`-th file of a folder, sorted by name (a deterministic sample). */

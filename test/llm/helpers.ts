@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { sharedData } from '../shared-data.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/llm/', import.meta.url));
 export const fixture = (name: string): string => join(FIXTURES, name);
@@ -15,10 +16,7 @@ export const TOK512 = join(ROOT, '..', 'shared', 'data', 'lm', 'tok512.bin');
  * elsewhere the suite is skipped with a message (a fresh clone has no ../shared).
  */
 export function sharedLmAvailable(): boolean {
-  const ok = existsSync(AIDREAMS) && existsSync(TOK512);
-  if (!ok && process.env.CI === 'true') throw new Error(`CI=true but ${AIDREAMS} / ${TOK512} are missing (the llama2.c parity tests need ../shared/data/lm)`);
-  if (!ok) console.warn(`skipping llama2.c parity tests: ${AIDREAMS} or ${TOK512} not found (they live in ../shared/data/lm, never in this repo)`);
-  return ok;
+  return sharedData('the llama2.c parity tests', 'lm/aidreams260K.bin', 'lm/tok512.bin') !== null;
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
