@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Renders the README's viewer screenshots (docs/viewer-*.png) with `balmkit view --screenshot`.
 # Needs the built viewer (npm run build) and Chromium (apt-get install -y chromium).
-# The structure is the viewer's test fixture (crystal coordinates of 1A14 with made-up errors)
-# until predict-structure writes real predictions.
+# The structure is the viewer's test fixture: the shipped template baseline's prediction of the
+# Fv of 1A14 (Chothia-numbered, predicted error in the B-factors; test/fixtures/viewer/make-fixtures.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for mode in error region chain; do
