@@ -17,10 +17,9 @@ import { gunzipSync } from 'node:zlib';
 import { number } from '../src/antibody/index.js';
 import { parseFasta } from '../src/antibody/fasta.js';
 import { Balm, type EncodedChain, encodeChain } from '../src/balm/index.js';
-import { JsonLineProcess, median, runToEnd, timingRow } from './lib.js';
+import { flagArgs, JsonLineProcess, median, runToEnd, timingRow } from './lib.js';
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
+const args = flagArgs();
 const count = Number(args.get('chains') ?? 1000);
 const batch = Number(args.get('batch') ?? 32);
 const rounds = Number(args.get('rounds') ?? 5);

@@ -16,10 +16,9 @@ import * as ort from 'onnxruntime-node';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { type EncoderConfig, buildEncoderGraph, fullAttention } from '../src/nn/index.js';
 import { serializeModel } from '../src/onnx/index.js';
-import { JsonLineProcess, median, runToEnd, timingRow } from './lib.js';
+import { flagArgs, JsonLineProcess, median, runToEnd, timingRow } from './lib.js';
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
+const args = flagArgs();
 const iters = Number(args.get('iters') ?? 15);
 const warmup = Number(args.get('warmup') ?? 3);
 const batch = Number(args.get('batch') ?? 32);

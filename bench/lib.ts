@@ -56,3 +56,10 @@ export function runToEnd(command: string, args: readonly string[]): Promise<void
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code}`))));
   });
 }
+
+/** `--name value` pairs of the command line as a map (`--iters 5` → iters: "5"). */
+export function flagArgs(argv: readonly string[] = process.argv.slice(2)): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i + 1 < argv.length; i += 2) out.set(argv[i].replace(/^--/, ''), argv[i + 1]);
+  return out;
+}

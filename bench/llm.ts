@@ -17,10 +17,9 @@ import * as ort from 'onnxruntime-node';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { CausalLM, type DecoderState, logitsAt } from '../src/llm/index.js';
 import type { DecoderConfig } from '../src/nn/index.js';
-import { JsonLineProcess, median, runToEnd } from './lib.js';
+import { flagArgs, JsonLineProcess, median, runToEnd } from './lib.js';
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1]!);
+const args = flagArgs();
 const threads = Number(args.get('threads') ?? 2);
 const contexts = (args.get('contexts') ?? '512,4096').split(',').map(Number);
 const steps = Number(args.get('steps') ?? 16);

@@ -28,9 +28,9 @@ import {
   readTexts,
   saveBases,
 } from '../src/sparse/index.js';
+import { flagArgs } from './lib.js';
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
+const args = flagArgs();
 const root = fileURLToPath(new URL('..', import.meta.url));
 const shared = join(root, '..', 'shared', 'data');
 const out = args.get('out') ?? join(root, 'docs', 'loki-report.md');

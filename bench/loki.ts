@@ -16,10 +16,9 @@ import * as ort from 'onnxruntime-node';
 import { type AttentionDims, headsFirst, scaledDotProductAttention } from '../src/nn/attention.js';
 import { GraphBuilder, serializeModel, type Value } from '../src/onnx/index.js';
 import { lokiAttendCached, lokiBasis, lokiRank, topKAttendCached } from '../src/sparse/index.js';
-import { median, quantile } from './lib.js';
+import { flagArgs, median, quantile } from './lib.js';
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
+const args = flagArgs();
 const contexts = (args.get('contexts') ?? '2048,4096,8192,16384').split(',').map(Number);
 const batches = (args.get('batches') ?? '1,4').split(',').map(Number);
 const runs = Number(args.get('runs') ?? 30);
