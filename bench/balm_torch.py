@@ -19,8 +19,6 @@ import os
 import sys
 import time
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
-import torch  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -28,9 +26,7 @@ sys.path.insert(0, os.path.join(ROOT, "models", "reference"))
 sys.path.insert(0, os.path.join(ROOT, "models", "train"))
 sys.path.insert(0, HERE)
 
-from balm import PAD, BalmForMaskedLM, esm_config  # noqa: E402
-from safetensors_io import load_file, save_file  # noqa: E402
-from torch_side import emit, require_openblas  # noqa: E402
+from torch_side import emit, import_torch, require_openblas  # noqa: E402
 
 
 def main() -> None:
@@ -44,7 +40,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    torch = import_torch(args.threads)
+    from balm import PAD, BalmForMaskedLM, esm_config  # after import_torch: it imports torch
+    from safetensors_io import load_file, save_file
 
     if args.make_model:
         torch.manual_seed(5)

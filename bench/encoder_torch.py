@@ -41,7 +41,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from torch_side import emit, log, require_openblas  # noqa: E402
+from torch_side import emit, import_torch, log, require_openblas  # noqa: E402
 ROOT = os.path.dirname(HERE)
 
 BENCH_CONFIG = dict(vocab=33, hidden=320, layers=6, heads=20, kv_heads=20, ffn=1280, norm="pre",
@@ -77,12 +77,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=2024, help="seed for --make-weights")
     args = ap.parse_args()
 
-    # OpenBLAS reads its thread count when loaded: set it before torch is imported.
-    os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    import torch
-
-    torch.set_num_threads(args.threads)
+    torch = import_torch(args.threads)
     sys.path.insert(0, os.path.join(ROOT, "models", "reference"))
     sys.path.insert(0, os.path.join(ROOT, "models", "train"))
     from blocks import Config, Encoder

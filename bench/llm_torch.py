@@ -33,7 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from torch_side import emit, log, require_openblas  # noqa: E402
+from torch_side import emit, import_torch, log, require_openblas  # noqa: E402
 BENCH_CONFIG = dict(vocab=32000, hidden=768, layers=12, heads=12, kv_heads=4, ffn=2048, rotary="half",
                     theta=10000.0, eps=1e-5, causal=True)
 
@@ -49,11 +49,7 @@ def main() -> int:
     ap.add_argument("--max-seq", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    import torch
-
-    torch.set_num_threads(args.threads)
+    torch = import_torch(args.threads)
     sys.path.insert(0, os.path.join(ROOT, "models", "reference"))
     sys.path.insert(0, os.path.join(ROOT, "models", "train"))
     from blocks import Config, Decoder

@@ -27,3 +27,14 @@ def require_openblas(torch, who: str) -> str:
     log(f"{who}: OpenBLAS is not loaded (torch is using another BLAS); timings would not be meaningful. "
         "Install it: apt-get install libopenblas0-pthread")
     sys.exit(3)
+
+
+def import_torch(threads: int):
+    """Import torch with `threads` threads everywhere. OpenBLAS reads its thread count when it is
+    loaded, so the environment must be set before the import."""
+    os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    import torch
+
+    torch.set_num_threads(threads)
+    return torch
