@@ -14,7 +14,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { readSafetensors } from '../src/io/safetensors.js';
-import { type EncoderConfig, buildEncoderGraph, fullAttention } from '../src/nn/index.js';
+import { buildEncoderGraph, fullAttention } from '../src/nn/index.js';
+import { encoderConfig } from '../models/reference/configs.js';
 import { serializeModel } from '../src/onnx/index.js';
 import { flagArgs, JsonLineProcess, median, runToEnd, timingRow } from './lib.js';
 
@@ -34,17 +35,7 @@ const torchScript = `${root}bench/encoder_torch.py`;
 async function main(): Promise<void> {
   if (!existsSync(weightsPath)) await runToEnd(python, [torchScript, '--make-weights', weightsPath]);
   const file = readSafetensors(weightsPath);
-  const c = JSON.parse(file.metadata.config) as Record<string, number | string>;
-  const cfg: EncoderConfig = {
-    vocab: c.vocab as number,
-    hidden: c.hidden as number,
-    layers: c.layers as number,
-    heads: c.heads as number,
-    ffn: c.ffn as number,
-    norm: c.norm as 'pre' | 'post',
-    eps: c.eps as number,
-    rotary: c.rotary ? { convention: c.rotary as 'half', theta: c.theta as number } : null,
-  };
+  const cfg = encoderConfig(JSON.parse(file.metadata.config) as Record<string, unknown>);
 
   // Same deterministic inputs as bench/encoder_torch.py.
   const ids = new BigInt64Array(batch * seq);

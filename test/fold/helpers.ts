@@ -1,4 +1,5 @@
 /** Shared helpers of the fold and structure-I/O tests: seeded random numbers, random rigid transforms, the shared-data and Biopython gates, a small predicted-like Fv. */
+import { expect } from 'vitest';
 import * as F from '../../src/fold/index.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -156,4 +157,20 @@ export function sampleFv(): Structure & { heavyIds: ResidueId[]; lightIds: Resid
       cdrs: [{ name: 'H3', chain: 'H', start: { number: 105, insertion: '' }, end: { number: 112, insertion: 'A' } }, { name: 'L1', chain: 'L', start: { number: 27, insertion: '' }, end: { number: 27, insertion: 'C' } }],
     },
   };
+}
+
+/** What Biopython read back from our file of `fv` equals `fv`: chains, residues (het flag, number, insertion, name, atom count), Cα B-factor and coordinates. */
+export function expectSameAsBiopython(view: BiopythonView, fv: Structure): void {
+  expect(view.chains.map((c) => c.id)).toEqual(['H', 'L']);
+  fv.chains.forEach((chain, ci) => {
+    const bio = view.chains[ci]!.residues;
+    expect(bio.length).toBe(chain.residues.length);
+    chain.residues.forEach((r, k) => {
+      const b = bio[k]!;
+      expect([b.het, b.number, b.insertion, b.name, b.atoms]).toEqual([' ', r.number, r.insertion, r.name, r.atoms.length]);
+      const ca = r.atoms.find((a) => a.name === 'CA')!;
+      expect(Math.abs(b.caB! - ca.bFactor)).toBeLessThan(0.006);
+      [ca.x, ca.y, ca.z].forEach((v, j) => expect(Math.abs(b.ca![j]! - v)).toBeLessThan(0.001));
+    });
+  });
 }

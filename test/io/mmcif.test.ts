@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { cifValue, parseCif, parseMmcif, readMmcif, readPdb, readTextMaybeCompressed, writeMmcif, type Structure } from '../../src/io/index.js';
-import { DOCKING_PDBS, ROSETTA_FV, biopythonAvailable, biopythonPdbToCif, biopythonRead, sampleFiles, sampleFv, sharedStructuresAvailable } from '../fold/helpers.js';
+import { DOCKING_PDBS, ROSETTA_FV, biopythonAvailable, biopythonPdbToCif, biopythonRead, expectSameAsBiopython, sampleFiles, sampleFv, sharedStructuresAvailable } from '../fold/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'balmkit-cif-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -123,18 +123,7 @@ describe.skipIf(!haveBio)("Biopython's MMCIFParser reads our mmCIF output", () =
     const path = join(dir, 'bio.cif');
     await writeMmcif(path, fv);
     const view = biopythonRead(path, 'cif');
-    expect(view.chains.map((c) => c.id)).toEqual(['H', 'L']);
-    fv.chains.forEach((chain, ci) => {
-      const bio = view.chains[ci]!.residues;
-      expect(bio.length).toBe(chain.residues.length);
-      chain.residues.forEach((r, k) => {
-        const b = bio[k]!;
-        expect([b.het, b.number, b.insertion, b.name, b.atoms]).toEqual([' ', r.number, r.insertion, r.name, r.atoms.length]);
-        const ca = r.atoms.find((a) => a.name === 'CA')!;
-        expect(Math.abs(b.caB! - ca.bFactor)).toBeLessThan(0.006);
-        [ca.x, ca.y, ca.z].forEach((v, j) => expect(Math.abs(b.ca![j]! - v)).toBeLessThan(0.001));
-      });
-    });
+    expectSameAsBiopython(view, fv);
   });
 });
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { chainBreaks, chainSequence, formatPdb, parsePdb, readPdb, readTextMaybeCompressed, writePdb, type Structure } from '../../src/io/index.js';
-import { DOCKING_PDBS, ROSETTA_FV, biopythonAvailable, biopythonRead, biopythonReadAll, sampleFiles, sampleFv, sharedStructuresAvailable, type BiopythonView } from '../fold/helpers.js';
+import { DOCKING_PDBS, ROSETTA_FV, biopythonAvailable, biopythonRead, biopythonReadAll, expectSameAsBiopython, sampleFiles, sampleFv, sharedStructuresAvailable, type BiopythonView } from '../fold/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'balmkit-pdb-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -142,18 +142,7 @@ describe.skipIf(!haveBio)('Biopython reads our PDB output', () => {
     const path = join(dir, 'bio.pdb');
     await writePdb(path, fv);
     const view = biopythonRead(path, 'pdb');
-    expect(view.chains.map((c) => c.id)).toEqual(['H', 'L']);
-    fv.chains.forEach((chain, ci) => {
-      const bio = view.chains[ci]!.residues;
-      expect(bio.length).toBe(chain.residues.length);
-      chain.residues.forEach((r, k) => {
-        const b = bio[k]!;
-        expect([b.het, b.number, b.insertion, b.name, b.atoms]).toEqual([' ', r.number, r.insertion, r.name, r.atoms.length]);
-        const ca = r.atoms.find((a) => a.name === 'CA')!;
-        expect(Math.abs(b.caB! - ca.bFactor)).toBeLessThan(0.006);
-        [ca.x, ca.y, ca.z].forEach((v, j) => expect(Math.abs(b.ca![j]! - v)).toBeLessThan(0.001));
-      });
-    });
+    expectSameAsBiopython(view, fv);
   });
 });
 

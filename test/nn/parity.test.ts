@@ -14,8 +14,6 @@ import { readSafetensors } from '../../src/io/safetensors.js';
 import { type HostTensor, type NamedTensors } from '../../src/io/tensor.js';
 import {
   type AttentionVariant,
-  type DecoderConfig,
-  type EncoderConfig,
   DecoderCache,
   MASKED,
   appendKv,
@@ -27,6 +25,7 @@ import {
   scaledDotProductAttention,
 } from '../../src/nn/index.js';
 import { op, serializeModel, type GraphBuilder } from '../../src/onnx/index.js';
+import { decoderConfig, encoderConfig } from '../../models/reference/configs.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/nn/', import.meta.url));
 
@@ -52,32 +51,6 @@ const diagonal: AttentionVariant = {
     return { out: scaledDotProductAttention(headsFirst(q), kAll, vAll, bias, dims), present: past ? [kAll, vAll] : [] };
   },
 };
-
-function encoderConfig(c: Record<string, unknown>): EncoderConfig {
-  return {
-    vocab: c.vocab as number,
-    hidden: c.hidden as number,
-    layers: c.layers as number,
-    heads: c.heads as number,
-    ffn: c.ffn as number,
-    norm: c.norm as 'pre' | 'post',
-    eps: c.eps as number,
-    rotary: c.rotary ? { convention: c.rotary as 'half' | 'interleaved', theta: c.theta as number } : null,
-  };
-}
-
-function decoderConfig(c: Record<string, unknown>): DecoderConfig {
-  return {
-    vocab: c.vocab as number,
-    hidden: c.hidden as number,
-    layers: c.layers as number,
-    heads: c.heads as number,
-    kvHeads: c.kv_heads as number,
-    ffn: c.ffn as number,
-    eps: c.eps as number,
-    rotary: { convention: c.rotary as 'half' | 'interleaved', theta: c.theta as number },
-  };
-}
 
 function i64(t: HostTensor): ort.Tensor {
   return new ort.Tensor('int64', t.data as BigInt64Array, t.shape);
