@@ -13,7 +13,10 @@
  *   physically keeps only the first `sinks` keys and the last `window`.
  *
  * Each query keeps k = max(1, ceil(kFraction · n)) keys, n = the number of keys it may see
- * (past and current, not padding, causal): in a causal prefill, query i sees i + 1 keys.
+ * (past and current, not padding, causal): in a causal prefill, query i sees i + 1 keys. The
+ * selection is an unsorted TopK unless the caller asks to see it (`onSelect`); the selected rows
+ * are read with one flat Gather over [B·kvH·T, w] (see bench/loki.ts and BENCHMARKS.md for what
+ * this costs against full attention).
  */
 import { type AttendArgs, type AttendResult, type AttentionDims, type AttentionVariant, type CacheSlot, MASKED, appendKv } from '../nn/attention.js';
 import { dimOf } from '../nn/stack.js';
@@ -43,17 +46,36 @@ function topCount(t: Value, fraction: number): Value {
 }
 
 /**
- * Top k_i of the last axis of `scores` [B, kvH, G, S, T] with k_i per query from the mask: the
- * TopK takes K = ceil(f · T) sorted, and entries ranked beyond a query's own k_i get MASKED.
+ * Top k_i of the last axis of `scores` [B, kvH, G, S, T] with k_i per query from the mask. One
+ * TopK takes K = ceil(f · T) candidates for every query; a query that may see fewer keys keeps only
+ * its own k_i of them: the K − k_i lowest candidates get MASKED.
+ *
+ * Sorted (for callers that read the selection, e.g. recall): candidates in decreasing score, and
+ * entries ranked at or beyond k_i are masked. Unsorted (the fast path, what attention needs):
+ * `sorted = 0` (a selection, no sort: about half of the sorted TopK's time at 16k keys), then a
+ * second, small TopK takes the m = max(1, K − min k_i) lowest candidates of every query, and a
+ * ScatterElements masks the first K − k_i of them (none when every query keeps K, as in a decode
+ * step without padding, where m = 1). Either way the kept set and the output are the same.
  */
-function topPerQuery(scores: Value, t: Value, allowed: Value | null, fraction: number): [Value, Value] {
+function topPerQuery(scores: Value, t: Value, allowed: Value | null, fraction: number, sorted: boolean): [Value, Value] {
   const g = scores.graph;
-  const [top, idx] = op.topK(scores, topCount(t, fraction), -1, { sorted: true });
+  const count = topCount(t, fraction);
+  const [top, idx] = op.topK(scores, count, -1, { sorted });
   if (!allowed) return [top, idx];
   const visible = op.unsqueeze(op.reduceSum(op.cast(allowed, 'float32'), [-1]), [2]); // [B,1,1,S,1]
   const limit = op.max(op.ceil(op.mul(visible, fraction)), 1);
-  const ranks = op.cast(op.range(op.constant(g, 'int64', [0], []), op.gatherScalar(op.shape(top), -1), op.constant(g, 'int64', [1], [])), 'float32');
-  return [op.add(top, op.where(op.less(ranks, limit), op.constant(g, 'float32', [0], []), MASKED)), idx];
+  const zero = op.constant(g, 'float32', [0], []);
+  if (sorted) {
+    const ranks = op.cast(op.range(op.constant(g, 'int64', [0], []), op.gatherScalar(op.shape(top), -1), op.constant(g, 'int64', [1], [])), 'float32');
+    return [op.add(top, op.where(op.less(ranks, limit), zero, MASKED)), idx];
+  }
+  const excess = op.sub(op.cast(count, 'float32'), limit); // [B,1,1,S,1]: candidates this query drops
+  const most = op.cast(op.reduce('ReduceMax', excess, [0, 1, 2, 3, 4], false), 'int64');
+  const m = op.unsqueeze(op.max(most, op.constant(g, 'int64', [1], [])), [0]);
+  const [low, lowIdx] = op.topK(top, m, -1, { largest: false, sorted: true }); // [B,kvH,G,S,m], lowest first
+  const ranks = op.cast(op.range(op.constant(g, 'int64', [0], []), op.gatherScalar(m, 0), op.constant(g, 'int64', [1], [])), 'float32');
+  const dropped = op.add(low, op.where(op.less(ranks, excess), MASKED, zero));
+  return [op.scatterElements(top, lowIdx, dropped, -1), idx];
 }
 
 function checkFraction(name: string, x: number): void {
@@ -96,7 +118,8 @@ export interface TopKOptions {
   kFraction: number;
   /**
    * Called with the selected key indices [B, kvH, G, S, K] (sorted by score; entries ranked at or
-   * beyond a query's own k are masked out), e.g. to expose them as a graph output for recall.
+   * beyond a query's own k are masked out), e.g. to expose them as a graph output for recall. With
+   * it the TopK sorts; without it the selection is unsorted (faster, same output).
    */
   onSelect?: (indices: Value) => void;
 }
@@ -123,7 +146,7 @@ export function topKAttendCached(q: Value, kAll: Value, vAll: Value, dims: Atten
   let scores = op.matMul(groupQueries(q, dims), op.unsqueeze(op.transpose(kAll, [0, 1, 3, 2]), [2])); // [B,kvH,G,S,T]
   const b = groupedBias(bias);
   if (b) scores = op.add(scores, b);
-  const [top, idx] = topPerQuery(scores, dimOf(kAll, 2), allowed, o.kFraction);
+  const [top, idx] = topPerQuery(scores, dimOf(kAll, 2), allowed, o.kFraction, !!o.onSelect);
   o.onSelect?.(idx);
   const out = weightedSum(op.softmax(top, -1), gatherRows(vAll, idx, dims.kvHeads));
   return ungroup(out, dims);
@@ -213,7 +236,7 @@ export function lokiAttendCached(q: Value, basis: Value, cache: LokiCache, dims:
   let approx = op.matMul(qLow, op.unsqueeze(cache.low, [2])); // [B,kvH,G,S,T]
   const b = groupedBias(bias);
   if (b) approx = op.add(approx, b);
-  const [top, idx] = topPerQuery(approx, dimOf(cache.value, 2), allowed, o.kFraction);
+  const [top, idx] = topPerQuery(approx, dimOf(cache.value, 2), allowed, o.kFraction, !!o.onSelect);
   o.onSelect?.(idx);
   // Exact scores of the selected keys: the low part is the TopK value itself.
   const exact = cache.rest && qRest ? op.add(top, op.squeeze(op.matMul(gatherRows(cache.rest, idx, dims.kvHeads), op.unsqueeze(qRest, [-1])), [-1])) : top;

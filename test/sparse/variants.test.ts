@@ -222,6 +222,24 @@ describe('decoders: prefill 6 then 6 decode steps through the cache (causal, GQA
   });
 });
 
+describe('decoders with rows of different lengths: decode steps where a query keeps fewer than K keys', () => {
+  // Row 1's last 4 slots are padding: its decode queries see fewer keys than row 0's, so their own
+  // k is below the TopK's K (the unsorted path masks the extra candidates; the sorted one ranks).
+  const seq = makeSeq(12, 4, [0, 4]);
+  const chunks = [5, 1, 1, 1, 1, 1, 1, 1];
+  const select = { onSelect: () => {} };
+  const cases: [string, AttentionVariant, Reference][] = [
+    ['exact-topk k=0.3 (unsorted)', exactTopK({ kFraction: 0.3 }), topkRef(0.3)],
+    ['exact-topk k=0.3 (sorted)', exactTopK({ kFraction: 0.3, ...select }), topkRef(0.3)],
+    ['loki d=0.25 k=0.3 (unsorted)', loki({ dFraction: 0.25, kFraction: 0.3, basis, basisName: 'basis' }), lokiRef({ dFraction: 0.25, kFraction: 0.3 }, basis)],
+    ['loki d=0.5 k=0.5 (sorted)', loki({ dFraction: 0.5, kFraction: 0.5, basis, basisName: 'basis', ...select }), lokiRef({ dFraction: 0.5, kFraction: 0.5 }, basis)],
+  ];
+  test.each(cases)('%s', async (_name, variant, ref) => {
+    const got = await runGraph(variant, seq, chunks, true);
+    expect(worst(got, reference(ref, seq, true))).toBeLessThanOrEqual(1e-5);
+  });
+});
+
 describe('encoders: bidirectional with padding, no cache', () => {
   const seq = makeSeq(10, 2, [0, 3]);
   const cases: [string, AttentionVariant, Reference][] = [
