@@ -38,10 +38,10 @@ import torch.nn.functional as F
 DEFAULT_CONFIG = {
     "feature_dim": 192,
     "single_dim": 96,
-    "pair_dim": 24,
+    "pair_dim": 16,
     "trunk_blocks": 4,
     "trunk_heads": 4,
-    "triangle_dim": 24,
+    "triangle_dim": 16,
     "outer_dim": 8,
     "structure_layers": 8,
     "ipa_heads": 4,

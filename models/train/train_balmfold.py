@@ -31,8 +31,13 @@ import random
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
+# One OpenBLAS thread: torch's own thread pool runs beside OpenBLAS's, and with both at 2 threads
+# on 2 cores a step took 1.2–1.7 s alone and 10–20 s beside any other job; with BLAS single-threaded
+# it takes 0.33 s (must be set before torch loads OpenBLAS).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from balmfold import DEFAULT_CONFIG, BalmFold, atoms_from_frames  # noqa: E402
