@@ -1,7 +1,8 @@
 /**
  * balmkit fold: residue geometry as data (AF2 rigid groups, Engh–Huber ideals), frames + torsions
  * → all heavy atoms (TypeScript reference and ONNX graph code), backbone building from
- * (phi, psi, omega), and a gradient relaxation that idealises bonds and removes clashes.
+ * (phi, psi, omega), a gradient relaxation that idealises bonds and removes clashes, the template
+ * baseline, and BALMFold (BALM features → trunk → IPA structure module → atoms, as an ONNX graph).
  */
 export {
   ATOM14_NAMES,
@@ -69,7 +70,22 @@ export {
 } from './validate.js';
 export { DEFAULT_WEIGHTS, RelaxEnergy, relax, totalEnergy, type BondViolation, type RelaxOptions, type RelaxReport, type RelaxWeights, type TermEnergies } from './relax.js';
 export { fold, PREDICTION_RELAX, type AntibodyInput, type FoldedAntibody, type FoldedResidue, type FoldFailure, type FoldOptions, type FoldOutcome } from './predict.js';
-export { BASELINE_FORMAT, DEFAULT_FOLD_MODEL, ModelError, loadFoldModel, resolveModelFolder, type BaselineTemplates, type FoldModel, type FoldModelManifest, type RotamerTemplate, type SlotTemplate } from './baseline-model.js';
+export {
+  BASELINE_FORMAT,
+  DEFAULT_FOLD_MODEL,
+  ModelError,
+  loadFoldModel,
+  resolveModelFolder,
+  type BalmFoldModel,
+  type BaselineTemplates,
+  type FoldModel,
+  type FoldModelManifest,
+  type RotamerTemplate,
+  type SlotTemplate,
+  type TemplateBaselineModel,
+} from './baseline-model.js';
+export { BALMFOLD_INPUTS, BALMFOLD_OUTPUTS, NM, balmFoldConfigSchema, buildBalmFoldGraph, runBalmFold, type BalmFoldConfig, type BalmFoldOutputs } from './balmfold-model.js';
+export { balmFoldInputs, type BalmFoldInputs } from './balmfold-input.js';
 export { INTERPOLATED_PENALTY, UNSEEN_LENGTH_PENALTY, rotamerFor, templateModel, type TemplateChainInput, type TemplateModel, type TemplateSource } from './baseline.js';
 export { kabsch, rmsd, transformPoint, transformPoints, type Superposition } from './superpose.js';
 export { numberStructure, observedResidues, readNumberedStructure, readStructureFile, type NumberedChain, type NumberedStructure } from './dataset.js';

@@ -10,11 +10,17 @@ import type { Region } from '../antibody/regions.js';
 import type { Scheme } from '../antibody/schemes.js';
 import { SequenceError } from '../antibody/validate.js';
 import type { CdrRange, ResidueId, Structure } from '../io/structure.js';
+import { Balm } from '../balm/balm.js';
+import { readWeights } from '../io/weights.js';
+import { GraphError, serializeModel } from '../onnx/index.js';
 import { packageVersion } from '../runtime/paths.js';
+import { createSession, type ExecutionProviderName, type Session } from '../runtime/index.js';
 import { atomsFromFrames, backboneFrames, NUM_TORSIONS, TORSION, torsionsFromAtoms, type Atom14 } from './atoms.js';
 import { ATOMS_PER_RESIDUE } from './residue-constants.js';
 import { templateModel, type TemplateChainInput, type TemplateSource } from './baseline.js';
-import { DEFAULT_FOLD_MODEL, loadFoldModel, ModelError, type FoldModel } from './baseline-model.js';
+import { DEFAULT_FOLD_MODEL, loadFoldModel, ModelError, type BalmFoldModel, type FoldModel } from './baseline-model.js';
+import { balmFoldInputs } from './balmfold-input.js';
+import { buildBalmFoldGraph, runBalmFold } from './balmfold-model.js';
 import { relax } from './relax.js';
 import { atom14ToChains } from './to-structure.js';
 import { checkGeometry, type GeometryReport } from './validate.js';
@@ -38,8 +44,9 @@ export interface FoldOptions {
   /** Numbering of the output residues and CDR ranges (default `imgt`). */
   scheme?: Scheme;
   /**
-   * Execution provider for models that run ONNX graphs. The template baseline runs none, so it
-   * ignores this (the result's `executionProvider` is then `null`).
+   * Execution provider for models that run ONNX graphs (BALMFold: BALM and the fold graph; default
+   * `BALMKIT_EP`, else `auto`). The template baseline runs none, so it ignores this (the result's
+   * `executionProvider` is then `null`).
    */
   ep?: 'auto' | 'cuda' | 'cpu';
   /** Relax the model (default true). */
@@ -61,7 +68,10 @@ export interface FoldedResidue {
   region: Region;
   /** Predicted error (Å). */
   error: number;
-  /** Where the template baseline took the backbone from. */
+  /**
+   * Where the template baseline took the backbone from. For BALMFold this is the template frame
+   * the network started from and corrected (the model's own output has no per-residue source).
+   */
   source: TemplateSource;
 }
 
@@ -88,9 +98,14 @@ export interface FoldedAntibody {
   relax: { iterations: number; passes: number; converged: boolean; rmsdMoved: number; maxMoved: number } | null;
   /** Acceptance numbers of the output geometry. */
   geometry: { bondsIdealFraction: number; peptideBonds: number; peptideBondsIdeal: number; clashes: number; dAminoAcids: number };
-  /** Milliseconds spent numbering, building, relaxing, and in all. */
-  timing: { numberMs: number; buildMs: number; relaxMs: number; totalMs: number };
-  executionProvider: null;
+  /**
+   * Milliseconds spent numbering, building the model (the template baseline: template build;
+   * BALMFold: template frames, BALM features and the fold graph, of which `balmMs` and `graphMs`),
+   * relaxing, and in all.
+   */
+  timing: { numberMs: number; buildMs: number; relaxMs: number; totalMs: number; balmMs?: number; graphMs?: number };
+  /** The provider the model's ONNX graphs ran on; null for the template baseline (no graph). */
+  executionProvider: ExecutionProviderName | null;
 }
 
 /** Why a record was not folded. */
@@ -203,7 +218,72 @@ function residueId(r: NumberedResidue): ResidueId {
   return { number: r.number, insertion: r.insertion };
 }
 
-function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, doRelax: boolean): FoldedAntibody {
+/** BALMFold's sessions: the fold graph and the BALM giving its features. */
+interface BalmFoldRunner {
+  session: Session;
+  balm: Balm;
+}
+
+/** Runners per model folder and requested provider, for the life of the process. */
+const runners = new Map<string, Promise<BalmFoldRunner>>();
+
+async function createRunner(model: BalmFoldModel, ep: FoldOptions['ep']): Promise<BalmFoldRunner> {
+  let bytes: Uint8Array;
+  try {
+    bytes = serializeModel(buildBalmFoldGraph(readWeights(model.weightsFile), model.config, model.weightsFile));
+  } catch (e) {
+    if (e instanceof GraphError) throw new ModelError(`model '${model.name}': ${e.message}`);
+    if (e instanceof Error) throw new ModelError(`model '${model.name}': ${model.weightsFile}: ${e.message}`);
+    throw e;
+  }
+  const session = await createSession(bytes, { ep });
+  try {
+    return { session, balm: await Balm.load(model.balmFolder, { ep }) };
+  } catch (e) {
+    await session.release();
+    throw e instanceof Error ? new ModelError(`model '${model.name}': BALM ${model.balmFolder}: ${e.message}`) : e;
+  }
+}
+
+/** The (cached) sessions of a BALMFold model; a failed creation is not cached. */
+function balmFoldRunner(model: BalmFoldModel, ep: FoldOptions['ep']): Promise<BalmFoldRunner> {
+  const key = `${model.folder}|${ep ?? 'default'}`;
+  let hit = runners.get(key);
+  if (!hit) {
+    hit = createRunner(model, ep);
+    runners.set(key, hit);
+    hit.catch(() => runners.delete(key));
+  }
+  return hit;
+}
+
+/** The unrelaxed prediction of one record. */
+interface RawPrediction {
+  atoms: Atom14;
+  errors: ArrayLike<number>;
+  chainStarts: number[];
+  sources: TemplateSource[];
+  ep: ExecutionProviderName | null;
+  balmMs?: number;
+  graphMs?: number;
+}
+
+async function predictRaw(model: FoldModel, chains: TemplateChainInput[], runner: BalmFoldRunner | null): Promise<RawPrediction> {
+  if (model.kind === 'template-baseline') {
+    const tpl = templateModel(model.templates, chains);
+    return { atoms: tpl.atoms, errors: tpl.errors, chainStarts: tpl.chainStarts, sources: tpl.sources, ep: null };
+  }
+  if (runner === null) throw new Error(`model '${model.name}': BALMFold sessions were not created`);
+  const t0 = performance.now();
+  const x = await balmFoldInputs(model.templates, runner.balm, chains);
+  const t1 = performance.now();
+  const o = await runBalmFold(runner.session, x);
+  const t2 = performance.now();
+  const atoms: Atom14 = { aatype: x.template.atoms.aatype, positions: Float64Array.from(o.positions), mask: Uint8Array.from(o.atomMask) };
+  return { atoms, errors: o.error, chainStarts: x.chainStarts, sources: x.template.sources, ep: runner.session.ep, balmMs: t1 - t0, graphMs: t2 - t1 };
+}
+
+async function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, doRelax: boolean, runner: BalmFoldRunner | null): Promise<FoldedAntibody> {
   const t0 = performance.now();
   const numbered = numberRecord(input, scheme);
   for (const c of numbered) {
@@ -218,7 +298,7 @@ function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, doRelax
   }
   const t1 = performance.now();
   const chains: TemplateChainInput[] = numbered.map((c) => ({ id: c.id, chainType: c.domain.chainType, residues: c.domain.residues }));
-  const tpl = templateModel(model.templates, chains);
+  const tpl = await predictRaw(model, chains, runner);
   const t2 = performance.now();
   let atoms = tpl.atoms;
   let relaxInfo: FoldedAntibody['relax'] = null;
@@ -309,8 +389,14 @@ function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, doRelax
       clashes: geometry.clashes.length,
       dAminoAcids: geometry.dAminoAcids.length,
     },
-    timing: { numberMs: t1 - t0, buildMs: t2 - t1, relaxMs: t3 - t2, totalMs: performance.now() - t0 },
-    executionProvider: null,
+    timing: {
+      numberMs: t1 - t0,
+      buildMs: t2 - t1,
+      relaxMs: t3 - t2,
+      totalMs: performance.now() - t0,
+      ...(tpl.balmMs !== undefined ? { balmMs: tpl.balmMs, graphMs: tpl.graphMs } : {}),
+    },
+    executionProvider: tpl.ep,
   };
 }
 
@@ -318,6 +404,11 @@ function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, doRelax
  * Predicts the structure of each antibody. Records that cannot be folded (letters that are not
  * amino acids, a chain that is not an antibody variable domain, a heavy chain given as light…)
  * come back as failures naming the record, the chain and the fix; the rest are folded.
+ *
+ * With a BALMFold model (`kind: 'balmfold'`) each record goes numbering → `balmFoldInputs` (template
+ * frames, frozen BALM features) → the fold graph (atoms and per-residue error) → the same
+ * relaxation and outputs as the template baseline. Its sessions (the graph, BALM) are created on
+ * first use and kept per model folder and `ep` for the life of the process.
  *
  * @throws {@link ModelError} when the model folder is missing or malformed (nothing can be folded).
  *
@@ -330,10 +421,12 @@ export async function fold(records: AntibodyInput | readonly AntibodyInput[], op
   const model = typeof options.model === 'object' ? options.model : loadFoldModel(options.model ?? DEFAULT_FOLD_MODEL);
   if (options.ep !== undefined && !['auto', 'cuda', 'cpu'].includes(options.ep)) throw new ModelError(`ep '${String(options.ep)}': use auto, cuda or cpu`);
   const scheme = options.scheme ?? 'imgt';
+  // A BALMFold model's sessions are made (or fetched) before any record, so a broken model throws.
+  const runner = model.kind === 'balmfold' ? await balmFoldRunner(model, options.ep) : null;
   const out: FoldOutcome[] = [];
   for (const [k, input] of list.entries()) {
     try {
-      out.push({ ok: true, antibody: foldOne(input, model, scheme, options.relax ?? true) });
+      out.push({ ok: true, antibody: await foldOne(input, model, scheme, options.relax ?? true, runner) });
     } catch (e) {
       if (e instanceof RecordError) out.push({ ok: false, failure: { name: input.name, chain: e.chain, reason: e.reason, message: e.message } });
       else if (e instanceof RangeError) out.push({ ok: false, failure: { name: input.name, chain: null, reason: 'cannot-build', message: `record '${input.name}': ${e.message}` } });
