@@ -9,7 +9,7 @@ numbers where a block follows AlphaFold 2):
   backbone frame and spread at that IMGT position.
 
   single s_i = W·feat_i + E_aa[aa_i] + E_chain[c_i] + E_imgt[p_i] + w·err_i
-  pair   z_ij = E_rel[rel(i, j)] + A·s_i + B·s_j + W_t·[RBF(|t_j − t_i|), R_iᵀ(t_j − t_i)/|t_j − t_i|]
+  pair   z_ij = E_rel[rel(i, j)] + A·s_i + B·s_j + W_t·[RBF(|t_j − t_i|), R_iᵀ(t_j − t_i)/(|t_j − t_i| + 1 Å)]
          rel = clip(idx_i − idx_j, ±32) + 32 within a chain, 65 across chains (so H/L orientation
          is predicted from the pair track), t/R the template frames.
   trunk  4 "BAformer" blocks: s += gated pair-biased attention; s += transition;
@@ -326,7 +326,7 @@ class BalmFold(nn.Module):
         return torch.where(chain[:, None] == chain[None, :], rel, torch.full_like(rel, 2 * clip + 1))
 
     def template_pair_features(self, R, t):
-        """[N, N, bins + 3]: RBF of template Cα distances (Å) and the unit direction to j in i's frame."""
+        """[N, N, bins + 3]: RBF of template Cα distances (Å) and the direction to j in i's frame, damped near i: R_iᵀ(t_j − t_i)/(d + 1 Å)."""
         cfg = self.cfg
         d_vec = t[None, :, :] - t[:, None, :]  # [i, j, 3] = t_j − t_i
         dist = torch.sqrt((d_vec * d_vec).sum(-1) + 1e-8)
