@@ -45,6 +45,7 @@ describe('balm-small', () => {
       for (let t = 0; t < o.length; t++) for (let k = 0; k < v; k++) worst = Math.max(worst, Math.abs(o.logits[t * v + k] - ref[(b * length + t) * v + k]));
     });
     expect(n).toBe(20);
+    console.log(`balm-small parity: max |Δlogit| ${worst.toExponential(2)} over the held-out fixture`);
     expect(worst).toBeLessThanOrEqual(1e-4);
   });
 });

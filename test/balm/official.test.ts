@@ -68,6 +68,7 @@ describe.each(['official-bin', 'official-safetensors'])('%s loads directly and m
         for (let v = 0; v < vocab; v++) worst = Math.max(worst, Math.abs(o.logits[t * vocab + v] - ref[(i * length + t) * vocab + v]));
     });
     expect(outs.map((o) => o.length)).toEqual(chains.map((c) => Math.min(c.sequence.length, 166) + 2));
+    console.log(`official-format parity: max |Δlogit| ${worst.toExponential(2)}`);
     expect(worst).toBeLessThanOrEqual(1e-4);
   });
 });
