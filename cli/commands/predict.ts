@@ -63,7 +63,7 @@ export function register(program: Command): void {
     .option('-o, --output <path>', 'folder for one file per antibody, or a .pdb/.cif file for one antibody')
     .option('--format <format>', 'pdb or cif [default: from the -o file extension, else pdb]')
     .option('--scheme <scheme>', 'residue numbering: imgt, chothia or kabat [default: imgt]')
-    .option('--model <model>', 'model folder or shipped model name [default: fold-baseline, the best shipped model]')
+    .option('--model <model>', 'model folder or shipped model name: fold-baseline (template baseline, the default) or balmfold-small (BALMFold, learned; see models/balmfold-small/README.md)')
     .option('--json', 'print a JSON summary on stdout (schema in --help)')
     .option('--no-progress', 'no progress bar (it is shown for batches when stderr is a terminal)')
     .option('--view', 'then open the predictions in the 3D viewer (served on 127.0.0.1 until Ctrl-C; needs -o)');
