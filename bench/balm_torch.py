@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(ROOT, "models", "reference"))
 sys.path.insert(0, os.path.join(ROOT, "models", "train"))
 sys.path.insert(0, HERE)
 
-from torch_side import emit, import_torch, require_openblas  # noqa: E402
+from torch_side import emit, import_torch, require_openblas, serve  # noqa: E402
 
 
 def main() -> None:
@@ -80,25 +80,21 @@ def main() -> None:
             mask[b, : len(c["ids"])] = 1
         batches.append((ids, pos, mask))
     emit({"ready": True, "torch": torch.__version__, "blas": blas, "threads": torch.get_num_threads(), "chains": len(chains)})
-    for line in sys.stdin:
-        cmd = line.strip()
-        if cmd == "run":
-            t = time.perf_counter()
-            with torch.inference_mode():
-                for ids, pos, mask in batches:
-                    model(ids, pos, mask)
-            emit({"ms": (time.perf_counter() - t) * 1000})
-        elif cmd == "check":
-            with torch.inference_mode():
-                ids, pos, mask = batches[0]
-                logits, _ = model(ids, pos, mask)
-                n = int(mask[0].sum())
-            emit({"first": logits[0, 0, :8].tolist(), "checksum": float(logits[0, :n].double().sum())})
-        elif cmd == "quit":
-            return
-        else:
-            emit({"error": f"unknown command {cmd!r}"})
+    def run():
+        t = time.perf_counter()
+        with torch.inference_mode():
+            for ids, pos, mask in batches:
+                model(ids, pos, mask)
+        return {"ms": (time.perf_counter() - t) * 1000}
 
+    def check():
+        with torch.inference_mode():
+            ids, pos, mask = batches[0]
+            logits, _ = model(ids, pos, mask)
+            n = int(mask[0].sum())
+        return {"first": logits[0, 0, :8].tolist(), "checksum": float(logits[0, :n].double().sum())}
+
+    serve({"run": run, "check": check})
 
 if __name__ == "__main__":
     main()

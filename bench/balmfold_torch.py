@@ -28,7 +28,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "models", "train"))
 sys.path.insert(0, HERE)
 
-from torch_side import emit, import_torch, log, require_openblas  # noqa: E402
+from torch_side import emit, import_torch, log, require_openblas, serve  # noqa: E402
 
 INPUTS = ["features", "aatype", "chain", "residue_index", "imgt_position", "template_frames", "template_error"]
 
@@ -65,26 +65,22 @@ def main() -> None:
     with torch.inference_mode():  # warm-up
         forward(entries[0])
     emit({"ready": True, "torch": torch.__version__, "blas": blas, "threads": torch.get_num_threads(), "entries": len(entries)})
-    for line in sys.stdin:
-        cmd = line.strip()
-        if cmd == "run":
-            ms = []
-            t0 = time.perf_counter()
-            with torch.inference_mode():
-                for x in entries:
-                    t = time.perf_counter()
-                    forward(x)
-                    ms.append((time.perf_counter() - t) * 1000)
-            emit({"ms": ms, "total": (time.perf_counter() - t0) * 1000})
-        elif cmd == "check":
-            with torch.inference_mode():
-                xyz, error = forward(entries[0])
-            emit({"positions": xyz.reshape(-1).tolist(), "predicted_error": error.tolist()})
-        elif cmd == "quit":
-            return
-        else:
-            emit({"error": f"unknown command {cmd!r}"})
+    def run():
+        ms = []
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for x in entries:
+                t = time.perf_counter()
+                forward(x)
+                ms.append((time.perf_counter() - t) * 1000)
+        return {"ms": ms, "total": (time.perf_counter() - t0) * 1000}
 
+    def check():
+        with torch.inference_mode():
+            xyz, error = forward(entries[0])
+        return {"positions": xyz.reshape(-1).tolist(), "predicted_error": error.tolist()}
+
+    serve({"run": run, "check": check})
 
 if __name__ == "__main__":
     main()

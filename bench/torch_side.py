@@ -38,3 +38,14 @@ def import_torch(threads: int):
 
     torch.set_num_threads(threads)
     return torch
+
+
+def serve(handlers: dict) -> None:
+    """Answer commands read one per line from stdin: each handler's result is emitted as a JSON
+    line; `quit` (or the end of stdin) returns; an unknown command gets an error line."""
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "quit":
+            return
+        handler = handlers.get(cmd)
+        emit(handler() if handler else {"error": f"unknown command {cmd!r}"})
