@@ -21,7 +21,13 @@ numbers where a block follows AlphaFold 2):
   atoms  frames + torsions → atom14 (Alg. 24), the same tables as balmkit's geometry.
   error  per residue: predicted Cα deviation (Å) after Fv framework superposition.
 
-No recycling and no dropout (documented in the model card). Internally translations are in nm
+  recycling (AF2 Alg. 2 and 32, when cfg["recycles"] > 0): the whole trunk and structure module run
+         1 + recycles times; each pass after the first adds LayerNorm(previous trunk single) to s,
+         LayerNorm(previous trunk pair) and W_r·[the template pair features of the previous final
+         frames] to z, and starts the structure module from the template frames again. These
+         weights start at zero, so a model trained without recycling is unchanged by adding them.
+
+No dropout (documented in the model card). Internally translations are in nm
 (AF2's scale), inputs and outputs in Å.
 
 Every Linear weight is [out, in] (torch layout): y = x @ W^T + b. state_dict keys are the names
@@ -54,6 +60,7 @@ DEFAULT_CONFIG = {
     "rbf_bins": 16,
     "rbf_min": 2.0,
     "rbf_max": 30.0,
+    "recycles": 0,
 }
 
 NM = 10.0  # Å per internal length unit
@@ -313,6 +320,13 @@ class BalmFold(nn.Module):
         self.left = nn.Linear(c_s, c_z)
         self.right = nn.Linear(c_s, c_z)
         self.template_pair = nn.Linear(cfg["rbf_bins"] + 3, c_z)
+        if cfg["recycles"] > 0:
+            self.recycle_single_norm = nn.LayerNorm(c_s)
+            self.recycle_pair_norm = nn.LayerNorm(c_z)
+            self.recycle_pair = nn.Linear(cfg["rbf_bins"] + 3, c_z)
+            for m in (self.recycle_single_norm, self.recycle_pair_norm, self.recycle_pair):
+                nn.init.zeros_(m.weight)
+                nn.init.zeros_(m.bias)
         self.trunk = nn.ModuleList([TrunkBlock(cfg) for _ in range(cfg["trunk_blocks"])])
         self.structure = StructureModule(cfg)
         self.error_norm = nn.LayerNorm(c_s)
@@ -336,17 +350,32 @@ class BalmFold(nn.Module):
         unit = local / (dist[..., None] + 1.0)
         return torch.cat([rbf, unit], dim=-1)
 
-    def forward(self, features, aatype, chain, residue_index, imgt_position, template_frames, template_error, detach_rotations=False):
-        """One Fv (no batch axis). Returns the per-layer frames (Å) and torsions, and the error head."""
+    def forward(self, features, aatype, chain, residue_index, imgt_position, template_frames, template_error,
+                detach_rotations=False, recycles=None):
+        """One Fv (no batch axis). Returns the per-layer frames (Å) and torsions of the last pass, and
+        the error head. `recycles` overrides cfg["recycles"] (training samples it); passes before the
+        last run without gradient, as in AF2."""
         Rt = template_frames.view(-1, 3, 4)
         R0, t0 = Rt[:, :, :3], Rt[:, :, 3]
-        s = (self.feature_proj(features) + self.aatype_embed(aatype) + self.chain_embed(chain)
-             + self.imgt_embed(imgt_position) + self.error_proj(template_error[:, None]))
-        z = (self.relpos_embed(self.relative_positions(chain, residue_index)) + self.left(s)[:, None, :]
-             + self.right(s)[None, :, :] + self.template_pair(self.template_pair_features(R0, t0)))
-        for block in self.trunk:
-            s, z = block(s, z)
-        layers, s_final = self.structure(s, z, R0, t0 / NM, detach_rotations)
+        s0 = (self.feature_proj(features) + self.aatype_embed(aatype) + self.chain_embed(chain)
+              + self.imgt_embed(imgt_position) + self.error_proj(template_error[:, None]))
+        z0 = (self.relpos_embed(self.relative_positions(chain, residue_index)) + self.left(s0)[:, None, :]
+              + self.right(s0)[None, :, :] + self.template_pair(self.template_pair_features(R0, t0)))
+        n_passes = 1 + (self.cfg["recycles"] if recycles is None else recycles)
+        prev = None
+        for p in range(n_passes):
+            with torch.set_grad_enabled(torch.is_grad_enabled() and p == n_passes - 1):
+                s, z = s0, z0
+                if prev is not None:
+                    prev_s, prev_z, prev_R, prev_t = prev
+                    s = s + self.recycle_single_norm(prev_s)
+                    z = (z + self.recycle_pair_norm(prev_z)
+                         + self.recycle_pair(self.template_pair_features(prev_R, prev_t)))
+                for block in self.trunk:
+                    s, z = block(s, z)
+                layers, s_final = self.structure(s, z, R0, t0 / NM, detach_rotations)
+                R_last, t_last, _ = layers[-1]
+                prev = (s.detach(), z.detach(), R_last.detach(), (t_last * NM).detach())
         error = F.softplus(self.error_out(F.relu(self.error_hidden(self.error_norm(s_final)))))[:, 0]
         return [(R, t * NM, tor) for R, t, tor in layers], error
 

@@ -3,7 +3,7 @@ models/train/balmfold.py on the first entries of a prepare-fold-data.ts file, wi
 
   /usr/bin/python3 models/train/make-balmfold-parity.py [--model models/balmfold-small]
       [--data /tmp/balmfold-data/test.safetensors] [--entries 10] [--out test/fixtures/balmfold/parity.safetensors]
-  /usr/bin/python3 models/train/make-balmfold-parity.py --make-random DIR [--seed 7] [--std 0.03]
+  /usr/bin/python3 models/train/make-balmfold-parity.py --make-random DIR [--seed 7] [--std 0.03] [--recycles 0]
 
 Rerun it whenever the model's weights change: test/fold/balmfold.test.ts pins the SHA-256 of the
 weights file the fixture was made from and fails until the fixture matches.
@@ -58,9 +58,9 @@ def read_metadata(path: str) -> dict:
     return header.get("__metadata__", {})
 
 
-def make_random(out: str, seed: int, std: float) -> None:
+def make_random(out: str, seed: int, std: float, recycles: int) -> None:
     torch.manual_seed(seed)
-    model = BalmFold(DEFAULT_CONFIG)
+    model = BalmFold(dict(DEFAULT_CONFIG, recycles=recycles))
     with torch.no_grad():
         for name, p in model.named_parameters():
             if isinstance(dict(model.named_modules()).get(name.rsplit(".", 1)[0]), torch.nn.LayerNorm) and name.endswith(".weight"):
@@ -108,11 +108,12 @@ def main() -> None:
     ap.add_argument("--make-random", metavar="DIR")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--std", type=float, default=0.03)
+    ap.add_argument("--recycles", type=int, default=0, help="with --make-random: the config's recycles")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.make_random:
-        make_random(args.make_random, args.seed, args.std)
+        make_random(args.make_random, args.seed, args.std, args.recycles)
         return
 
     weights = os.path.join(args.model, "model.safetensors")

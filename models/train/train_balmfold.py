@@ -44,7 +44,13 @@ from balmfold import DEFAULT_CONFIG, BalmFold, atoms_from_frames  # noqa: E402
 from safetensors_io import load_file, save_file  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LOSS_WEIGHTS = {"fape_backbone": 0.5, "fape_atoms": 0.5, "torsion": 1.0, "error": 0.1}
+# violation is in units of σ (≈ 15 for the step-11,891 weights, whose relaxation closed the chains).
+LOSS_WEIGHTS = {"fape_backbone": 0.5, "fape_atoms": 0.5, "torsion": 1.0, "error": 0.1, "superposed": 0.1, "violation": 0.03}
+# Ideal peptide geometry between residues (Engh & Huber; mean and σ as AF2's violation loss uses,
+# angles as cosines), penalised beyond a flat bottom of 2σ.
+C_N_BOND, C_N_SIGMA = 1.329, 0.014
+CA_C_N_COS, CA_C_N_SIGMA = -0.4473, 0.014
+C_N_CA_COS, C_N_CA_SIGMA = -0.5203, 0.0353
 
 
 def log(msg: str) -> None:
@@ -127,14 +133,69 @@ def ca_deviation(pred_ca, true_ca, framework):
     return torch.sqrt(((moved - true_ca) ** 2).sum(-1))
 
 
+def superposed_rmsd(xyz, e) -> torch.Tensor:
+    """Mean over regions of backbone RMSD (N, CA, C, O): the Fv framework after superposing both
+    chains' frameworks, and each CDR after superposing its own chain's framework (detached fit)."""
+    mask = e["atom14_mask"][:, :4] > 0
+    framework = e["region"] == 0
+    terms = []
+
+    def rmsd_after(fit_rows, measure_rows):
+        fm = mask & fit_rows[:, None]
+        if int(fm.sum()) < 12:
+            return None
+        with torch.no_grad():
+            r, t = kabsch(xyz[:, :4][fm].detach(), e["atom14"][:, :4][fm])
+        mm = mask & measure_rows[:, None]
+        if int(mm.sum()) == 0:
+            return None
+        d2 = ((xyz[:, :4][mm] @ r.T + t - e["atom14"][:, :4][mm]) ** 2).sum(-1)
+        return torch.sqrt(d2.mean() + 1e-6)
+
+    fv = rmsd_after(framework, framework)
+    if fv is not None:
+        terms.append(fv)
+    for c in (0, 1):
+        in_chain = e["chain"] == c
+        for k in (1, 2, 3):
+            v = rmsd_after(framework & in_chain, in_chain & (e["region"] == k))
+            if v is not None:
+                terms.append(v)
+    return torch.stack(terms).mean() if terms else xyz.sum() * 0.0
+
+
+def peptide_violation(xyz, e) -> torch.Tensor:
+    """Flat-bottomed (2σ) deviations of C–N, CA–C–N and C–N–CA from ideal between residues i and
+    i + 1 of the same chain with consecutive indices and no break; mean over those pairs."""
+    linked = ((e["chain"][1:] == e["chain"][:-1]) & (e["residue_index"][1:] == e["residue_index"][:-1] + 1)
+              & (e["break_before"][1:] == 0))
+    if not bool(linked.any()):
+        return xyz.sum() * 0.0
+    ca0, c0 = xyz[:-1, 1][linked], xyz[:-1, 2][linked]
+    n1, ca1 = xyz[1:, 0][linked], xyz[1:, 1][linked]
+    cn = c0 - n1
+    length = torch.sqrt((cn * cn).sum(-1) + 1e-6)
+    unit_cn = cn / length[:, None]
+
+    def unit(v):
+        return v / torch.sqrt((v * v).sum(-1, keepdim=True) + 1e-6)
+
+    cos_ca_c_n = (unit(ca0 - c0) * -unit_cn).sum(-1)  # angle at C between C→CA and C→N
+    cos_c_n_ca = (unit_cn * unit(ca1 - n1)).sum(-1)  # angle at N between N→C and N→CA
+    v = (F.relu(torch.abs(length - C_N_BOND) - 2 * C_N_SIGMA) / C_N_SIGMA
+         + F.relu(torch.abs(cos_ca_c_n - CA_C_N_COS) - 2 * CA_C_N_SIGMA) / CA_C_N_SIGMA
+         + F.relu(torch.abs(cos_c_n_ca - C_N_CA_COS) - 2 * C_N_CA_SIGMA) / C_N_CA_SIGMA)
+    return v.mean()
+
+
 def alt_torsion_sign(tables, aatype):
     sign = torch.ones(aatype.shape[0], 7)
     sign[:, 3:] = 1.0 - 2.0 * tables["table.chi_pi_periodic"][aatype]
     return sign
 
 
-def losses(model: BalmFold, tables: dict, e: dict) -> dict:
-    layers, error = model(*model_inputs(e), detach_rotations=True)
+def losses(model: BalmFold, tables: dict, e: dict, recycles: int = 0) -> dict:
+    layers, error = model(*model_inputs(e), detach_rotations=True, recycles=recycles)
     true = e["frames"].view(-1, 3, 4)
     tR, tt = true[:, :, :3], true[:, :, 3]
     ca_mask = e["atom14_mask"][:, 1]
@@ -152,7 +213,8 @@ def losses(model: BalmFold, tables: dict, e: dict) -> dict:
         er = F.huber_loss(error, observed, delta=1.0)
     else:
         er = error.sum() * 0.0
-    parts = {"fape_backbone": fb, "fape_atoms": fa, "torsion": to, "error": er}
+    parts = {"fape_backbone": fb, "fape_atoms": fa, "torsion": to, "error": er,
+             "superposed": superposed_rmsd(xyz, e), "violation": peptide_violation(xyz, e)}
     parts["total"] = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
     return parts
 
@@ -210,6 +272,12 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--save-minutes", type=float, default=10.0)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--new-schedule", type=int, default=0, metavar="STEPS",
+                    help="with --resume: a fresh warm-up and cosine of STEPS more steps from the saved step, peaking at --lr")
+    ap.add_argument("--recycles", type=int, default=None,
+                    help="recycles of the model (config); with --resume, adds zero-initialised recycling weights to a model trained without")
+    ap.add_argument("--whole-every", type=int, default=0, metavar="K",
+                    help="every K-th step trains on the whole Fv instead of a crop (0: never)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--crop", type=int, default=160, help="spatial crop size in residues (0: whole Fv)")
     ap.add_argument("--eval-limit", type=int, default=90, help="validation entries evaluated at each save")
@@ -228,21 +296,32 @@ def main() -> None:
             state = json.load(f)
         with open(os.path.join(args.out, "config.json")) as f:
             cfg = json.load(f)
+    if args.recycles is not None:
+        cfg["recycles"] = args.recycles
     torch.manual_seed(args.seed)
     model = BalmFold(cfg)
     if args.resume:
         sd = {k: v.float() for k, v in load_file(os.path.join(args.out, "model.safetensors")).items()}
-        model.load_state_dict(sd)
-        log(f"resumed at step {state['step']}")
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+        if unexpected or any(not k.startswith("recycle_") for k in missing):
+            raise SystemExit(f"checkpoint does not fit the config: missing {missing}, unexpected {unexpected}")
+        log(f"resumed at step {state['step']}" + (f" (new zero-initialised {', '.join(missing)})" if missing else ""))
     log(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
+    if args.new_schedule:
+        # Schedules after the first restart their warm-up (Adam's moments are rebuilt) and cosine.
+        state["schedule"] = {"start": state["step"], "steps": args.new_schedule, "lr": args.lr, "whole_every": args.whole_every}
+        state["planned_steps"] = state["step"] + args.new_schedule
+    schedule = state.get("schedule", {"start": 0, "steps": state["planned_steps"], "lr": args.lr})
+    whole_every = schedule.get("whole_every", args.whole_every)
     planned = state["planned_steps"]
-    warmup = 200
+    warmup = 200 if schedule["start"] == 0 else 100
 
     def lr_at(step: int) -> float:
-        if step < warmup:
-            return args.lr * (step + 1) / warmup
-        x = min(1.0, (step - warmup) / max(1, planned - warmup))
-        return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * x)))
+        k, peak = step - schedule["start"], schedule["lr"]
+        if k < warmup:
+            return peak * (k + 1) / warmup
+        x = min(1.0, (k - warmup) / max(1, schedule["steps"] - warmup))
+        return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * x)))
 
     valid_subset = valid
     if args.eval_limit < len(valid):
@@ -259,11 +338,14 @@ def main() -> None:
         order = list(range(len(train)))
         random.Random(state["seed"] * 1000 + epoch).shuffle(order)
         e = train.entry(order[k])
-        if args.crop:
+        whole = whole_every > 0 and state["step"] % whole_every == 0
+        if args.crop and not whole:
             e = spatial_crop(e, args.crop, random.Random(state["seed"] * 7919 + state["step"]))
         for g in opt.param_groups:
             g["lr"] = lr_at(state["step"])
-        parts = losses(model, tables, e)
+        # Recycles sampled uniformly in 0..cfg["recycles"] per step (AF2), earlier passes without gradient.
+        recycles = random.Random(state["seed"] * 104729 + state["step"]).randint(0, cfg.get("recycles", 0))
+        parts = losses(model, tables, e, recycles)
         opt.zero_grad(set_to_none=True)
         parts["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

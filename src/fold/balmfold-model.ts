@@ -11,6 +11,9 @@
  *          the template frames; angle resnet → 7 torsions (final layer only)
  *   atoms  frames + torsions → atom14 (Alg. 24, `emitAtomsFromFrames`)
  *   error  softplus(MLP(LayerNorm(s))) per residue (Å)
+ *   recycling (`recycles` > 0): trunk and structure module run 1 + recycles times, unrolled here
+ *          with shared weights; each later pass adds LayerNorm(previous trunk s and z) and the
+ *          template pair features of the previous final frames (AF2 Alg. 32)
  *
  * Translations are in nm inside the structure module (AF2's scale, {@link NM} Å each) and in Å in
  * the inputs and outputs, as in PyTorch.
@@ -62,6 +65,7 @@ export const balmFoldConfigSchema = z.strictObject({
   rbf_bins: z.number().int().min(2).default(16),
   rbf_min: z.number().default(2.0),
   rbf_max: z.number().default(30.0),
+  recycles: z.number().int().min(0).default(0),
 });
 
 /** A BALMFold configuration (all fields filled in). */
@@ -125,7 +129,9 @@ function outerProduct(s: Value, w: Weights, cs: number, cz: number, c: number, d
   // W'[q, p·cz + zc] = W[zc, p·c + q]
   const Wq = new Float32Array(c * c * cz);
   for (let zc = 0; zc < cz; zc++) for (let p = 0; p < c; p++) for (let q = 0; q < c; q++) Wq[q * c * cz + p * cz + zc] = W[zc * c * c + p * c + q]!;
-  const wq = g.initializer(`${outW.fullName('weight')}.outer`, { dtype: 'float32', dims: [c, c * cz], data: Wq });
+  const wqName = `${outW.fullName('weight')}.outer`;
+  // Recycling passes reuse the rearranged weight.
+  const wq = g.has(wqName) ? g.get(wqName) : g.initializer(wqName, { dtype: 'float32', dims: [c, c * cz], data: Wq });
   const y = op.reshape(op.transpose(op.reshape(op.matMul(b, wq), [0, c, cz]), [1, 0, 2]), [c, -1]); // [c, N·cz]
   const out = op.reshape(op.matMul(a, y), [0, -1, cz]); // [N, N, cz]
   return op.add(out, outW.value('bias', { shape: [cz] }));
@@ -146,7 +152,8 @@ function triangleMultiplication(z: Value, w: Weights, cz: number, c: number, out
     const p = w.scope(name);
     const bias = toFloat32(p.tensor('bias', [c]));
     derived.add(p.fullName('bias'));
-    const col = g.initializer(`${p.fullName('bias')}.column`, { dtype: 'float32', dims: [c, 1], data: Float32Array.from(bias) });
+    const colName = `${p.fullName('bias')}.column`;
+    const col = g.has(colName) ? g.get(colName) : g.initializer(colName, { dtype: 'float32', dims: [c, 1], data: Float32Array.from(bias) });
     return g.scope(name, () => op.gemm(p.value('weight', { shape: [c, cz] }), xT, col)); // [c, N²]
   };
   const a = op.reshape(op.mul(op.sigmoid(project('a_gate')), project('a')), square); // a[c, i, k] = a_ik
@@ -338,7 +345,7 @@ function build(weights: NamedTensors, cfg: BalmFoldConfig): GraphBuilder {
   const t0 = op.squeeze(t0col, [2]); // [n, 3] Å
 
   // single track
-  let s = g.scope('single', () => {
+  const s0 = g.scope('single', () => {
     let x = dense(features, w.scope('feature_proj'), cfg.feature_dim, cs);
     x = op.add(x, embedding(aatype, w.scope('aatype_embed'), NUM_RESTYPES, cs));
     x = op.add(x, embedding(chain, w.scope('chain_embed'), 2, cs));
@@ -346,32 +353,52 @@ function build(weights: NamedTensors, cfg: BalmFoldConfig): GraphBuilder {
     return op.add(x, dense(op.unsqueeze(templateError, [1]), w.scope('error_proj'), 1, cs));
   });
 
+  /** `template_pair_features`: RBF of |t_j − t_i| and R_iᵀ(t_j − t_i)/(|t_j − t_i| + 1) (not a unit vector: as PyTorch); t in Å. */
+  const templatePairFeatures = (R: Value, t: Value): Value => {
+    const dvec = op.sub(op.unsqueeze(t, [0]), op.unsqueeze(t, [1])); // [i, j, 3] = t_j − t_i
+    const dist = op.sqrt(op.add(op.reduceSum(op.mul(dvec, dvec), [2], false), 1e-8)); // [n, n]
+    const bins = cfg.rbf_bins;
+    const sigma = (cfg.rbf_max - cfg.rbf_min) / (bins - 1);
+    const centres = g.has('rbf_centres') ? g.get('rbf_centres') : op.constant(g, 'float32', linspace(cfg.rbf_min, cfg.rbf_max, bins), [bins], 'rbf_centres');
+    const r = op.div(op.sub(op.unsqueeze(dist, [2]), centres), sigma);
+    const rbf = op.exp(op.neg(op.mul(r, r)));
+    const local = op.matMul(dvec, R); // [i, j, 3] = R_iᵀ(t_j − t_i)
+    const unit = op.div(local, op.add(op.unsqueeze(dist, [2]), 1));
+    return op.concat([rbf, unit], 2);
+  };
+
   // pair track
-  let z = g.scope('pair', () => {
+  const z0 = g.scope('pair', () => {
     // rel = clip(idx_i − idx_j, ±clip) + clip within a chain, 2·clip + 1 across chains
     const clip = cfg.relpos_clip;
     const rel = op.add(op.clip(op.sub(op.unsqueeze(residueIndex, [1]), op.unsqueeze(residueIndex, [0])), -clip, clip), clip);
     const sameChain = op.equal(op.unsqueeze(chain, [1]), op.unsqueeze(chain, [0]));
     const relIdx = op.where(sameChain, rel, 2 * clip + 1);
     let p = embedding(relIdx, w.scope('relpos_embed'), 2 * clip + 2, cz);
-    p = op.add(p, op.unsqueeze(dense(s, w.scope('left'), cs, cz), [1]));
-    p = op.add(p, op.unsqueeze(dense(s, w.scope('right'), cs, cz), [0]));
-    // template pair features: RBF of |t_j − t_i| and R_iᵀ(t_j − t_i)/(|t_j − t_i| + 1) (not a unit vector: as PyTorch)
-    const dvec = op.sub(op.unsqueeze(t0, [0]), op.unsqueeze(t0, [1])); // [i, j, 3] = t_j − t_i
-    const dist = op.sqrt(op.add(op.reduceSum(op.mul(dvec, dvec), [2], false), 1e-8)); // [n, n]
-    const bins = cfg.rbf_bins;
-    const sigma = (cfg.rbf_max - cfg.rbf_min) / (bins - 1);
-    const centres = op.constant(g, 'float32', linspace(cfg.rbf_min, cfg.rbf_max, bins), [bins], 'rbf_centres');
-    const r = op.div(op.sub(op.unsqueeze(dist, [2]), centres), sigma);
-    const rbf = op.exp(op.neg(op.mul(r, r)));
-    const local = op.matMul(dvec, R0); // [i, j, 3] = R_iᵀ(t_j − t_i)
-    const unit = op.div(local, op.add(op.unsqueeze(dist, [2]), 1));
-    return op.add(p, dense(op.concat([rbf, unit], 2), w.scope('template_pair'), bins + 3, cz));
+    p = op.add(p, op.unsqueeze(dense(s0, w.scope('left'), cs, cz), [1]));
+    p = op.add(p, op.unsqueeze(dense(s0, w.scope('right'), cs, cz), [0]));
+    return op.add(p, dense(templatePairFeatures(R0, t0), w.scope('template_pair'), cfg.rbf_bins + 3, cz));
   });
 
-  for (let b = 0; b < cfg.trunk_blocks; b++) [s, z] = trunkBlock(s, z, w.scope('trunk').scope(String(b)), cfg, derived);
-
-  const sm = structureModule(s, z, { R: R0, t: op.div(t0, NM) }, w.scope('structure'), cfg);
+  // trunk and structure module, once per pass; later passes see the previous one (AF2 Alg. 2, 32)
+  let prev: { s: Value; z: Value; R: Value; t: Value } | undefined;
+  let sm!: ReturnType<typeof structureModule>;
+  for (let pass = 0; pass <= cfg.recycles; pass++) {
+    const run = () => {
+      let s = s0;
+      let z = z0;
+      if (prev) {
+        const p = prev;
+        s = op.add(s, norm(p.s, w.scope('recycle_single_norm'), cs));
+        z = op.add(op.add(z, norm(p.z, w.scope('recycle_pair_norm'), cz)), dense(templatePairFeatures(p.R, p.t), w.scope('recycle_pair'), cfg.rbf_bins + 3, cz));
+      }
+      for (let b = 0; b < cfg.trunk_blocks; b++) [s, z] = trunkBlock(s, z, w.scope('trunk').scope(String(b)), cfg, derived);
+      sm = structureModule(s, z, { R: R0, t: op.div(t0, NM) }, w.scope('structure'), cfg);
+      prev = { s, z, R: sm.frames.R, t: op.mul(sm.frames.t, NM) };
+    };
+    if (cfg.recycles) g.scope(`pass${pass}`, run);
+    else run();
+  }
   const error = g.scope('error', () => {
     const h = op.relu(dense(norm(sm.s, w.scope('error_norm'), cs), w.scope('error_hidden'), cs, cs));
     return op.squeeze(softplus(dense(h, w.scope('error_out'), cs, 1)), [1]);

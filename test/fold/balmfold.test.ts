@@ -118,7 +118,13 @@ describe.runIf(hasWeights)('BALMFold: balmkit vs PyTorch', () => {
     expect(() => buildBalmFoldGraph(extra, model.config, model.weightsFile)).toThrow(/'trunk\.9\.attention\.q\.weight' not used/);
     const wider = balmFoldConfigSchema.parse({ ...model.config, pair_dim: model.config.pair_dim + 8 });
     expect(() => buildBalmFoldGraph(weights, wider, model.weightsFile)).toThrow(/has shape .* the config needs/);
-    expect(balmFoldConfigSchema.safeParse({ ...model.config, recycles: 3 }).success).toBe(false);
+    expect(balmFoldConfigSchema.safeParse({ ...model.config, dropout: 0.1 }).success).toBe(false);
+    // A config with recycling needs the recycling weights; one without leaves them unused.
+    if (model.config.recycles === 0) {
+      expect(() => buildBalmFoldGraph(weights, { ...model.config, recycles: 1 }, model.weightsFile)).toThrow(/weight 'recycle_single_norm\.weight' is missing/);
+    } else {
+      expect(() => buildBalmFoldGraph(weights, { ...model.config, recycles: 0 }, model.weightsFile)).toThrow(/'recycle_[a-z_.]+'.* not used by the BALMFold graph/);
+    }
   });
 });
 
@@ -165,7 +171,7 @@ describe('balmfold model folders', () => {
 
   it('says which file or field is wrong', () => {
     expect(() => loadFoldModel(make({}, { 'config.json': '{}' }))).toThrow(/model\.json: weights: .*model\.safetensors does not exist/);
-    expect(() => loadFoldModel(make({}, { 'config.json': '{"pair_dim": 24, "recycles": 3}', 'model.safetensors': '' }))).toThrow(/config\.json: .*recycles/);
+    expect(() => loadFoldModel(make({}, { 'config.json': '{"pair_dim": 24, "dropout": 0.1}', 'model.safetensors': '' }))).toThrow(/config\.json: .*dropout/);
     expect(() => loadFoldModel(make({ balm: 'no-such-balm' }))).toThrow(/balm: no BALM model 'no-such-balm'/);
     expect(() => loadFoldModel(make({ templates: './nowhere' }))).toThrow(/templates: model .*nowhere/);
     expect(() => loadFoldModel(make({ kind: 'alphafold' }))).toThrow(ModelError);
