@@ -3,7 +3,7 @@
  * `models/fold-baseline/split.json`: the 41 RAB test entries and the validation entries).
  *
  *   node --import tsx bench/fold-accuracy.ts [--set test|validation|both] [--model fold-baseline]
- *        [--data ../shared/data] [--limit N] [--json] [--no-nearest]
+ *        [--recycles N] [--data ../shared/data] [--limit N] [--json] [--no-nearest]
  *
  * Input of each prediction: the sequences of the observed residues (ATOM records) of chains H and L.
  * Measures, after relaxation:
@@ -45,6 +45,7 @@ const which = opt('--set') ?? 'both';
 const limit = opt('--limit') !== undefined ? Number(opt('--limit')) : Infinity;
 const asJson = args.includes('--json');
 const withNearest = !args.includes('--no-nearest');
+const recycles = opt('--recycles') !== undefined ? Number(opt('--recycles')) : undefined;
 const model = loadFoldModel(opt('--model') ?? 'fold-baseline');
 if (!['test', 'validation', 'both'].includes(which)) throw new Error(`--set ${which}: use test, validation or both`);
 
@@ -251,7 +252,7 @@ async function evaluate(id: string): Promise<EntryResult | string> {
   const light = s.chains.find((c) => c.chainType !== 'H');
   if (!heavy && !light) return `${id}: no numbered chain (${s.skipped.map((x) => `${x.chain}: ${x.reason}`).join('; ')})`;
   const t0 = performance.now();
-  const [outcome] = await fold({ name: id, ...(heavy ? { heavy: heavy.sequence } : {}), ...(light ? { light: light.sequence } : {}) }, { model });
+  const [outcome] = await fold({ name: id, ...(heavy ? { heavy: heavy.sequence } : {}), ...(light ? { light: light.sequence } : {}) }, { model, ...(recycles !== undefined ? { recycles } : {}) });
   const ms = performance.now() - t0;
   if (!outcome!.ok) return `${id}: ${outcome!.failure.message}`;
   const ab = outcome!.antibody;
@@ -466,7 +467,7 @@ async function runSet(name: string, ids: string[]): Promise<Summary> {
 function format(s: Summary): string {
   const f = (x: number) => x.toFixed(2).padStart(6);
   const lines = [
-    `${model.name} on ${s.set} (${s.entries} entries: ${s.fv} Fv, ${s.entries - s.fv} single-chain${s.failed.length ? `; ${s.failed.length} failed` : ''}): RMSD in Å after superposing the chain's framework (IMGT non-CDR backbone); relaxed models`,
+    `${model.name}${recycles !== undefined ? ` (recycles ${recycles})` : ''} on ${s.set} (${s.entries} entries: ${s.fv} Fv, ${s.entries - s.fv} single-chain${s.failed.length ? `; ${s.failed.length} failed` : ''}): RMSD in Å after superposing the chain's framework (IMGT non-CDR backbone); relaxed models`,
     `  region        CDRs by    n   backbone mean/median   Cα mean/median   nearest template mean/median   published (Å)`,
   ];
   for (const r of s.rows) {

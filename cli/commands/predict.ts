@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 
 import type { AntibodyInput, FoldedAntibody, FoldFailure } from '../../src/fold/predict.js';
-import { EXIT, UsageError, addRuntimeOptions, choiceOption, parseOptions, runtimeOptionsShape } from '../options.js';
+import { EXIT, UsageError, addRuntimeOptions, choiceOption, intOption, parseOptions, runtimeOptionsShape } from '../options.js';
 
 const schema = z.strictObject({
   heavy: z.string().min(1, { error: 'needs a sequence' }).optional(),
@@ -21,6 +21,7 @@ const schema = z.strictObject({
   format: choiceOption(['pdb', 'cif'] as const).optional(),
   scheme: choiceOption(['imgt', 'chothia', 'kabat'] as const).optional(),
   model: z.string().min(1, { error: 'needs a model folder or name' }).optional(),
+  recycles: intOption(0, '--recycles 1').optional(),
   json: z.boolean({ error: 'takes no value' }).optional(),
   progress: z.boolean().optional(),
   view: z.boolean().optional(),
@@ -64,6 +65,7 @@ export function register(program: Command): void {
     .option('--format <format>', 'pdb or cif [default: from the -o file extension, else pdb]')
     .option('--scheme <scheme>', 'residue numbering: imgt, chothia or kabat [default: imgt]')
     .option('--model <model>', 'model folder or shipped model name: fold-baseline (template baseline, the default) or balmfold-small (BALMFold, learned; see models/balmfold-small/README.md)')
+    .option('--recycles <n>', 'BALMFold recycling passes: fewer are faster, 0 is one pass [default: the model\'s own, 3 for balmfold-small]')
     .option('--json', 'print a JSON summary on stdout (schema in --help)')
     .option('--no-progress', 'no progress bar (it is shown for batches when stderr is a terminal)')
     .option('--view', 'then open the predictions in the 3D viewer (served on 127.0.0.1 until Ctrl-C; needs -o)');
@@ -100,6 +102,10 @@ ${JSON_SCHEMA}
       if (e instanceof ModelError) throw new UsageError(`--model ${e.message}`);
       throw e;
     }
+    if (opts.recycles !== undefined) {
+      if (model.kind !== 'balmfold') throw new UsageError(`--recycles: model '${model.name}' is a ${model.kind}, which does not recycle; it applies to BALMFold models (--model balmfold-small)`);
+      if (opts.recycles > 0 && model.config.recycles === 0) throw new UsageError(`--recycles ${opts.recycles}: model '${model.name}' was trained without recycling; use --recycles 0 or leave it out`);
+    }
     const scheme = opts.scheme ?? 'imgt';
 
     const bar = opts.progress !== false && records.length > 1 && process.stderr.isTTY === true ? new ProgressBar(records.length) : null;
@@ -110,7 +116,7 @@ ${JSON_SCHEMA}
     let done = 0;
     for (const rec of records) {
       // One at a time, so a long batch shows progress and holds one structure in memory.
-      const [outcome] = await fold(rec, { model, scheme, ...(opts.ep !== undefined ? { ep: opts.ep } : {}) });
+      const [outcome] = await fold(rec, { model, scheme, ...(opts.ep !== undefined ? { ep: opts.ep } : {}), ...(opts.recycles !== undefined ? { recycles: opts.recycles } : {}) });
       done++;
       if (!outcome!.ok) {
         errors.push(outcome!.failure);

@@ -19,7 +19,10 @@ numbers where a block follows AlphaFold 2):
          backbone update (Alg. 23) composed onto the frames, which start at the template frames
          instead of the identity, so the network learns corrections; angle resnet → 7 torsions.
   atoms  frames + torsions → atom14 (Alg. 24), the same tables as balmkit's geometry.
-  error  per residue: predicted Cα deviation (Å) after Fv framework superposition.
+  error  per residue: predicted Cα deviation (Å) after Fv framework superposition,
+         error_scale · softplus(MLP(LayerNorm(s))) + error_shift: the affine map is fit after training
+         on validation predictions (models/train/calibrate_balmfold_error.py) and is identity while
+         training, since errors on training entries run smaller than on unseen ones.
 
   recycling (AF2 Alg. 2 and 32, when cfg["recycles"] > 0): the whole trunk and structure module run
          1 + recycles times; each pass after the first adds LayerNorm(previous trunk single) to s,
@@ -61,6 +64,8 @@ DEFAULT_CONFIG = {
     "rbf_min": 2.0,
     "rbf_max": 30.0,
     "recycles": 0,
+    "error_scale": 1.0,
+    "error_shift": 0.0,
 }
 
 NM = 10.0  # Å per internal length unit
@@ -377,6 +382,7 @@ class BalmFold(nn.Module):
                 R_last, t_last, _ = layers[-1]
                 prev = (s.detach(), z.detach(), R_last.detach(), (t_last * NM).detach())
         error = F.softplus(self.error_out(F.relu(self.error_hidden(self.error_norm(s_final)))))[:, 0]
+        error = error * self.cfg["error_scale"] + self.cfg["error_shift"]
         return [(R, t * NM, tor) for R, t, tor in layers], error
 
 

@@ -45,7 +45,7 @@ from safetensors_io import load_file, save_file  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # violation is in units of σ (≈ 15 for the step-11,891 weights, whose relaxation closed the chains).
-LOSS_WEIGHTS = {"fape_backbone": 0.5, "fape_atoms": 0.5, "torsion": 1.0, "error": 0.1, "superposed": 0.1, "violation": 0.03}
+LOSS_WEIGHTS = {"fape_backbone": 0.5, "fape_atoms": 0.5, "torsion": 1.0, "error": 0.1, "superposed": 0.1, "violation": 0.015}
 # Ideal peptide geometry between residues (Engh & Huber; mean and σ as AF2's violation loss uses,
 # angles as cosines), penalised beyond a flat bottom of 2σ.
 C_N_BOND, C_N_SIGMA = 1.329, 0.014
@@ -298,6 +298,9 @@ def main() -> None:
             cfg = json.load(f)
     if args.recycles is not None:
         cfg["recycles"] = args.recycles
+    if cfg.get("error_scale", 1.0) != 1.0 or cfg.get("error_shift", 0.0) != 0.0:
+        log("error head calibration reset to identity for training: rerun calibrate_balmfold_error.py afterwards")
+    cfg["error_scale"], cfg["error_shift"] = 1.0, 0.0
     torch.manual_seed(args.seed)
     model = BalmFold(cfg)
     if args.resume:

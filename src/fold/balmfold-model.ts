@@ -10,7 +10,7 @@
  *          transition, quaternion backbone update (Alg. 23) composed onto the frames, which start at
  *          the template frames; angle resnet → 7 torsions (final layer only)
  *   atoms  frames + torsions → atom14 (Alg. 24, `emitAtomsFromFrames`)
- *   error  softplus(MLP(LayerNorm(s))) per residue (Å)
+ *   error  error_scale · softplus(MLP(LayerNorm(s))) + error_shift per residue (Å)
  *   recycling (`recycles` > 0): trunk and structure module run 1 + recycles times, unrolled here
  *          with shared weights; each later pass adds LayerNorm(previous trunk s and z) and the
  *          template pair features of the previous final frames (AF2 Alg. 32)
@@ -66,6 +66,9 @@ export const balmFoldConfigSchema = z.strictObject({
   rbf_min: z.number().default(2.0),
   rbf_max: z.number().default(30.0),
   recycles: z.number().int().min(0).default(0),
+  /** The error head's affine calibration (fit on validation after training). */
+  error_scale: z.number().positive().default(1),
+  error_shift: z.number().default(0),
 });
 
 /** A BALMFold configuration (all fields filled in). */
@@ -401,7 +404,8 @@ function build(weights: NamedTensors, cfg: BalmFoldConfig): GraphBuilder {
   }
   const error = g.scope('error', () => {
     const h = op.relu(dense(norm(sm.s, w.scope('error_norm'), cs), w.scope('error_hidden'), cs, cs));
-    return op.squeeze(softplus(dense(h, w.scope('error_out'), cs, 1)), [1]);
+    const raw = op.squeeze(softplus(dense(h, w.scope('error_out'), cs, 1)), [1]);
+    return cfg.error_scale === 1 && cfg.error_shift === 0 ? raw : op.add(op.mul(raw, cfg.error_scale), cfg.error_shift);
   });
 
   const R = sm.frames.R;

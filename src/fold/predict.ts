@@ -51,6 +51,12 @@ export interface FoldOptions {
   ep?: 'auto' | 'cuda' | 'cpu';
   /** Relax the model (default true). */
   relax?: boolean;
+  /**
+   * BALMFold: recycling passes (default: the model's own `recycles`, 3 for balmfold-small). Fewer
+   * are faster (each pass repeats the trunk and structure module); 0 is a single pass. Models
+   * trained without recycling take only 0.
+   */
+  recycles?: number;
   /** Called after each record. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -227,10 +233,10 @@ interface BalmFoldRunner {
 /** Runners per model folder and requested provider, for the life of the process. */
 const runners = new Map<string, Promise<BalmFoldRunner>>();
 
-async function createRunner(model: BalmFoldModel, ep: FoldOptions['ep']): Promise<BalmFoldRunner> {
+async function createRunner(model: BalmFoldModel, ep: FoldOptions['ep'], recycles: number): Promise<BalmFoldRunner> {
   let bytes: Uint8Array;
   try {
-    bytes = serializeModel(buildBalmFoldGraph(readWeights(model.weightsFile), model.config, model.weightsFile));
+    bytes = serializeModel(buildBalmFoldGraph(readWeights(model.weightsFile), { ...model.config, recycles }, model.weightsFile));
   } catch (e) {
     if (e instanceof GraphError) throw new ModelError(`model '${model.name}': ${e.message}`);
     if (e instanceof Error) throw new ModelError(`model '${model.name}': ${model.weightsFile}: ${e.message}`);
@@ -246,11 +252,15 @@ async function createRunner(model: BalmFoldModel, ep: FoldOptions['ep']): Promis
 }
 
 /** The (cached) sessions of a BALMFold model; a failed creation is not cached. */
-function balmFoldRunner(model: BalmFoldModel, ep: FoldOptions['ep']): Promise<BalmFoldRunner> {
-  const key = `${model.folder}|${ep ?? 'default'}`;
+function balmFoldRunner(model: BalmFoldModel, ep: FoldOptions['ep'], recycles: number | undefined): Promise<BalmFoldRunner> {
+  const trained = model.config.recycles;
+  const n = recycles ?? trained;
+  if (!Number.isInteger(n) || n < 0) throw new ModelError(`recycles ${String(recycles)}: give a whole number ≥ 0`);
+  if (n > 0 && trained === 0) throw new ModelError(`recycles ${n}: model '${model.name}' was trained without recycling (config.json recycles 0); use 0`);
+  const key = `${model.folder}|${ep ?? 'default'}|${n}`;
   let hit = runners.get(key);
   if (!hit) {
-    hit = createRunner(model, ep);
+    hit = createRunner(model, ep, n);
     runners.set(key, hit);
     hit.catch(() => runners.delete(key));
   }
@@ -422,7 +432,7 @@ export async function fold(records: AntibodyInput | readonly AntibodyInput[], op
   if (options.ep !== undefined && !['auto', 'cuda', 'cpu'].includes(options.ep)) throw new ModelError(`ep '${String(options.ep)}': use auto, cuda or cpu`);
   const scheme = options.scheme ?? 'imgt';
   // A BALMFold model's sessions are made (or fetched) before any record, so a broken model throws.
-  const runner = model.kind === 'balmfold' ? await balmFoldRunner(model, options.ep) : null;
+  const runner = model.kind === 'balmfold' ? await balmFoldRunner(model, options.ep, options.recycles) : null;
   const out: FoldOutcome[] = [];
   for (const [k, input] of list.entries()) {
     try {

@@ -88,5 +88,11 @@ describe('balmkit predict-structure', () => {
     expect(fmt.stderr).toMatch(/--format must be one of pdb, cif/);
     const json = balmkit(['predict-structure', '--heavy', seq('trastuzumab_H'), '--json']);
     expect(json.code).toBe(2);
+    const recycles = balmkit(['predict-structure', '--heavy', seq('trastuzumab_H'), '-o', path.join(tmp, 'r.pdb'), '--model', 'fold-baseline', '--recycles', '1']);
+    expect(recycles.code).toBe(2);
+    expect(recycles.stderr).toMatch(/--recycles: model 'fold-baseline' is a template-baseline, which does not recycle/);
+    const negative = balmkit(['predict-structure', '--heavy', seq('trastuzumab_H'), '-o', path.join(tmp, 'r.pdb'), '--recycles', '-1']);
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toMatch(/--recycles must be a whole number ≥ 0/);
   });
 });

@@ -147,6 +147,23 @@ describe.runIf(hasWeights && SHIPPED)('fold() with balmfold-small', async () => 
     expect(ab.residues.every((r) => r.error > 0)).toBe(true);
     expect(ab.cdrs.map((c) => c.name)).toEqual(['H1', 'H2', 'H3', 'L1', 'L2', 'L3']);
   });
+
+  it('takes fewer recycles on request and refuses a negative count', async () => {
+    const model = loadFoldModel('balmfold-small') as BalmFoldModel;
+    await expect(fold(TRASTUZUMAB, { model, ep: 'cpu', recycles: -1 })).rejects.toThrow(/recycles -1: give a whole number/);
+    if (model.config.recycles === 0) {
+      await expect(fold(TRASTUZUMAB, { model, ep: 'cpu', recycles: 1 })).rejects.toThrow(/trained without recycling/);
+      return;
+    }
+    const [single] = await fold(TRASTUZUMAB, { model, ep: 'cpu', recycles: 0 });
+    if (!single!.ok || !outcomes[0]!.ok) throw new Error('fold failed');
+    const a = single!.antibody.atoms.positions;
+    const b = outcomes[0]!.antibody.atoms.positions;
+    let moved = 0;
+    for (let i = 0; i < a.length; i++) moved = Math.max(moved, Math.abs(a[i]! - b[i]!));
+    expect(moved, 'one pass and the recycled default give different atoms').toBeGreaterThan(1e-3);
+    expect(checkGeometry(single!.antibody.atoms, single!.antibody.chainStarts).clashes).toEqual([]);
+  });
 });
 
 describe('balmfold model folders', () => {
