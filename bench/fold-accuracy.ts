@@ -3,10 +3,10 @@
  * `models/fold-baseline/split.json`: the 41 RAB test entries and the validation entries).
  *
  *   node --import tsx bench/fold-accuracy.ts [--set test|validation|both] [--model fold-baseline]
- *        [--recycles N] [--data ../shared/data] [--limit N] [--json] [--no-nearest]
+ *        [--recycles N] [--data ../shared/data] [--limit N] [--json] [--no-nearest] [--no-relax]
  *
  * Input of each prediction: the sequences of the observed residues (ATOM records) of chains H and L.
- * Measures, after relaxation:
+ * Measures, after relaxation (`--no-relax`: on the model's own coordinates):
  * - each CDR (IMGT and Chothia definitions): RMSD over backbone N, CA, C, O, and over Cα alone,
  *   after superposing that chain's framework (IMGT non-CDR residues, backbone atoms);
  * - Fv framework: RMSD over both frameworks after superposing both;
@@ -45,6 +45,7 @@ const which = opt('--set') ?? 'both';
 const limit = opt('--limit') !== undefined ? Number(opt('--limit')) : Infinity;
 const asJson = args.includes('--json');
 const withNearest = !args.includes('--no-nearest');
+const relax = !args.includes('--no-relax');
 const recycles = opt('--recycles') !== undefined ? Number(opt('--recycles')) : undefined;
 const model = loadFoldModel(opt('--model') ?? 'fold-baseline');
 if (!['test', 'validation', 'both'].includes(which)) throw new Error(`--set ${which}: use test, validation or both`);
@@ -64,6 +65,8 @@ interface EntryResult {
   cdr: Record<string, { backbone: number; ca: number }>;
   fvFramework: number;
   fvFrameworkCa: number;
+  /** Each chain's framework backbone RMSD after superposing that framework alone (no H/L orientation). */
+  chainFramework: Record<string, number>;
   /**
    * Per residue: chain and IMGT id (`H:111A`), predicted error, and the observed error as the error
    * head defines it (Cα deviation after superposing the Fv framework Cα), and the backbone deviation
@@ -252,7 +255,7 @@ async function evaluate(id: string): Promise<EntryResult | string> {
   const light = s.chains.find((c) => c.chainType !== 'H');
   if (!heavy && !light) return `${id}: no numbered chain (${s.skipped.map((x) => `${x.chain}: ${x.reason}`).join('; ')})`;
   const t0 = performance.now();
-  const [outcome] = await fold({ name: id, ...(heavy ? { heavy: heavy.sequence } : {}), ...(light ? { light: light.sequence } : {}) }, { model, ...(recycles !== undefined ? { recycles } : {}) });
+  const [outcome] = await fold({ name: id, ...(heavy ? { heavy: heavy.sequence } : {}), ...(light ? { light: light.sequence } : {}) }, { model, relax, ...(recycles !== undefined ? { recycles } : {}) });
   const ms = performance.now() - t0;
   if (!outcome!.ok) return `${id}: ${outcome!.failure.message}`;
   const ab = outcome!.antibody;
@@ -262,7 +265,7 @@ async function evaluate(id: string): Promise<EntryResult | string> {
     ...(heavy ? [{ obs: heavy, start: ab.chainStarts[0]!, name: 'H' }] : []),
     ...(light ? [{ obs: light, start: ab.chainStarts[heavy ? 1 : 0]!, name: 'L' }] : []),
   ];
-  const result: EntryResult = { id, cdr: {}, fvFramework: NaN, fvFrameworkCa: NaN, residues: [], h3PredictedError: NaN, geometry: ab.geometry, relaxPasses: ab.relax?.passes ?? 0, ms, chains: chains.map((c) => c.name).join('') };
+  const result: EntryResult = { id, cdr: {}, fvFramework: NaN, fvFrameworkCa: NaN, chainFramework: {}, residues: [], h3PredictedError: NaN, geometry: ab.geometry, relaxPasses: ab.relax?.passes ?? 0, ms, chains: chains.map((c) => c.name).join('') };
   const fvP: number[] = [];
   const fvO: number[] = [];
   const fvPca: number[] = [];
@@ -280,6 +283,7 @@ async function evaluate(id: string): Promise<EntryResult | string> {
     const f = collect(pos, obs, predIndex, fw);
     const fit = kabsch(f.p, f.o);
     const moved = transformPoints(fit, pos);
+    result.chainFramework[name] = rmsdOf(transformPoints(fit, f.p), f.o);
     fvP.push(...f.p);
     fvO.push(...f.o);
     const fca = collect(pos, obs, predIndex, fw, true);
@@ -385,6 +389,8 @@ interface Summary {
   correlation: { perResiduePearson: number; perResidueSpearman: number; residues: number; h3PerStructurePearson: number; h3PerStructureSpearman: number };
   geometry: { notAcceptable: string[]; secondRelaxPass: number; outputs: number; bondsIdeal99: number; minBondsIdealFraction: number; peptideBondsOff: number; withClashes: number; withDAminoAcids: number };
   msPerAntibody: number;
+  /** Each entry's Fv framework and CDR (IMGT, backbone) RMSDs, for looking at outliers (`--json`). */
+  perEntry: { id: string; fvFramework: number; chainFramework: Record<string, number>; cdr: Record<string, number> }[];
 }
 
 const residuesBySet = new Map<string, EntryResult['residues']>();
@@ -461,13 +467,19 @@ async function runSet(name: string, ids: string[]): Promise<Summary> {
       withDAminoAcids: results.filter((r) => r.geometry.dAminoAcids > 0).length,
     },
     msPerAntibody: mean(results.map((r) => r.ms)),
+    perEntry: results.map((r) => ({
+      id: r.id,
+      fvFramework: r.fvFramework,
+      chainFramework: r.chainFramework,
+      cdr: Object.fromEntries(CDRS.flatMap((c) => (r.cdr[`${c}:imgt`] ? [[c, r.cdr[`${c}:imgt`]!.backbone]] : []))),
+    })),
   };
 }
 
 function format(s: Summary): string {
   const f = (x: number) => x.toFixed(2).padStart(6);
   const lines = [
-    `${model.name}${recycles !== undefined ? ` (recycles ${recycles})` : ''} on ${s.set} (${s.entries} entries: ${s.fv} Fv, ${s.entries - s.fv} single-chain${s.failed.length ? `; ${s.failed.length} failed` : ''}): RMSD in Å after superposing the chain's framework (IMGT non-CDR backbone); relaxed models`,
+    `${model.name}${recycles !== undefined ? ` (recycles ${recycles})` : ''} on ${s.set} (${s.entries} entries: ${s.fv} Fv, ${s.entries - s.fv} single-chain${s.failed.length ? `; ${s.failed.length} failed` : ''}): RMSD in Å after superposing the chain's framework (IMGT non-CDR backbone); ${relax ? 'relaxed models' : 'unrelaxed'}`,
     `  region        CDRs by    n   backbone mean/median   Cα mean/median   nearest template mean/median   published (Å)`,
   ];
   for (const r of s.rows) {

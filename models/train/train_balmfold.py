@@ -45,7 +45,8 @@ from safetensors_io import load_file, save_file  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # violation is in units of σ (≈ 15 for the step-11,891 weights, whose relaxation closed the chains).
-LOSS_WEIGHTS = {"fape_backbone": 0.5, "fape_atoms": 0.5, "torsion": 1.0, "error": 0.1, "superposed": 0.1, "violation": 0.015}
+LOSS_WEIGHTS = {"fape_backbone": 0.5, "fape_atoms": 0.5, "torsion": 1.0, "error": 0.1, "superposed": 0.1, "fv_framework": 0.0,
+                "violation": 0.002}
 # Ideal peptide geometry between residues (Engh & Huber; mean and σ as AF2's violation loss uses,
 # angles as cosines), penalised beyond a flat bottom of 2σ.
 C_N_BOND, C_N_SIGMA = 1.329, 0.014
@@ -133,9 +134,10 @@ def ca_deviation(pred_ca, true_ca, framework):
     return torch.sqrt(((moved - true_ca) ** 2).sum(-1))
 
 
-def superposed_rmsd(xyz, e) -> torch.Tensor:
+def superposed_rmsd(xyz, e) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean over regions of backbone RMSD (N, CA, C, O): the Fv framework after superposing both
-    chains' frameworks, and each CDR after superposing its own chain's framework (detached fit)."""
+    chains' frameworks, and each CDR after superposing its own chain's framework (detached fit);
+    and the Fv framework term alone (the benchmark's Fv framework RMSD)."""
     mask = e["atom14_mask"][:, :4] > 0
     framework = e["region"] == 0
     terms = []
@@ -155,13 +157,14 @@ def superposed_rmsd(xyz, e) -> torch.Tensor:
     fv = rmsd_after(framework, framework)
     if fv is not None:
         terms.append(fv)
+    zero = xyz.sum() * 0.0
     for c in (0, 1):
         in_chain = e["chain"] == c
         for k in (1, 2, 3):
             v = rmsd_after(framework & in_chain, in_chain & (e["region"] == k))
             if v is not None:
                 terms.append(v)
-    return torch.stack(terms).mean() if terms else xyz.sum() * 0.0
+    return (torch.stack(terms).mean() if terms else zero), (fv if fv is not None else zero)
 
 
 def peptide_violation(xyz, e) -> torch.Tensor:
@@ -194,7 +197,7 @@ def alt_torsion_sign(tables, aatype):
     return sign
 
 
-def losses(model: BalmFold, tables: dict, e: dict, recycles: int = 0) -> dict:
+def losses(model: BalmFold, tables: dict, e: dict, recycles: int = 0, weights: dict = LOSS_WEIGHTS) -> dict:
     layers, error = model(*model_inputs(e), detach_rotations=True, recycles=recycles)
     true = e["frames"].view(-1, 3, 4)
     tR, tt = true[:, :, :3], true[:, :, 3]
@@ -213,9 +216,10 @@ def losses(model: BalmFold, tables: dict, e: dict, recycles: int = 0) -> dict:
         er = F.huber_loss(error, observed, delta=1.0)
     else:
         er = error.sum() * 0.0
+    superposed, fv_framework = superposed_rmsd(xyz, e)
     parts = {"fape_backbone": fb, "fape_atoms": fa, "torsion": to, "error": er,
-             "superposed": superposed_rmsd(xyz, e), "violation": peptide_violation(xyz, e)}
-    parts["total"] = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
+             "superposed": superposed, "fv_framework": fv_framework, "violation": peptide_violation(xyz, e)}
+    parts["total"] = sum(weights[k] * v for k, v in parts.items())
     return parts
 
 
@@ -278,11 +282,19 @@ def main() -> None:
                     help="recycles of the model (config); with --resume, adds zero-initialised recycling weights to a model trained without")
     ap.add_argument("--whole-every", type=int, default=0, metavar="K",
                     help="every K-th step trains on the whole Fv instead of a crop (0: never)")
+    ap.add_argument("--loss-weight", action="append", default=[], metavar="NAME=W",
+                    help=f"override a loss weight for this schedule (names: {', '.join(LOSS_WEIGHTS)})")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--crop", type=int, default=160, help="spatial crop size in residues (0: whole Fv)")
     ap.add_argument("--eval-limit", type=int, default=90, help="validation entries evaluated at each save")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    loss_weights = dict(LOSS_WEIGHTS)
+    for item in args.loss_weight:
+        name, _, value = item.partition("=")
+        if name not in LOSS_WEIGHTS:
+            raise SystemExit(f"--loss-weight {item}: unknown loss '{name}'; use one of {', '.join(LOSS_WEIGHTS)}")
+        loss_weights[name] = float(value)
 
     train = FoldData(os.path.join(args.data, "train.safetensors"))
     valid = FoldData(os.path.join(args.data, "validation.safetensors"))
@@ -312,9 +324,13 @@ def main() -> None:
     log(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
     if args.new_schedule:
         # Schedules after the first restart their warm-up (Adam's moments are rebuilt) and cosine.
-        state["schedule"] = {"start": state["step"], "steps": args.new_schedule, "lr": args.lr, "whole_every": args.whole_every}
+        state["schedule"] = {"start": state["step"], "steps": args.new_schedule, "lr": args.lr, "whole_every": args.whole_every,
+                             "loss_weights": loss_weights}
         state["planned_steps"] = state["step"] + args.new_schedule
     schedule = state.get("schedule", {"start": 0, "steps": state["planned_steps"], "lr": args.lr})
+    # A resumed schedule keeps the weights it started with.
+    loss_weights = schedule.get("loss_weights", loss_weights)
+    log(f"loss weights {loss_weights}")
     whole_every = schedule.get("whole_every", args.whole_every)
     planned = state["planned_steps"]
     warmup = 200 if schedule["start"] == 0 else 100
@@ -348,7 +364,7 @@ def main() -> None:
             g["lr"] = lr_at(state["step"])
         # Recycles sampled uniformly in 0..cfg["recycles"] per step (AF2), earlier passes without gradient.
         recycles = random.Random(state["seed"] * 104729 + state["step"]).randint(0, cfg.get("recycles", 0))
-        parts = losses(model, tables, e, recycles)
+        parts = losses(model, tables, e, recycles, loss_weights)
         opt.zero_grad(set_to_none=True)
         parts["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

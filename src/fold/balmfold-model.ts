@@ -417,7 +417,10 @@ function build(weights: NamedTensors, cfg: BalmFoldConfig): GraphBuilder {
   g.output(sm.torsions, 'torsions');
   g.output(error, 'error');
 
-  const unused = [...weights.keys()].filter((k) => !g.has(k) && !g.has(`${k}.T`) && !derived.has(k));
+  // A model trained with recycling may run with none (fold({ recycles: 0 })): its recycling
+  // embedders are then legitimately left out.
+  const skippedRecycling = (k: string) => cfg.recycles === 0 && k.startsWith('recycle_');
+  const unused = [...weights.keys()].filter((k) => !g.has(k) && !g.has(`${k}.T`) && !derived.has(k) && !skippedRecycling(k));
   if (unused.length > 0) {
     throw new GraphError(`tensor${unused.length > 1 ? 's' : ''} ${unused.slice(0, 5).map((k) => `'${k}'`).join(', ')}${unused.length > 5 ? `, … (${unused.length} in all)` : ''} not used by the BALMFold graph of this config: is config.json the one the weights were trained with?`);
   }
