@@ -3,6 +3,7 @@
   node --import tsx models/train/prepare-fold-data.ts --out /tmp/balmfold-data     # inputs + targets
   /usr/bin/python3 models/train/train_balmfold.py --data /tmp/balmfold-data [--out models/balmfold-small]
         [--resume] [--minutes 60] [--save-minutes 10] [--steps 20000] [--lr 5e-4] [--threads 2]
+        [--new-schedule STEPS] [--recycles N] [--whole-every K] [--loss-weight NAME=W] [--crop 160]
 
 Debian's python3-torch with libopenblas0-pthread, 2 threads. One Fv per step (no padding), spatially
 cropped to --crop residues (default 160 of an Fv's ~230), Adam with linear warm-up and cosine decay over the planned steps,
@@ -13,8 +14,15 @@ gradient clipping at 1. Losses (weights in LOSS_WEIGHTS):
   - torsion loss (Alg. 27: closest of the true and, for π-periodic chis, the alternative angle, plus
     0.02 × the (sin, cos) norm deviation) averaged over layers;
   - error head: Huber (1 Å) between the predicted and the observed Cα deviation after superposing
-    the Fv framework (IMGT non-CDR Cα) of the final prediction onto the experiment.
-Violation terms are left to balmkit's relaxation, which runs on every prediction.
+    the Fv framework (IMGT non-CDR Cα) of the final prediction onto the experiment;
+  - superposed: mean over regions of the final backbone RMSD, the Fv framework after superposing
+    both frameworks and each CDR after its chain's framework (the benchmark's measures; fit detached),
+    and fv_framework, the Fv framework term alone (0 unless --loss-weight fv_framework=W);
+  - violation: C–N peptide bond length and the two angles across it beyond a flat bottom of 2σ, in
+    σ units (AF2's means and σ); balmkit's relaxation still runs on every prediction.
+--loss-weight NAME=W overrides a weight for a new schedule (stored in training-state.json).
+Recycling (--recycles N, config recycles): each step draws 0..N recycles, earlier passes without
+gradient (AF2).
 
 Every --save-minutes it evaluates the validation entries (Fv framework Cα RMSD and CDR-H3 Cα RMSD
 after framework superposition, means) and writes OUT/model.safetensors (fp16), OUT/config.json and
@@ -44,7 +52,8 @@ from balmfold import DEFAULT_CONFIG, BalmFold, atoms_from_frames  # noqa: E402
 from safetensors_io import load_file, save_file  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# violation is in units of σ (≈ 15 for the step-11,891 weights, whose relaxation closed the chains).
+# violation is in units of σ (≈ 15 per Fv for the step-11,891 weights before it was trained on; 0.002 keeps
+# it from pulling the frames away from FAPE's optimum while closing the chains).
 LOSS_WEIGHTS = {"fape_backbone": 0.5, "fape_atoms": 0.5, "torsion": 1.0, "error": 0.1, "superposed": 0.1, "fv_framework": 0.0,
                 "violation": 0.002}
 # Ideal peptide geometry between residues (Engh & Huber; mean and σ as AF2's violation loss uses,

@@ -16,7 +16,7 @@ import { balmFoldConfigSchema, type BalmFoldConfig } from './balmfold-model.js';
 export const BASELINE_FORMAT = 1;
 
 /** The name of the model used when none is given: the best shipped structure model. */
-export const DEFAULT_FOLD_MODEL = 'fold-baseline';
+export const DEFAULT_FOLD_MODEL = 'balmfold-small';
 
 /** Mean backbone of one IMGT slot in the common Fv frame. */
 export interface SlotTemplate {

@@ -39,7 +39,10 @@ export interface AntibodyInput {
 
 /** Options of {@link fold}. */
 export interface FoldOptions {
-  /** Model folder or shipped model name (default `fold-baseline`, the best shipped model), or a loaded model. */
+  /**
+   * Model folder or shipped model name (default `balmfold-small`, the best shipped model; `fold-baseline`
+   * is the template baseline), or a loaded model.
+   */
   model?: string | FoldModel;
   /** Numbering of the output residues and CDR ranges (default `imgt`). */
   scheme?: Scheme;

@@ -43,13 +43,13 @@ describe('balmkit predict-structure', () => {
     for (const f of ['adalimumab.pdb', 'trastuzumab.pdb']) {
       const s = parsePdb(fs.readFileSync(path.join(out, f), 'utf8'));
       expect(s.chains.map((c) => c.id)).toEqual(['H', 'L']);
-      expect(s.metadata?.model).toBe('fold-baseline');
+      expect(s.metadata?.model).toBe('balmfold-small');
     }
     expect(r.stderr).toMatch(/record '2LYZ:A\|PDBID\|CHAIN\|SEQUENCE': not an antibody variable domain/);
     expect(r.stderr).toMatch(/record 'broken', L chain, residue 50: 'J' is not/);
     expect(r.stderr).toMatch(/2 record\(s\) failed/);
     const summary = JSON.parse(r.stdout) as { records: { name: string; file: string; cdrs: { name: string; meanError: number }[]; residues: unknown[] }[]; errors: { name: string; reason: string }[]; model: string };
-    expect(summary.model).toBe('fold-baseline');
+    expect(summary.model).toBe('balmfold-small');
     expect(summary.records.map((x) => x.name)).toEqual(['trastuzumab', 'adalimumab']);
     expect(summary.records[0]!.cdrs.map((c) => c.name)).toEqual(['H1', 'H2', 'H3', 'L1', 'L2', 'L3']);
     expect(summary.errors.map((e) => e.name)).toEqual(['2LYZ:A|PDBID|CHAIN|SEQUENCE', 'broken']);

@@ -1,5 +1,6 @@
 /**
- * `fold` end to end with the shipped baseline: valid relaxed geometry (bonds incl. the C–N peptide
+ * `fold` end to end with the shipped template baseline (`fold-baseline`, named explicitly: the default
+ * model, balmfold-small, has its own tests in balmfold.test.ts): valid relaxed geometry (bonds incl. the C–N peptide
  * bonds, clashes, chirality) checked independently with `checkGeometry`, PDB and mmCIF output read
  * back by Biopython with the right chains, residue count, numbering and B-factors, per-record
  * failures, and — on a sample of the RAB test entries from ../shared/data — the same geometry bar
@@ -36,6 +37,8 @@ function expectValidGeometry(ab: FoldedAntibody): void {
   expect(g.dAminoAcids, `${ab.name}: D residues`).toEqual([]);
 }
 
+const BASELINE = { model: 'fold-baseline' } as const;
+
 function ok(outcomes: Awaited<ReturnType<typeof fold>>): FoldedAntibody[] {
   return outcomes.map((o) => {
     if (!o.ok) throw new Error(o.failure.message);
@@ -44,8 +47,8 @@ function ok(outcomes: Awaited<ReturnType<typeof fold>>): FoldedAntibody[] {
 }
 
 describe('fold with the shipped baseline', async () => {
-  const imgt = ok(await fold(antibodies));
-  const chothia = ok(await fold(antibodies, { scheme: 'chothia' }));
+  const imgt = ok(await fold(antibodies, BASELINE));
+  const chothia = ok(await fold(antibodies, { ...BASELINE, scheme: 'chothia' }));
 
   it('gives relaxed structures with ideal bonds, no clashes and only L residues', () => {
     for (const ab of [...imgt, ...chothia]) expectValidGeometry(ab);
@@ -53,7 +56,7 @@ describe('fold with the shipped baseline', async () => {
 
   it('is deterministic: the same input gives the same PDB text', async () => {
     const { formatPdb } = await import('../../src/io/pdb.js');
-    const again = ok(await fold(antibodies[0]!));
+    const again = ok(await fold(antibodies[0]!, BASELINE));
     expect(formatPdb(again[0]!.structure)).toBe(formatPdb(imgt[0]!.structure));
   });
 
@@ -115,7 +118,7 @@ describe('fold with the shipped baseline', async () => {
       await fold([
         { name: 'vh', heavy: antibodies[0]!.heavy! },
         { name: 'scfv', sequence: `${antibodies[1]!.heavy!}GGGGSGGGGSGGGGS${antibodies[1]!.light!}` },
-      ]),
+      ], BASELINE),
     );
     expect(heavyOnly!.structure.chains.map((c) => c.id)).toEqual(['H']);
     expect(scfv!.structure.chains.map((c) => c.id)).toEqual(['H', 'L']);
@@ -126,7 +129,7 @@ describe('fold with the shipped baseline', async () => {
   it('builds a CDR-H3 longer than any in training from the nearest length, with a larger error', async () => {
     // Trastuzumab's IMGT CDR-H3 (13 residues) made 31 long; training has lengths up to 28.
     const heavy = antibodies[0]!.heavy!.replace('SRWGGDGFYAMDY', 'SRWGGDGSGSGSGSGSGSGSGSGSGFYAMDY');
-    const [ab] = ok(await fold({ name: 'long-h3', heavy, light: antibodies[0]!.light! }));
+    const [ab] = ok(await fold({ name: 'long-h3', heavy, light: antibodies[0]!.light! }, BASELINE));
     const h3 = ab!.residues.filter((r) => r.chain === 'H' && r.region === 'cdr3');
     expect(h3).toHaveLength(31);
     expect(new Set(h3.map((r) => r.source))).toEqual(new Set(['cdr-nearest-length']));
@@ -165,7 +168,7 @@ describe('fold on RAB test entries and a hard validation entry (../shared/data)'
       const s = await readNumberedStructure(path.join(ROSETTA_FV, `pdb${id}_chothia.pdb.bz2`), id, ['H', 'L']);
       const h = s.chains.find((c) => c.chainType === 'H')!;
       const l = s.chains.find((c) => c.chainType !== 'H')!;
-      const [ab] = ok(await fold({ name: id, heavy: h.sequence, light: l.sequence }));
+      const [ab] = ok(await fold({ name: id, heavy: h.sequence, light: l.sequence }, BASELINE));
       expectValidGeometry(ab!);
       // Fv framework Cα after superposing both frameworks.
       const p: number[] = [];
