@@ -119,11 +119,15 @@ describe.runIf(hasWeights)('BALMFold: balmkit vs PyTorch', () => {
     const wider = balmFoldConfigSchema.parse({ ...model.config, pair_dim: model.config.pair_dim + 8 });
     expect(() => buildBalmFoldGraph(weights, wider, model.weightsFile)).toThrow(/has shape .* the config needs/);
     expect(balmFoldConfigSchema.safeParse({ ...model.config, dropout: 0.1 }).success).toBe(false);
-    // A config with recycling needs the recycling weights; one without leaves them unused.
+    // A config with recycling needs the recycling weights; a recycling model run with none
+    // (fold({ recycles: 0 })) leaves them unused, and only them.
     if (model.config.recycles === 0) {
       expect(() => buildBalmFoldGraph(weights, { ...model.config, recycles: 1 }, model.weightsFile)).toThrow(/weight 'recycle_single_norm\.weight' is missing/);
     } else {
-      expect(() => buildBalmFoldGraph(weights, { ...model.config, recycles: 0 }, model.weightsFile)).toThrow(/'recycle_[a-z_.]+'.* not used by the BALMFold graph/);
+      expect(() => buildBalmFoldGraph(weights, { ...model.config, recycles: 0 }, model.weightsFile)).not.toThrow();
+      expect(() => buildBalmFoldGraph(extra, { ...model.config, recycles: 0 }, model.weightsFile)).toThrow(/'trunk\.9\.attention\.q\.weight' not used/);
+      const noRecycling = new Map([...weights].filter(([k]) => !k.startsWith('recycle_')));
+      expect(() => buildBalmFoldGraph(noRecycling, model.config, model.weightsFile)).toThrow(/weight 'recycle_[a-z_]+\.weight' is missing/);
     }
   });
 });
