@@ -40,6 +40,11 @@ const opt = (name: string): string | undefined => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write('node --import tsx bench/fold-accuracy.ts [--set test|validation|both] [--model fold-baseline|balmfold-small|DIR]\n' +
+    '    [--recycles N] [--data ../shared/data] [--limit N] [--json] [--no-nearest] [--no-relax]\n(what it measures: the comment at the top of this file)\n');
+  process.exit(0);
+}
 const data = path.resolve(opt('--data') ?? path.join(ROOT, '..', 'shared', 'data'));
 const which = opt('--set') ?? 'both';
 const limit = opt('--limit') !== undefined ? Number(opt('--limit')) : Infinity;
