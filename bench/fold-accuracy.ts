@@ -288,7 +288,7 @@ async function evaluate(id: string): Promise<EntryResult | string> {
     const f = collect(pos, obs, predIndex, fw);
     const fit = kabsch(f.p, f.o);
     const moved = transformPoints(fit, pos);
-    result.chainFramework[name] = rmsdOf(transformPoints(fit, f.p), f.o);
+    result.chainFramework[name] = fit.rmsd;
     fvP.push(...f.p);
     fvO.push(...f.o);
     const fca = collect(pos, obs, predIndex, fw, true);
@@ -328,10 +328,9 @@ async function evaluate(id: string): Promise<EntryResult | string> {
       ...(light ? { L: mapOfObserved(light), lightType: light.chainType } : {}),
     });
   }
-  const fvFit = kabsch(fvP, fvO);
-  result.fvFramework = rmsdOf(transformPoints(fvFit, fvP), fvO);
+  result.fvFramework = kabsch(fvP, fvO).rmsd;
   const fvFitCa = kabsch(fvPca, fvOca);
-  result.fvFrameworkCa = rmsdOf(transformPoints(fvFitCa, fvPca), fvOca);
+  result.fvFrameworkCa = fvFitCa.rmsd;
   // Per residue, the error head's target: Cα deviation after the Fv framework Cα superposition.
   for (const c of perResidueCa) {
     const moved = transformPoints(fvFitCa, c.ca.p);
