@@ -40,6 +40,8 @@ export interface ProviderProbe {
   ortMessage?: string;
   /** What to do about it, when balmkit can tell (missing provider libraries, …). */
   hint?: string;
+  /** A few words for the one-line CUDA → CPU notice (`reason` is the whole story). */
+  summary?: string;
   /** Wall time of the probe in milliseconds (session creation + one run). */
   ms: number;
 }
@@ -169,6 +171,16 @@ export function providerHint(provider: ExecutionProviderName, ortMessage: string
   return undefined;
 }
 
+/** A few words on why a provider failed, for the one-line fallback notice. */
+export function providerSummary(provider: ExecutionProviderName, ortMessage: string): string {
+  if (provider !== 'cuda') return `${provider} provider failed`;
+  const backends = ortBackends();
+  if (backends !== null && !backends.some((b) => b.name === 'cuda')) return 'this onnxruntime-node build has no CUDA provider';
+  if (cudaProviderFiles().some((f) => !f.present)) return 'no CUDA provider installed';
+  if (/load|shared librar/i.test(ortMessage)) return 'CUDA libraries could not be loaded';
+  return 'CUDA provider failed';
+}
+
 /** ORT's message reduced to one line (its messages sometimes end in a newline or carry a stack). */
 function firstLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
@@ -235,6 +247,7 @@ export async function tryProvider(
       ortMessage,
       ...(hint !== undefined ? { hint } : {}),
       reason: hint !== undefined ? `${ortMessage}; ${hint}` : ortMessage,
+      summary: providerSummary(provider, ortMessage),
       ms: performance.now() - t0,
     };
   } finally {
@@ -275,8 +288,9 @@ export class ProviderResolver {
    *
    * - `cpu`: the CPU, without probing.
    * - `cuda`: CUDA if the probe succeeds, else throws {@link ExecutionProviderError} with the reason.
-   * - `auto`: CUDA if the probe succeeds, else the CPU, writing once
-   *   `balmkit: CUDA execution provider unavailable (<reason>); running on CPU` to the warn sink.
+   * - `auto`: CUDA if the probe succeeds, else the CPU, writing once to the warn sink
+   *   `balmkit: running on CPU (<summary>; \`balmkit doctor\` explains)`, or with BALMKIT_DEBUG=1
+   *   `balmkit: CUDA execution provider unavailable (<reason>); running on CPU`.
    *
    * @param warn - overrides the resolver's sink for this call (the once-only rule still holds).
    */
@@ -291,10 +305,18 @@ export class ProviderResolver {
     if (ep === 'cuda') throw new ExecutionProviderError('cuda', reason);
     if (!this.warned) {
       this.warned = true;
-      (options.warn ?? this.warn)(`balmkit: CUDA execution provider unavailable (${reason}); running on CPU`);
+      (options.warn ?? this.warn)(fallbackNotice(probe));
     }
     return 'cpu';
   }
+}
+
+/** The one line `auto` writes when CUDA does not load: short, unless BALMKIT_DEBUG=1. */
+export function fallbackNotice(probe: ProviderProbe): string {
+  if (process.env.BALMKIT_DEBUG === '1') {
+    return `balmkit: CUDA execution provider unavailable (${probe.reason ?? 'unknown reason'}); running on CPU`;
+  }
+  return `balmkit: running on CPU (${probe.summary ?? 'CUDA unavailable'}; \`balmkit doctor\` explains)`;
 }
 
 /** The process-wide resolver used by `createSession` and the CLI. */

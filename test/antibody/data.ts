@@ -1,11 +1,9 @@
-/** The shared data set for antibody tests: present, or fail under CI=true, or skip with a message. */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { sharedData } from '../shared-data.js';
+/** The shared data set for antibody tests: paths under ../shared/data and gates on them. */
+import { SHARED_DATA, sharedData, type SharedData } from '../shared-data.js';
 
-export const DATA = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'data');
+export const DATA = SHARED_DATA;
 
-/** Whether `../shared/data/<rel>` exists; under CI=true a missing file throws instead. */
-export function haveData(rel: string): boolean {
-  return sharedData('the antibody tests', rel) !== null;
+/** A gate on `../shared/data/<rel>` for `need(ctx, …)`: checked when the test runs. */
+export function data(rel: string): SharedData {
+  return sharedData('the antibody tests', rel);
 }

@@ -23,7 +23,8 @@ import {
 } from '../../src/antibody/index.js';
 import { INFO_CDR_RANGES, chothiaRange, listStructures, readInfo, readStructure, type CdrColumns } from '../../models/numbering/rosetta-fv.js';
 import { hmmConsensus } from '../../models/numbering/hmm-consensus.js';
-import { DATA, haveData } from './data.js';
+import { DATA, data } from './data.js';
+import { need } from '../shared-data.js';
 
 const lab = (xs: readonly Position[]): string => xs.map((x) => `${x.number}${x.insertion}`).join(' ');
 
@@ -156,15 +157,15 @@ describe('numbering real chains (shipped profiles)', () => {
 });
 
 describe('against independent references (../shared/data)', () => {
-  it('lysozyme is not an antibody', () => {
-    if (!haveData('antibody-sequences/not-an-antibody-lysozyme.fasta')) return;
+  it('lysozyme is not an antibody', (ctx) => {
+    need(ctx, data('antibody-sequences/not-an-antibody-lysozyme.fasta'));
     const rec = parseFasta(fs.readFileSync(path.join(DATA, 'antibody-sequences/not-an-antibody-lysozyme.fasta'), 'utf8'))[0]!;
     expect(() => number(rec.sequence)).toThrow(NotAnAntibodyError);
     expect(() => number(rec.sequence)).toThrow(/not an antibody variable domain.*best score/);
   });
 
-  it("ANARCI's profiles: TCR consensus rejected, antibodies of species balmkit has no germlines for numbered", () => {
-    if (!haveData('germlines/anarci-ALL.hmm')) return;
+  it("ANARCI's profiles: TCR consensus rejected, antibodies of species balmkit has no germlines for numbered", (ctx) => {
+    need(ctx, data('germlines/anarci-ALL.hmm'));
     const cons = hmmConsensus(fs.readFileSync(path.join(DATA, 'germlines/anarci-ALL.hmm'), 'utf8'));
     expect(cons.size).toBe(29);
     for (const [name, seq] of cons) {
@@ -179,10 +180,10 @@ describe('against independent references (../shared/data)', () => {
     }
   });
 
-  it("numbering OGRDB's human and mouse germline V genes reproduces their IMGT gapping", () => {
+  it("numbering OGRDB's human and mouse germline V genes reproduces their IMGT gapping", (ctx) => {
     // Self-consistency more than independence (the profiles are made from these genes), but the
     // CDR gaps come from IMGT's length rule, not from the alignment, and the genes' gapping is IMGT's.
-    if (!haveData('germlines/ogrdb-human/v.imgt-gapped.fasta')) return;
+    need(ctx, data('germlines/ogrdb-human/v.imgt-gapped.fasta'));
     const codon = (c: string): string => {
       const B = 'TCAG';
       const i = [...c].reduce((x, b) => x * 4 + B.indexOf(b), 0);
@@ -210,8 +211,8 @@ describe('against independent references (../shared/data)', () => {
     expect(identical / genes).toBeGreaterThan(0.99); // measured: all but 4 odd mouse genes
   });
 
-  it('Chothia numbering agrees with the rosetta-fv structures (every 8th file) and CDRs with rosetta-fv.info', () => {
-    if (!haveData('antibody-structures/rosetta-fv')) return;
+  it('Chothia numbering agrees with the rosetta-fv structures (every 8th file) and CDRs with rosetta-fv.info', (ctx) => {
+    need(ctx, data('antibody-structures/rosetta-fv'));
     const files = listStructures(path.join(DATA, 'antibody-structures/rosetta-fv'));
     const sample = files.filter((_, i) => i % 8 === 0);
     const info = readInfo(path.join(DATA, 'antibody-structures/rosetta-fv.info'));

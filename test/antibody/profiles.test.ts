@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 
 import { loadProfiles } from '../../src/antibody/index.js';
 import { defaultProfilePath } from '../../src/antibody/profile.js';
-import { DATA, haveData } from './data.js';
+import { DATA, data } from './data.js';
+import { need } from '../shared-data.js';
 
 describe('shipped numbering profiles', () => {
   it('load: heavy, kappa and lambda for human, mouse and rhesus, with their germlines', () => {
@@ -33,8 +34,8 @@ describe('shipped numbering profiles', () => {
     expect(v.filter((g) => g.codes[104] !== 1).length).toBeLessThan(5);
   });
 
-  it('are what models/numbering/build-profiles.ts makes from ../shared/data/germlines', () => {
-    if (!haveData('germlines/ogrdb-human/v.imgt-gapped.fasta')) return;
+  it('are what models/numbering/build-profiles.ts makes from ../shared/data/germlines', (ctx) => {
+    need(ctx, data('germlines/ogrdb-human/v.imgt-gapped.fasta'));
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-profiles-')), 'p.json.gz');
     const root = path.resolve(path.dirname(defaultProfilePath()), '..', '..');
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'models/numbering/build-profiles.ts', path.join(DATA, 'germlines'), '--out', out], {

@@ -13,7 +13,7 @@ import { number } from '../../src/antibody/index.js';
 import { parseFasta } from '../../src/antibody/fasta.js';
 import { Balm } from '../../src/balm/index.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
-import { sharedData } from '../shared-data.js';
+import { requireGates, sharedData } from '../shared-data.js';
 import { ROOT, balmkit, ensureBuilt } from './helpers.js';
 
 const MODEL = join(ROOT, 'test', 'fixtures', 'balm', 'official-bin');
@@ -21,12 +21,14 @@ const data = sharedData('balmkit embed/score CLI tests', 'antibody-sequences/pdb
 const tmp = mkdtempSync(join(tmpdir(), 'balmkit-cli-balm-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe.skipIf(data === null)('embed and score', () => {
+describe('embed and score', () => {
+  requireGates(data);
   let fasta = '';
   let bad = '';
   beforeAll(() => {
+    if (!data.present()) return;
     ensureBuilt();
-    const [chainsPath, lysoPath] = data!;
+    const [chainsPath, lysoPath] = data.paths as [string, string];
     const seen = new Set<string>();
     const records = parseFasta(gunzipSync(readFileSync(chainsPath)).toString('utf8')).filter((r) => !seen.has(r.sequence) && (seen.add(r.sequence), true));
     // 1,000 unique chains that number (as single chains: no pairing by name).

@@ -12,18 +12,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parsePdb } from '../../src/io/pdb.js';
 import { parseMmcif } from '../../src/io/mmcif.js';
 import { ROOT, balmkit, ensureBuilt } from './helpers.js';
+import { need, sharedData } from '../shared-data.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'fold-baseline', 'antibodies.fasta');
-const LYSOZYME = path.join(ROOT, '..', 'shared', 'data', 'antibody-sequences', 'not-an-antibody-lysozyme.fasta');
+const LYSOZYME = sharedData('the mixed-FASTA predict-structure test', 'antibody-sequences/not-an-antibody-lysozyme.fasta');
 const pairs = fs.readFileSync(FIXTURE, 'utf8');
 const seq = (name: string) => new RegExp(`>${name}\\n(\\S+)`).exec(pairs)![1]!;
-
-function lysozymeAvailable(): boolean {
-  const ok = fs.existsSync(LYSOZYME);
-  if (!ok && process.env.CI === 'true') throw new Error(`CI=true but ${LYSOZYME} is missing (../shared/data)`);
-  if (!ok) console.warn(`skipping the mixed-FASTA predict-structure test: ${LYSOZYME} not found (it lives in ../shared/data, never in this repo)`);
-  return ok;
-}
 
 let tmp: string;
 beforeAll(() => {
@@ -32,10 +26,11 @@ beforeAll(() => {
 });
 
 describe('balmkit predict-structure', () => {
-  it.runIf(lysozymeAvailable())('writes every good structure of a mixed FASTA and reports the lysozyme and the invalid letter (exit 1)', () => {
+  it('writes every good structure of a mixed FASTA and reports the lysozyme and the invalid letter (exit 1)', (ctx) => {
+    need(ctx, LYSOZYME);
     const bad = seq('trastuzumab_L').replace(/^(.{49})./, '$1J');
     const fasta = path.join(tmp, 'mixed.fasta');
-    fs.writeFileSync(fasta, `${pairs}${fs.readFileSync(LYSOZYME, 'utf8')}\n>broken_H\n${seq('adalimumab_H')}\n>broken_L\n${bad}\n`);
+    fs.writeFileSync(fasta, `${pairs}${fs.readFileSync(LYSOZYME.path(), 'utf8')}\n>broken_H\n${seq('adalimumab_H')}\n>broken_L\n${bad}\n`);
     const out = path.join(tmp, 'mixed');
     const r = balmkit(['predict-structure', fasta, '-o', out, '--json']);
     expect(r.code, r.stderr).toBe(1);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readSafetensors } from '../../src/io/safetensors.js';
-import { sharedData } from '../shared-data.js';
+import { requireGates, sharedData } from '../shared-data.js';
 import { ROOT, balmkit, ensureBuilt } from './helpers.js';
 
 const MODEL = join(ROOT, 'test', 'fixtures', 'balm', 'official-bin');
@@ -17,11 +17,13 @@ const data = sharedData('balmkit sparse CLI tests', 'antibody-sequences/pdb-anti
 const tmp = mkdtempSync(join(tmpdir(), 'balmkit-cli-sparse-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe.skipIf(data === null)('sparse', () => {
+describe('sparse', () => {
+  requireGates(data);
   const fasta = join(tmp, 'cal.fasta');
   beforeAll(() => {
+    if (!data.present()) return;
     ensureBuilt();
-    const text = gunzipSync(readFileSync(data![0])).toString('utf8');
+    const text = gunzipSync(readFileSync(data.path())).toString('utf8');
     writeFileSync(fasta, text.split('>').slice(1, 41).map((r) => `>${r}`).join(''));
   });
 
@@ -83,17 +85,19 @@ describe.skipIf(data === null)('sparse', () => {
 
 const lm = sharedData('balmkit sparse CLI on the llama2.c model', 'lm/aidreams260K.bin', 'lm/tok512.bin', 'instructions/alpaca-5pct-sample.json');
 
-describe.skipIf(lm === null)('sparse on a causal LM (aidreams260K, llama2.c)', () => {
+describe('sparse on a causal LM (aidreams260K, llama2.c)', () => {
+  requireGates(lm);
   const texts = join(tmp, 'texts.json');
   const bases = join(tmp, 'lm-bases.safetensors');
   beforeAll(() => {
+    if (!lm.present()) return;
     ensureBuilt();
-    const records = JSON.parse(readFileSync(lm![2], 'utf8')) as unknown[];
+    const records = JSON.parse(readFileSync(lm.paths[2]!, 'utf8')) as unknown[];
     writeFileSync(texts, JSON.stringify(records.slice(0, 20)));
   });
 
   test('calibrate, rank and eval on texts', () => {
-    const [model, tok] = lm!;
+    const [model, tok] = lm.paths as [string, string];
     const c = balmkit(['sparse', 'calibrate', '--model', model, '--tokenizer', tok, '--data', texts, '-o', bases, '--ep', 'cpu']);
     expect(c.code, c.stderr).toBe(0);
     expect(readSafetensors(bases).tensors.get('layers.3.basis')!.shape).toEqual([4, 16, 16]);
@@ -117,7 +121,7 @@ describe.skipIf(lm === null)('sparse on a causal LM (aidreams260K, llama2.c)', (
   });
 
   test('h2o and streaming with a budget of the whole context decode to full attention', () => {
-    const [model, tok] = lm!;
+    const [model, tok] = lm.paths as [string, string];
     for (const policy of ['h2o', 'streaming']) {
       const r = balmkit(['sparse', 'eval', '--model', model, '--tokenizer', tok, '--data', texts, '--attention', policy, '--k', '1', '--max-records', '3', '--json', '--ep', 'cpu']);
       expect(r.code, r.stderr).toBe(0);

@@ -11,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 
 import { kabsch, rmsd, transformPoints } from '../../src/fold/superpose.js';
 import { loadFoldModel } from '../../src/fold/baseline-model.js';
-import { randomRigid, rng, sharedStructuresAvailable } from './helpers.js';
+import { randomRigid, rng } from './helpers.js';
+import { need, sharedData } from '../shared-data.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MODEL_DIR = path.join(ROOT, 'models', 'fold-baseline');
@@ -83,10 +84,11 @@ describe('split.json', () => {
     expect(frac).toBeLessThan(0.055);
   });
 
-  const data = sharedStructuresAvailable('the split leakage check');
-  it.runIf(data)('leaves no training or validation entry with a test entry\'s CDR-H3 or CDR set, nor a validation entry with a training one\'s (rosetta-fv.info columns)', () => {
+  const infoData = sharedData('the split leakage check', 'antibody-structures/rosetta-fv.info');
+  it('leaves no training or validation entry with a test entry\'s CDR-H3 or CDR set, nor a validation entry with a training one\'s (rosetta-fv.info columns)', (ctx) => {
+    need(ctx, infoData);
     const info = new Map<string, string[]>();
-    const infoFile = path.join(ROOT, '..', 'shared', 'data', 'antibody-structures', 'rosetta-fv.info');
+    const infoFile = infoData.path();
     for (const line of fs.readFileSync(infoFile, 'utf8').split('\n')) {
       if (line.startsWith('#') || line.trim() === '') continue;
       const f = line.trim().split(/\s+/);

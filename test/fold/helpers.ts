@@ -1,13 +1,12 @@
 /** Shared helpers of the fold and structure-I/O tests: seeded random numbers, random rigid transforms, the shared-data and Biopython gates, a small predicted-like Fv. */
 import { expect } from 'vitest';
 import * as F from '../../src/fold/index.js';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { ResidueId, Structure } from '../../src/io/structure.js';
 import { mulberry32 } from '../../src/util/random.js';
-import { sharedData } from '../shared-data.js';
+import { Gate, SHARED_DATA, sharedData, type SharedData } from '../shared-data.js';
 
 /** Deterministic pseudo-random numbers (mulberry32). */
 export const rng = mulberry32;
@@ -33,17 +32,12 @@ export function randomRigid(rand: () => number): F.Rigid {
 // shared data and Biopython gates, used by the fold and io structure tests
 
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const ROSETTA_FV = join(ROOT, '..', 'shared', 'data', 'antibody-structures', 'rosetta-fv');
-export const DOCKING_PDBS = join(ROOT, '..', 'shared', 'data', 'antibody-structures', 'docking-benchmark-5.5', 'pdbs');
-
-/**
- * Whether ../shared/data/antibody-structures is here. Under CI=true its absence is a failure
- * (thrown at collection); elsewhere the suite is skipped with a message.
- */
-export function sharedStructuresAvailable(what: string): boolean {
-  return sharedData(what, 'antibody-structures/rosetta-fv', 'antibody-structures/docking-benchmark-5.5/pdbs') !== null;
+/** The experimental structures in ../shared/data/antibody-structures (paths; a gate for tests). */
+export function sharedStructures(what: string): SharedData {
+  return sharedData(what, 'antibody-structures/rosetta-fv', 'antibody-structures/docking-benchmark-5.5/pdbs');
 }
+export const ROSETTA_FV = join(SHARED_DATA, 'antibody-structures', 'rosetta-fv');
+export const DOCKING_PDBS = join(SHARED_DATA, 'antibody-structures', 'docking-benchmark-5.5', 'pdbs');
 
 /** Every `step`-th file of a folder, sorted by name (a deterministic sample). */
 export function sampleFiles(dir: string, pattern: RegExp, step: number): string[] {
@@ -56,17 +50,11 @@ export function sampleFiles(dir: string, pattern: RegExp, step: number): string[
 
 export const PYTHON = '/usr/bin/python3';
 
-/**
- * Whether Debian's Biopython can be imported by /usr/bin/python3. Under CI=true its absence is a
- * failure (.ci/run installs python3-biopython); elsewhere the suite is skipped with a message.
- */
-export function biopythonAvailable(): boolean {
+/** Debian's Biopython, importable by /usr/bin/python3 (.ci/run installs python3-biopython). */
+export const BIOPYTHON = new Gate(() => {
   const r = spawnSync(PYTHON, ['-c', 'import Bio.PDB'], { encoding: 'utf8' });
-  const ok = r.status === 0;
-  if (!ok && process.env.CI === 'true') throw new Error(`CI=true but Biopython is missing: ${PYTHON} -c 'import Bio.PDB' failed (${r.stderr || r.error?.message}); install python3-biopython`);
-  if (!ok) console.warn('skipping the Biopython checks: apt-get install -y python3-biopython');
-  return ok;
-}
+  return r.status === 0 ? null : `Biopython is missing: ${PYTHON} -c 'import Bio.PDB' failed (${(r.stderr || r.error?.message || '').trim()}); apt-get install -y python3-biopython`;
+});
 
 /** What Biopython sees in a file: chains in order with residue ids, names, atom counts. */
 export interface BiopythonView {

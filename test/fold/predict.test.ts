@@ -20,7 +20,8 @@ import { kabsch } from '../../src/fold/superpose.js';
 import { checkGeometry } from '../../src/fold/validate.js';
 import { writeMmcif } from '../../src/io/mmcif.js';
 import { readPdb, writePdb } from '../../src/io/pdb.js';
-import { biopythonAvailable, biopythonReadAll, ROSETTA_FV, sharedStructuresAvailable } from './helpers.js';
+import { BIOPYTHON, biopythonReadAll, ROSETTA_FV, sharedStructures } from './helpers.js';
+import { need } from '../shared-data.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const fixture = fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'fold-baseline', 'antibodies.fasta'), 'utf8');
@@ -77,8 +78,8 @@ describe('fold with the shipped baseline', async () => {
     }
   });
 
-  const biopython = biopythonAvailable();
-  it.runIf(biopython)('writes PDB and mmCIF that Biopython reads with the right chains, residues, numbering and B-factors', async () => {
+  it('writes PDB and mmCIF that Biopython reads with the right chains, residues, numbering and B-factors', async (ctx) => {
+    need(ctx, BIOPYTHON);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-fold-'));
     const files: string[] = [];
     const expected: FoldedAntibody[] = [];
@@ -156,14 +157,15 @@ describe('fold with the shipped baseline', async () => {
 });
 
 describe('fold on RAB test entries and a hard validation entry (../shared/data)', async () => {
-  const available = sharedStructuresAvailable('the fold test on RAB entries');
+  const structures = sharedStructures('the fold test on RAB entries');
   const split = JSON.parse(fs.readFileSync(path.join(ROOT, 'models', 'fold-baseline', 'split.json'), 'utf8')) as { test: string[] };
   // Every 10th test entry: a deterministic sample that keeps the file fast (the bench runs all 41);
   // plus validation entry 3gje, whose template side chains thread through each other (Trp through
   // Phe) and need the chi1-turning pass to come out clash-free.
   const ids = [...split.test.filter((_, k) => k % 10 === 0), '3gje'];
 
-  it.runIf(available)(`passes the geometry bar and puts the framework within 2 Å of the experiment (${ids.join(', ')})`, async () => {
+  it(`passes the geometry bar and puts the framework within 2 Å of the experiment (${ids.join(', ')})`, async (ctx) => {
+    need(ctx, structures);
     for (const id of ids) {
       const s = await readNumberedStructure(path.join(ROSETTA_FV, `pdb${id}_chothia.pdb.bz2`), id, ['H', 'L']);
       const h = s.chains.find((c) => c.chainType === 'H')!;

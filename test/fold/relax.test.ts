@@ -7,7 +7,8 @@
 import { describe, expect, test } from 'vitest';
 import * as F from '../../src/fold/index.js';
 import { readPdb } from '../../src/io/index.js';
-import { ROSETTA_FV, rng, sharedStructuresAvailable } from './helpers.js';
+import { ROSETTA_FV, rng, sharedStructures } from './helpers.js';
+import { requireGates } from '../shared-data.js';
 import { join } from 'node:path';
 
 const seq = 'EVQLVESGGGLVQPGGSLRLSCAASGFTFSSYAMSWVRQA';
@@ -120,9 +121,8 @@ describe('relaxation', () => {
   });
 });
 
-const haveData = sharedStructuresAvailable('the relaxation test on an experimental Fv');
-
-describe.skipIf(!haveData)('relaxation of an experimental Fv', () => {
+describe('relaxation of an experimental Fv', () => {
+  requireGates(sharedStructures('the relaxation test on an experimental Fv'));
   test('12e8: every residue is L before; after relaxing, ideal bonds, no clashes, small moves', async () => {
     const s = await readPdb(join(ROSETTA_FV, 'pdb12e8_chothia.pdb.bz2'));
     const fv = F.structureToAtom14(s);

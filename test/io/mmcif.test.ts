@@ -8,8 +8,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import { requireGates } from '../shared-data.js';
 import { cifValue, parseCif, parseMmcif, readMmcif, readPdb, readTextMaybeCompressed, writeMmcif, type Structure } from '../../src/io/index.js';
-import { DOCKING_PDBS, ROSETTA_FV, biopythonAvailable, biopythonPdbToCif, biopythonRead, expectSameAsBiopython, sampleFiles, sampleFv, sharedStructuresAvailable } from '../fold/helpers.js';
+import { DOCKING_PDBS, ROSETTA_FV, BIOPYTHON, biopythonPdbToCif, biopythonRead, expectSameAsBiopython, sampleFiles, sampleFv, sharedStructures } from '../fold/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'balmkit-cif-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -114,10 +115,10 @@ _pdbx_unobs_or_zero_occ_residues.PDB_ins_code
   });
 });
 
-const haveBio = biopythonAvailable();
-const haveData = sharedStructuresAvailable('the mmCIF reader tests on real structures');
+const structures = sharedStructures('the mmCIF reader tests on real structures');
 
-describe.skipIf(!haveBio)("Biopython's MMCIFParser reads our mmCIF output", () => {
+describe("Biopython's MMCIFParser reads our mmCIF output", () => {
+  requireGates(BIOPYTHON);
   test('right chains, residue count, numbering with insertion codes, B-factors, coordinates', async () => {
     const fv = sampleFv();
     const path = join(dir, 'bio.cif');
@@ -127,10 +128,11 @@ describe.skipIf(!haveBio)("Biopython's MMCIFParser reads our mmCIF output", () =
   });
 });
 
-describe.skipIf(!haveBio || !haveData)('our mmCIF reader on mmCIF written by Biopython from experimental structures', () => {
-  const files = [...sampleFiles(ROSETTA_FV, /\.pdb\.bz2$/, 480), ...sampleFiles(DOCKING_PDBS, /_r_b\.pdb\.gz$/, 30)];
+describe('our mmCIF reader on mmCIF written by Biopython from experimental structures', () => {
+  requireGates(BIOPYTHON, structures);
 
-  test(`${files.length} files read the same as our PDB reader reads the originals`, async () => {
+  test('a sample of files reads the same as our PDB reader reads the originals', async () => {
+    const files = [...sampleFiles(ROSETTA_FV, /\.pdb\.bz2$/, 480), ...sampleFiles(DOCKING_PDBS, /_r_b\.pdb\.gz$/, 30)];
     const pairs: [string, string][] = [];
     for (const [k, path] of files.entries()) {
       const pdb = join(dir, `orig${k}.pdb`);

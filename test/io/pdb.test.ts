@@ -8,8 +8,9 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import { requireGates } from '../shared-data.js';
 import { chainBreaks, chainSequence, formatPdb, parsePdb, readPdb, readTextMaybeCompressed, writePdb, type Structure } from '../../src/io/index.js';
-import { DOCKING_PDBS, ROSETTA_FV, biopythonAvailable, biopythonRead, biopythonReadAll, expectSameAsBiopython, sampleFiles, sampleFv, sharedStructuresAvailable, type BiopythonView } from '../fold/helpers.js';
+import { DOCKING_PDBS, ROSETTA_FV, BIOPYTHON, biopythonRead, biopythonReadAll, expectSameAsBiopython, sampleFiles, sampleFv, sharedStructures, type BiopythonView } from '../fold/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'balmkit-pdb-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -133,10 +134,10 @@ describe('PDB reader on crafted records', () => {
   });
 });
 
-const haveBio = biopythonAvailable();
-const haveData = sharedStructuresAvailable('the PDB reader tests on real structures');
+const structures = sharedStructures('the PDB reader tests on real structures');
 
-describe.skipIf(!haveBio)('Biopython reads our PDB output', () => {
+describe('Biopython reads our PDB output', () => {
+  requireGates(BIOPYTHON);
   test('right chains, residue count, numbering with insertion codes, B-factors, coordinates', async () => {
     const fv = sampleFv();
     const path = join(dir, 'bio.pdb');
@@ -146,11 +147,12 @@ describe.skipIf(!haveBio)('Biopython reads our PDB output', () => {
   });
 });
 
-describe.skipIf(!haveBio || !haveData)('our PDB reader against Biopython on experimental structures', () => {
-  // A sample with alternate locations, insertion codes and HETATM records among them.
-  const files = [...sampleFiles(ROSETTA_FV, /\.pdb\.bz2$/, 240), ...sampleFiles(DOCKING_PDBS, /_r_[bu]\.pdb\.gz$/, 40)];
+describe('our PDB reader against Biopython on experimental structures', () => {
+  requireGates(BIOPYTHON, structures);
 
-  test(`${files.length} files: same chains, residues (name, number, insertion) and atom counts`, async () => {
+  test('a sample of files: same chains, residues (name, number, insertion) and atom counts', async () => {
+    // A sample with alternate locations, insertion codes and HETATM records among them.
+    const files = [...sampleFiles(ROSETTA_FV, /\.pdb\.bz2$/, 240), ...sampleFiles(DOCKING_PDBS, /_r_[bu]\.pdb\.gz$/, 40)];
     const originals: string[] = [];
     const rewritten: string[] = [];
     const ours: Structure[] = [];
@@ -179,12 +181,12 @@ describe.skipIf(!haveBio || !haveData)('our PDB reader against Biopython on expe
   });
 });
 
-describe.skipIf(!haveData)('reading the shared antibody structures', () => {
+describe('reading the shared antibody structures', () => {
+  requireGates(structures);
   const all = process.env.BALMKIT_ALL_STRUCTURES === '1';
-  const rosetta = sampleFiles(ROSETTA_FV, /\.pdb\.bz2$/, all ? 1 : 12);
-  const docking = sampleFiles(DOCKING_PDBS, /\.pdb\.gz$/, all ? 1 : 2);
 
-  test(`rosetta-fv: ${rosetta.length} files, chains H/L with Fv-sized sequences`, async () => {
+  test('rosetta-fv: every 12th file (BALMKIT_ALL_STRUCTURES=1: all), chains H/L with Fv-sized sequences', async () => {
+    const rosetta = sampleFiles(ROSETTA_FV, /\.pdb\.bz2$/, all ? 1 : 12);
     let altlocFiles = 0;
     let insertions = 0;
     let fvSized = 0;
@@ -215,7 +217,8 @@ describe.skipIf(!haveData)('reading the shared antibody structures', () => {
     expect(fvSized / chains).toBeGreaterThan(0.95);
   });
 
-  test(`docking benchmark 5.5: ${docking.length} gzipped files`, async () => {
+  test('docking benchmark 5.5: every 2nd gzipped file (BALMKIT_ALL_STRUCTURES=1: all)', async () => {
+    const docking = sampleFiles(DOCKING_PDBS, /\.pdb\.gz$/, all ? 1 : 2);
     for (const path of docking) {
       const s = await readPdb(path);
       expect(s.chains.length, path).toBeGreaterThan(0);

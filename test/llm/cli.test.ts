@@ -10,9 +10,9 @@ import { afterAll, describe, expect, test, vi } from 'vitest';
 import { main } from '../../cli/program.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { Llama2cTokenizer } from '../../src/llm/index.js';
-import { AIDREAMS, TOK512, fixture, sharedLmAvailable } from './helpers.js';
+import { AIDREAMS, TOK512, fixture, SHARED_LM } from './helpers.js';
+import { requireGates } from '../shared-data.js';
 
-const available = sharedLmAvailable();
 const dir = mkdtempSync(join(tmpdir(), 'balmkit-llm-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -32,7 +32,8 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
 
 const model = ['--model', AIDREAMS, '--tokenizer', TOK512, '--ep', 'cpu', '--threads', '2'];
 
-describe.skipIf(!available)('balmkit llm (CLI)', () => {
+describe('balmkit llm (CLI)', () => {
+  requireGates(SHARED_LM);
   const runc = JSON.parse(readFileSync(fixture('llama2c_runc.json'), 'utf8')) as {
     greedy: { prompt: string; text: string }[];
     logits: { text: string; rows: number; tensor: string }[];

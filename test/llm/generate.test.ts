@@ -8,13 +8,15 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { type CausalLM, generate, generateTokens, loadModel, logprobs, perplexity } from '../../src/llm/index.js';
-import { AIDREAMS, TOK512, fixture, sharedLmAvailable } from './helpers.js';
+import { AIDREAMS, TOK512, fixture, SHARED_LM } from './helpers.js';
+import { requireGates } from '../shared-data.js';
 
-const available = sharedLmAvailable();
 
-describe.skipIf(!available)('generation, logprobs and perplexity (aidreams260K)', () => {
+describe('generation, logprobs and perplexity (aidreams260K)', () => {
+  requireGates(SHARED_LM);
   let lm: CausalLM;
   beforeAll(async () => {
+    if (!SHARED_LM.present()) return;
     lm = await loadModel(AIDREAMS, { tokenizer: TOK512, ep: 'cpu', threads: 2 });
   });
 

@@ -7,17 +7,9 @@ import { sharedData } from '../shared-data.js';
 export const FIXTURES = fileURLToPath(new URL('../fixtures/llm/', import.meta.url));
 export const fixture = (name: string): string => join(FIXTURES, name);
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const AIDREAMS = join(ROOT, '..', 'shared', 'data', 'lm', 'aidreams260K.bin');
-export const TOK512 = join(ROOT, '..', 'shared', 'data', 'lm', 'tok512.bin');
-
-/**
- * Whether ../shared/data/lm is here. Under CI=true its absence is a failure (thrown at collection);
- * elsewhere the suite is skipped with a message (a fresh clone has no ../shared).
- */
-export function sharedLmAvailable(): boolean {
-  return sharedData('the llama2.c parity tests', 'lm/aidreams260K.bin', 'lm/tok512.bin') !== null;
-}
+/** ../shared/data/lm: the aidreams260K llama2.c model and its tokenizer (paths; a gate for tests). */
+export const SHARED_LM = sharedData('the llama2.c tests', 'lm/aidreams260K.bin', 'lm/tok512.bin');
+export const [AIDREAMS, TOK512] = SHARED_LM.paths as [string, string];
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);

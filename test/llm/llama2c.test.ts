@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { type CausalLM, Llama2cTokenizer, generate, loadModel, logitsAt } from '../../src/llm/index.js';
-import { AIDREAMS, TOK512, fixture, maxAbsDiff, sharedLmAvailable } from './helpers.js';
+import { AIDREAMS, TOK512, fixture, maxAbsDiff, SHARED_LM } from './helpers.js';
+import { requireGates } from '../shared-data.js';
 
 interface RuncFixture {
   encode: { text: string; tokens: number[] }[];
@@ -33,12 +34,13 @@ describe('a llama2.c checkpoint with a negative vocab size (own classifier) and 
     await lm.release();
   });
 });
-const available = sharedLmAvailable();
 
-describe.skipIf(!available)('llama2.c aidreams260K against run.c', () => {
+describe('llama2.c aidreams260K against run.c', () => {
+  requireGates(SHARED_LM);
   let lm: CausalLM;
   let tok: Llama2cTokenizer;
   beforeAll(async () => {
+    if (!SHARED_LM.present()) return;
     lm = await loadModel(AIDREAMS, { tokenizer: TOK512, ep: 'cpu', threads: 2 });
     tok = lm.tokenizer as Llama2cTokenizer;
   });

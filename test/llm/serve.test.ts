@@ -6,16 +6,17 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type CausalLM, type LlmServer, generate, generateTokens, loadModel, logprobs, plainChatPrompt, serve } from '../../src/llm/index.js';
-import { AIDREAMS, TOK512, sharedLmAvailable } from './helpers.js';
+import { AIDREAMS, TOK512, SHARED_LM } from './helpers.js';
+import { requireGates } from '../shared-data.js';
 
-const available = sharedLmAvailable();
 
 interface Completion {
   choices: { text: string; finish_reason: string; logprobs: { tokens: string[]; token_logprobs: (number | null)[]; top_logprobs: (Record<string, number> | null)[]; text_offset: number[] } | null; prompt_logprobs?: (Record<string, { logprob: number; rank: number; decoded_token: string }> | null)[] }[];
   usage: { prompt_tokens: number; completion_tokens: number };
 }
 
-describe.skipIf(!available)('balmkit llm serve (OpenAI-compatible)', () => {
+describe('balmkit llm serve (OpenAI-compatible)', () => {
+  requireGates(SHARED_LM);
   let lm: CausalLM;
   let srv: LlmServer;
   const post = async (path: string, body: unknown) => {
@@ -24,11 +25,12 @@ describe.skipIf(!available)('balmkit llm serve (OpenAI-compatible)', () => {
   };
 
   beforeAll(async () => {
+    if (!SHARED_LM.present()) return;
     lm = await loadModel(AIDREAMS, { tokenizer: TOK512, ep: 'cpu', threads: 2 });
     srv = await serve(lm, 0, { modelName: 'aidreams' });
   });
   afterAll(async () => {
-    await srv.close();
+    await srv?.close();
   });
 
   test('GET /v1/models', async () => {

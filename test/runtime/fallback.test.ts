@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ProviderResolver, SessionCache, createSession, defaultProviders, float32, tryProvider } from '../../src/runtime/index.js';
 import { plusOneGraph } from './graphs.js';
 
-const LINE = /^balmkit: CUDA execution provider unavailable \((.+)\); running on CPU\n$/;
+const LINE = /^balmkit: running on CPU \((.+); `balmkit doctor` explains\)\n$/;
+const DEBUG_LINE = /^balmkit: CUDA execution provider unavailable \((.+)\); running on CPU$/;
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -30,7 +31,7 @@ describe("ep: 'auto'", () => {
     vi.restoreAllMocks();
 
     const cuda = await defaultProviders.probe('cuda');
-    const warnings = writes.filter((w) => w.includes('CUDA execution provider unavailable'));
+    const warnings = writes.filter((w) => w.includes('running on CPU'));
     if (cuda.available) {
       expect(sessions.every((s) => s.ep === 'cuda')).toBe(true);
       expect(warnings).toEqual([]);
@@ -38,10 +39,12 @@ describe("ep: 'auto'", () => {
       expect(sessions.every((s) => s.ep === 'cpu')).toBe(true);
       expect(warnings).toHaveLength(1);
       expect(writes).toHaveLength(1); // nothing else went to stderr through Node
+      // One short line: the cause in a few words; ORT's long message stays in `balmkit doctor`.
       const m = LINE.exec(warnings[0]!);
-      expect(m).not.toBeNull();
-      expect(m![1]).toBe(cuda.reason);
-      expect(m![1]).toContain(cuda.ortMessage!);
+      expect(m, warnings[0]).not.toBeNull();
+      expect(m![1]).toBe(cuda.summary);
+      expect(warnings[0]!.length).toBeLessThan(100);
+      expect(warnings[0]).not.toContain(cuda.ortMessage!);
       expect(defaultProviders.hasWarned).toBe(true);
     }
     for (const s of sessions) expect((await s.run({ x: float32([1]) })).y!.data).toEqual(Float32Array.from([2]));
@@ -83,6 +86,22 @@ describe("ep: 'auto'", () => {
     if (!cuda.available) {
       expect(cuda.reason).toBeTruthy();
       expect(cuda.ortMessage).toMatch(/cuda/i);
+    }
+  });
+
+  it('BALMKIT_DEBUG=1 gives the whole reason on the one line', async () => {
+    const lines: string[] = [];
+    const resolver = new ProviderResolver((l) => lines.push(l));
+    vi.stubEnv('BALMKIT_DEBUG', '1');
+    try {
+      const chosen = await resolver.choose('auto');
+      const cuda = await resolver.probe('cuda');
+      if (chosen === 'cpu') {
+        expect(lines).toHaveLength(1);
+        expect(DEBUG_LINE.exec(lines[0]!)?.[1]).toBe(cuda.reason);
+      }
+    } finally {
+      vi.unstubAllEnvs();
     }
   });
 });

@@ -125,7 +125,7 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
     if (!existsSync(built)) throw new Error('the viewer is not built: run `npm run build`');
     const sources = [path.join(root, 'viewer/index.html'), ...readdirSync(path.join(root, 'viewer/src')).map((f) => path.join(root, 'viewer/src', f))];
     const stale = sources.filter((f) => statSync(f).mtimeMs > statSync(built).mtimeMs);
-    if (stale.length > 0) throw new Error(`the built viewer is older than ${stale.map((f) => path.relative(root, f)).join(', ')}: run \`npm run build:viewer\``);
+    if (stale.length > 0) throw new Error(`the built viewer is older than ${stale.map((f) => path.relative(root, f)).join(', ')}: run \`npm run build\``);
     structure = await readPdb(PRED);
     experimental = await readPdb(MOVED);
     // The same prediction as mmCIF, written by balmkit's mmCIF writer.
