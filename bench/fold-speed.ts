@@ -161,7 +161,7 @@ async function modelOnly(model: BalmFoldModel, list: AntibodyInput[]): Promise<s
   const ready = await torch.read();
   process.stderr.write(`torch ${String(ready.torch)}, BLAS ${String(ready.blas)}, ${String(ready.threads)} threads\n`);
 
-  const first = await runBalmFold(session, xs[0]!);
+  const first = await runBalmFold(session, xs[0]!, { recycles: model.config.recycles, config: model.config });
   const check = await torch.send('check');
   const worst = (check.positions as number[]).reduce((m, v, k) => Math.max(m, Math.abs(v - first.positions[k]!)), 0);
   process.stderr.write(`check: atoms of Fv 0, max |balmkit − PyTorch| ${worst.toExponential(2)} Å\n`);
@@ -171,7 +171,7 @@ async function modelOnly(model: BalmFoldModel, list: AntibodyInput[]): Promise<s
   const t0 = performance.now();
   for (const x of xs) {
     const t = performance.now();
-    await runBalmFold(session, x);
+    await runBalmFold(session, x, { recycles: model.config.recycles, config: model.config });
     ours.push(performance.now() - t);
   }
   const oursTotal = performance.now() - t0;

@@ -44,11 +44,12 @@ export function choiceOption<const T extends readonly [string, ...string[]]>(val
   return z.enum(values, { error: `must be one of ${values.join(', ')}` }) as unknown as z.ZodType<T[number], string>;
 }
 
-/** Options every model-running command takes: execution provider, threads, CUDA device. */
+/** Options every model-running command takes: execution provider, threads, CUDA device, model cache. */
 export const runtimeOptionsShape = {
   ep: choiceOption(['auto', 'cuda', 'cpu'] as const).optional(),
   threads: intOption(1, '--threads 4').optional(),
   deviceId: intOption(0, '--device-id 0').optional(),
+  cache: z.boolean().optional(),
 };
 
 /** The parsed form of {@link runtimeOptionsShape}. */
@@ -56,14 +57,30 @@ export interface RuntimeCliOptions {
   ep?: 'auto' | 'cuda' | 'cpu';
   threads?: number;
   deviceId?: number;
+  cache?: boolean;
 }
 
-/** Declares `--ep`, `--threads`, `--device-id` on `cmd` (validated by {@link runtimeOptionsShape}). */
-export function addRuntimeOptions(cmd: Command): Command {
-  return cmd
+/**
+ * Declares `--ep`, `--threads`, `--device-id` and (for commands that load models) `--no-cache` on
+ * `cmd` (validated by {@link runtimeOptionsShape}).
+ */
+export function addRuntimeOptions(cmd: Command, { cache = true }: { cache?: boolean } = {}): Command {
+  cmd
     .option('--ep <provider>', 'execution provider: auto (CUDA, else CPU), cuda or cpu [default: $BALMKIT_EP or auto]')
     .option('--threads <n>', 'intra-op threads [default: $BALMKIT_THREADS or the CPUs available]')
     .option('--device-id <n>', 'CUDA device number [default: 0]');
+  if (cache) cmd.option('--no-cache', 'build the model afresh, not from the model cache (see `balmkit cache`; BALMKIT_NO_CACHE=1 does the same)');
+  return cmd;
+}
+
+/** The session options given on the command line (only those given: the rest keep their defaults). */
+export function runtimeOf(o: RuntimeCliOptions): RuntimeCliOptions {
+  const r: RuntimeCliOptions = {};
+  if (o.ep !== undefined) r.ep = o.ep;
+  if (o.threads !== undefined) r.threads = o.threads;
+  if (o.deviceId !== undefined) r.deviceId = o.deviceId;
+  if (o.cache === false) r.cache = false;
+  return r;
 }
 
 // ---- parsing --------------------------------------------------------------------------------

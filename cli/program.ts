@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../src/runtime/paths.js';
 import * as balm from './commands/balm.js';
+import * as cacheCmd from './commands/cache.js';
 import * as doctor from './commands/doctor.js';
 import * as numberCmd from './commands/number.js';
 import * as predict from './commands/predict.js';
@@ -20,7 +21,7 @@ export interface CommandGroup {
 }
 
 /** Every command group, in `--help` order. */
-export const COMMAND_GROUPS: readonly CommandGroup[] = [doctor, numberCmd, predict, balm, sparse, llm, view];
+export const COMMAND_GROUPS: readonly CommandGroup[] = [doctor, numberCmd, predict, balm, sparse, llm, view, cacheCmd];
 
 const EXAMPLES = `
 Examples:
@@ -32,6 +33,8 @@ Environment:
   BALMKIT_EP       default execution provider: auto (CUDA, else CPU), cuda or cpu
   BALMKIT_THREADS  default intra-op threads (default: the CPUs available to the process)
   BALMKIT_MODELS   extra model folders, searched before the ones shipped with balmkit
+  BALMKIT_CACHE_DIR   where built models are cached (default: ~/.cache/balmkit; see balmkit cache)
+  BALMKIT_NO_CACHE=1  build models afresh every time (as --no-cache)
   BALMKIT_DEBUG=1  print stack traces and onnxruntime's own warnings
 `;
 

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { ChainEmbedding, ChainScore, NumberedChain } from '../../src/balm/balm.js';
 import type { HostTensor } from '../../src/io/tensor.js';
 import { type InputError, type NumberedInputChain, numberAntibodies, progress, readAntibodies, writeFileAtomically } from '../input.js';
-import { EXIT, UsageError, addRuntimeOptions, parseOptions, runtimeOptionsShape } from '../options.js';
+import { EXIT, UsageError, addRuntimeOptions, parseOptions, runtimeOptionsShape, runtimeOf } from '../options.js';
 
 const inputShape = {
   heavy: z.string().optional(),
@@ -92,7 +92,7 @@ export function register(program: Command): void {
     const { chains, errors } = numberAntibodies(readAntibodies(input, opts, 'embed'), 'imgt');
     const dir = await modelFolder(opts.model);
     const { Balm } = await import('../../src/balm/index.js');
-    const balm = await Balm.load(dir, { ep: opts.ep, threads: opts.threads, deviceId: opts.deviceId });
+    const balm = await Balm.load(dir, runtimeOf(opts));
     try {
       const bar = progress('embedding', chains.length);
       const batch = opts.batchSize ?? 32;
@@ -151,7 +151,7 @@ export function register(program: Command): void {
     const { chains, errors } = numberAntibodies(readAntibodies(input, opts, 'score'), 'imgt');
     const dir = await modelFolder(opts.model);
     const { Balm } = await import('../../src/balm/index.js');
-    const balm = await Balm.load(dir, { ep: opts.ep, threads: opts.threads, deviceId: opts.deviceId });
+    const balm = await Balm.load(dir, runtimeOf(opts));
     try {
       const bar = progress('scoring', chains.length);
       const results: ChainScore[] = [];

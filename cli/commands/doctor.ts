@@ -25,7 +25,7 @@ export function register(program: Command): void {
         'Exits 0 even when CUDA is unavailable.',
     )
     .option('--json', 'print the report as JSON on stdout');
-  addRuntimeOptions(cmd);
+  addRuntimeOptions(cmd, { cache: false });
   cmd.addHelpText(
     'after',
     `

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { type RuntimeCliOptions, UsageError, addRuntimeOptions, intOption, parseOptions, runtimeOptionsShape } from '../options.js';
+import { type RuntimeCliOptions, UsageError, addRuntimeOptions, intOption, parseOptions, runtimeOptionsShape, runtimeOf } from '../options.js';
 
 /** A number in [min, max] given as a string option, e.g. `--temperature 0.8`. */
 function numberOption(min: number, max: number, example: string): z.ZodType<number, string> {
@@ -51,14 +51,6 @@ const serveSchema = z.strictObject({
   concurrency: intOption(1, '--concurrency 1').optional(),
   queue: intOption(0, '--queue 32').optional(),
 });
-
-function runtimeOf(o: { ep?: 'auto' | 'cuda' | 'cpu'; threads?: number; deviceId?: number }): RuntimeCliOptions {
-  const r: RuntimeCliOptions = {};
-  if (o.ep !== undefined) r.ep = o.ep;
-  if (o.threads !== undefined) r.threads = o.threads;
-  if (o.deviceId !== undefined) r.deviceId = o.deviceId;
-  return r;
-}
 
 async function load(o: { model: string; tokenizer?: string | undefined } & RuntimeCliOptions) {
   // Loaded here, not at the top, so `balmkit --help` does not load onnxruntime.

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 
 import type { AntibodyInput, FoldedAntibody, FoldFailure } from '../../src/fold/predict.js';
-import { EXIT, UsageError, addRuntimeOptions, choiceOption, intOption, parseOptions, runtimeOptionsShape } from '../options.js';
+import { EXIT, UsageError, addRuntimeOptions, choiceOption, intOption, parseOptions, runtimeOf, runtimeOptionsShape } from '../options.js';
 
 const schema = z.strictObject({
   heavy: z.string().min(1, { error: 'needs a sequence' }).optional(),
@@ -118,7 +118,7 @@ ${JSON_SCHEMA}
     let done = 0;
     for (const rec of records) {
       // One at a time, so a long batch shows progress and holds one structure in memory.
-      const [outcome] = await fold(rec, { model, scheme, ...(opts.ep !== undefined ? { ep: opts.ep } : {}), ...(opts.recycles !== undefined ? { recycles: opts.recycles } : {}) });
+      const [outcome] = await fold(rec, { model, scheme, ...runtimeOf(opts), ...(opts.recycles !== undefined ? { recycles: opts.recycles } : {}) });
       done++;
       if (!outcome!.ok) {
         errors.push(outcome!.failure);

@@ -4,18 +4,22 @@
  * numbered chains.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
-import { readWeights } from '../io/weights.js';
+import { readWeights, weightFiles } from '../io/weights.js';
 import type { StackOptions } from '../nn/index.js';
 import { serializeModel } from '../onnx/index.js';
 import { logProbability } from '../util/logits.js';
-import { type Session, type SessionOptions, createSession } from '../runtime/index.js';
+import { type CachedSessionOptions, type Session, cachedSession } from '../runtime/index.js';
 import { type EsmConfig, parseEsmConfig } from './config.js';
 import { balmWeights, buildBalmGraph, checkBalmWeights } from './model.js';
 import { ESM_VOCAB, type EncodedBatch, type EncodedChain, type ImgtPosition, encodeChain, padBatch, residueToken } from './tokenizer.js';
 
-export interface BalmLoadOptions extends SessionOptions, StackOptions {}
+/**
+ * Session options, the disk cache (`cache: false` to build afresh; a model with attention or
+ * linear variants is always built afresh, as they are code, not data) and the stack's variants.
+ */
+export interface BalmLoadOptions extends CachedSessionOptions, StackOptions {}
 
 /** A numbered chain: its residues and their IMGT positions (from `src/antibody`). */
 export interface NumberedChain {
@@ -79,10 +83,22 @@ export class Balm {
       throw new Error(`cannot read ${configPath}: ${(e as Error).message}`);
     }
     const config = parseEsmConfig(json, configPath);
-    const weights = balmWeights(readWeights(dir));
-    checkBalmWeights(weights, config);
-    const bytes = serializeModel(buildBalmGraph(weights, config, { attention: opts.attention, linear: opts.linear }));
-    return new Balm(config, await createSession(bytes, opts), dir);
+    const { attention, linear, ...sessionOptions } = opts;
+    const variants = attention !== undefined || linear !== undefined;
+    const { session } = await cachedSession(
+      {
+        label: `BALM ${basename(dir)}`,
+        files: [configPath, ...weightFiles(dir)],
+        params: { graph: 'balm', config },
+        build: () => {
+          const weights = balmWeights(readWeights(dir));
+          checkBalmWeights(weights, config);
+          return serializeModel(buildBalmGraph(weights, config, { attention, linear }));
+        },
+      },
+      variants ? { ...sessionOptions, cache: false } : sessionOptions,
+    );
+    return new Balm(config, session, dir);
   }
 
   get hiddenSize(): number {

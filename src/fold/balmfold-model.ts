@@ -11,9 +11,14 @@
  *          the template frames; angle resnet → 7 torsions (final layer only)
  *   atoms  frames + torsions → atom14 (Alg. 24, `emitAtomsFromFrames`)
  *   error  error_scale · softplus(MLP(LayerNorm(s))) + error_shift per residue (Å)
- *   recycling (`recycles` > 0): trunk and structure module run 1 + recycles times, unrolled here
- *          with shared weights; each later pass adds LayerNorm(previous trunk s and z) and the
- *          template pair features of the previous final frames (AF2 Alg. 32)
+ *   recycling (a model trained with `recycles` > 0): trunk and structure module run 1 + recycles
+ *          times with shared weights; each later pass adds LayerNorm(previous trunk s and z) and
+ *          the template pair features of the previous final frames (AF2 Alg. 32). The graph is
+ *          one pass, which {@link runBalmFold} runs once per pass feeding each pass's trunk
+ *          outputs and frames to the next: onnxruntime's session set-up grows faster than
+ *          linearly with the node count (measured: 1.8 k nodes 0.5 s, 7 k nodes 7–10 s), so an
+ *          unrolled 4-pass graph spent seconds before the first prediction. The first pass has
+ *          `recycle` = 0, which multiplies the recycling terms away exactly (x + 0 = x).
  *
  * Translations are in nm inside the structure module (AF2's scale, {@link NM} Å each) and in Å in
  * the inputs and outputs, as in PyTorch.
@@ -30,7 +35,8 @@ import { z } from 'zod';
 import { type NamedTensors, toFloat32 } from '../io/tensor.js';
 import { Weights, embedding, layerNorm, linear } from '../nn/index.js';
 import { GraphBuilder, GraphError, op, type Value } from '../onnx/index.js';
-import type { Session } from '../runtime/index.js';
+import type * as ort from 'onnxruntime-node';
+import type { Feeds, Session } from '../runtime/index.js';
 import { emitAtomsFromFrames } from './atoms-graph.js';
 import { NUM_TORSIONS } from './atoms.js';
 import type { BalmFoldInputs } from './balmfold-input.js';
@@ -76,8 +82,10 @@ export type BalmFoldConfig = z.output<typeof balmFoldConfigSchema>;
 
 /** Graph input names, in order. */
 export const BALMFOLD_INPUTS = ['features', 'aatype', 'chain', 'residue_index', 'imgt_position', 'template_frames', 'template_error'] as const;
+/** The extra inputs of a recycling model's pass graph: the previous pass's trunk outputs and final frames, and 0 or 1. */
+export const BALMFOLD_RECYCLE_INPUTS = ['prev_single', 'prev_pair', 'prev_frames', 'recycle'] as const;
 
-/** Graph output names. */
+/** Graph output names (a recycling model's graph also outputs `single` and `pair`, the trunk's). */
 export const BALMFOLD_OUTPUTS = ['positions', 'atom_mask', 'frames', 'torsions', 'error'] as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -383,25 +391,24 @@ function build(weights: NamedTensors, cfg: BalmFoldConfig): GraphBuilder {
     return op.add(p, dense(templatePairFeatures(R0, t0), w.scope('template_pair'), cfg.rbf_bins + 3, cz));
   });
 
-  // trunk and structure module, once per pass; later passes see the previous one (AF2 Alg. 2, 32)
-  let prev: { s: Value; z: Value; R: Value; t: Value } | undefined;
-  let sm!: ReturnType<typeof structureModule>;
-  for (let pass = 0; pass <= cfg.recycles; pass++) {
-    const run = () => {
-      let s = s0;
-      let z = z0;
-      if (prev) {
-        const p = prev;
-        s = op.add(s, norm(p.s, w.scope('recycle_single_norm'), cs));
-        z = op.add(op.add(z, norm(p.z, w.scope('recycle_pair_norm'), cz)), dense(templatePairFeatures(p.R, p.t), w.scope('recycle_pair'), cfg.rbf_bins + 3, cz));
-      }
-      for (let b = 0; b < cfg.trunk_blocks; b++) [s, z] = trunkBlock(s, z, w.scope('trunk').scope(String(b)), cfg, derived);
-      sm = structureModule(s, z, { R: R0, t: op.div(t0, NM) }, w.scope('structure'), cfg);
-      prev = { s, z, R: sm.frames.R, t: op.mul(sm.frames.t, NM) };
-    };
-    if (cfg.recycles) g.scope(`pass${pass}`, run);
-    else run();
+  // One pass of trunk and structure module; a recycling model's later passes see the previous
+  // one (AF2 Alg. 2, 32) through the prev_* inputs, scaled by `recycle` (0 on the first pass).
+  let s = s0;
+  let z = z0;
+  if (cfg.recycles > 0) {
+    const prevS = g.input('prev_single', 'float32', ['n', cs]);
+    const prevZ = g.input('prev_pair', 'float32', ['n', 'n', cz]);
+    const prevFrames = g.input('prev_frames', 'float32', ['n', 12]);
+    const on = g.input('recycle', 'float32', [1]);
+    const [pR, ptCol] = op.split(op.reshape(prevFrames, [-1, 3, 4]), 2, [3, 1]) as [Value, Value];
+    g.scope('recycle', () => {
+      s = op.add(s, op.mul(norm(prevS, w.scope('recycle_single_norm'), cs), on));
+      const pz = op.add(norm(prevZ, w.scope('recycle_pair_norm'), cz), dense(templatePairFeatures(pR, op.squeeze(ptCol, [2])), w.scope('recycle_pair'), cfg.rbf_bins + 3, cz));
+      z = op.add(z, op.mul(pz, on));
+    });
   }
+  for (let b = 0; b < cfg.trunk_blocks; b++) [s, z] = trunkBlock(s, z, w.scope('trunk').scope(String(b)), cfg, derived);
+  const sm = structureModule(s, z, { R: R0, t: op.div(t0, NM) }, w.scope('structure'), cfg);
   const error = g.scope('error', () => {
     const h = op.relu(dense(norm(sm.s, w.scope('error_norm'), cs), w.scope('error_hidden'), cs, cs));
     const raw = op.squeeze(softplus(dense(h, w.scope('error_out'), cs, 1)), [1]);
@@ -416,11 +423,12 @@ function build(weights: NamedTensors, cfg: BalmFoldConfig): GraphBuilder {
   g.output(op.reshape(op.concat([R, op.unsqueeze(t, [2])], 2), [-1, 12]), 'frames');
   g.output(sm.torsions, 'torsions');
   g.output(error, 'error');
+  if (cfg.recycles > 0) {
+    g.output(s, 'single');
+    g.output(z, 'pair');
+  }
 
-  // A model trained with recycling may run with none (fold({ recycles: 0 })): its recycling
-  // embedders are then legitimately left out.
-  const skippedRecycling = (k: string) => cfg.recycles === 0 && k.startsWith('recycle_');
-  const unused = [...weights.keys()].filter((k) => !g.has(k) && !g.has(`${k}.T`) && !derived.has(k) && !skippedRecycling(k));
+  const unused = [...weights.keys()].filter((k) => !g.has(k) && !g.has(`${k}.T`) && !derived.has(k));
   if (unused.length > 0) {
     throw new GraphError(`tensor${unused.length > 1 ? 's' : ''} ${unused.slice(0, 5).map((k) => `'${k}'`).join(', ')}${unused.length > 5 ? `, … (${unused.length} in all)` : ''} not used by the BALMFold graph of this config: is config.json the one the weights were trained with?`);
   }
@@ -454,11 +462,24 @@ export interface BalmFoldOutputs {
   error: Float32Array;
 }
 
-/** Runs a BALMFold session on the inputs of one Fv. */
-export async function runBalmFold(session: Session, x: Omit<BalmFoldInputs, 'template' | 'chainStarts'>): Promise<BalmFoldOutputs> {
+/**
+ * Runs a BALMFold session on the inputs of one Fv: one pass, then `recycles` more for a recycling
+ * model, each fed the previous pass's trunk outputs and final frames.
+ *
+ * @param options.recycles - extra passes (default 0); more than 0 needs a model trained with recycling.
+ * @param options.config - the model's config (the sizes of the recycled tensors).
+ */
+export async function runBalmFold(
+  session: Session,
+  x: Omit<BalmFoldInputs, 'template' | 'chainStarts'>,
+  options: { recycles?: number; config: Pick<BalmFoldConfig, 'single_dim' | 'pair_dim'> },
+): Promise<BalmFoldOutputs> {
   const n = x.n;
+  const recycles = options.recycles ?? 0;
   if (x.features.length !== n * x.hidden) throw new RangeError(`BALMFold inputs: ${x.features.length} feature values for ${n} residues × ${x.hidden}`);
-  const r = await session.run({
+  const recycling = session.inputNames.includes('prev_single');
+  if (recycles > 0 && !recycling) throw new Error(`recycles ${recycles}: this BALMFold graph was built for a model trained without recycling`);
+  const feeds: Feeds = {
     features: { dtype: 'float32', dims: [n, x.hidden], data: x.features },
     aatype: { dtype: 'int64', dims: [n], data: x.aatype },
     chain: { dtype: 'int64', dims: [n], data: x.chain },
@@ -466,9 +487,22 @@ export async function runBalmFold(session: Session, x: Omit<BalmFoldInputs, 'tem
     imgt_position: { dtype: 'int64', dims: [n], data: x.imgtPosition },
     template_frames: { dtype: 'float32', dims: [n, 12], data: x.templateFrames },
     template_error: { dtype: 'float32', dims: [n], data: x.templateError },
-  });
+  };
+  const { single_dim: cs, pair_dim: cz } = options.config;
+  let r: Record<string, ort.Tensor> | undefined;
+  for (let pass = 0; pass <= recycles; pass++) {
+    if (recycling) {
+      const data = (name: string, size: number) => (r === undefined ? new Float32Array(size) : (r[name]!.data as Float32Array));
+      feeds.prev_single = { dtype: 'float32', dims: [n, cs], data: data('single', n * cs) };
+      feeds.prev_pair = { dtype: 'float32', dims: [n, n, cz], data: data('pair', n * n * cz) };
+      feeds.prev_frames = { dtype: 'float32', dims: [n, 12], data: data('frames', n * 12) };
+      feeds.recycle = { dtype: 'float32', dims: [1], data: Float32Array.of(pass === 0 ? 0 : 1) };
+    }
+    r = await session.run(feeds);
+  }
+  const out = r!;
   const f = (name: string, size: number) => {
-    const data = r[name]!.data as Float32Array;
+    const data = out[name]!.data as Float32Array;
     if (data.length !== size) throw new Error(`BALMFold output '${name}': ${data.length} values, ${size} expected`);
     return data;
   };

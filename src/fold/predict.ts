@@ -14,7 +14,7 @@ import { Balm } from '../balm/balm.js';
 import { readWeights } from '../io/weights.js';
 import { GraphError, serializeModel } from '../onnx/index.js';
 import { packageVersion } from '../runtime/paths.js';
-import { createSession, type ExecutionProviderName, type Session } from '../runtime/index.js';
+import { cachedSession, type ExecutionProviderName, type Session } from '../runtime/index.js';
 import { atomsFromFrames, backboneFrames, NUM_TORSIONS, TORSION, torsionsFromAtoms, type Atom14 } from './atoms.js';
 import { ATOMS_PER_RESIDUE } from './residue-constants.js';
 import { templateModel, type TemplateChainInput, type TemplateSource } from './baseline.js';
@@ -52,6 +52,10 @@ export interface FoldOptions {
    * `executionProvider` is then `null`).
    */
   ep?: 'auto' | 'cuda' | 'cpu';
+  /** Intra-op threads of those graphs (default `BALMKIT_THREADS`, else the CPUs available). */
+  threads?: number;
+  /** CUDA device ordinal (default 0). */
+  deviceId?: number;
   /** Relax the model (default true). */
   relax?: boolean;
   /**
@@ -60,6 +64,11 @@ export interface FoldOptions {
    * trained without recycling take only 0.
    */
   recycles?: number;
+  /**
+   * Use the disk cache of built models (default true unless `BALMKIT_NO_CACHE=1`): a new process
+   * then loads the optimized fold graph and BALM instead of building them.
+   */
+  cache?: boolean;
   /** Called after each record. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -227,47 +236,64 @@ function residueId(r: NumberedResidue): ResidueId {
   return { number: r.number, insertion: r.insertion };
 }
 
-/** BALMFold's sessions: the fold graph and the BALM giving its features. */
+/** BALMFold's sessions: the fold graph and the BALM giving its features, and the passes to run. */
 interface BalmFoldRunner {
   session: Session;
   balm: Balm;
+  recycles: number;
 }
 
 /** Runners per model folder and requested provider, for the life of the process. */
-const runners = new Map<string, Promise<BalmFoldRunner>>();
+const runners = new Map<string, Promise<Omit<BalmFoldRunner, 'recycles'>>>();
 
-async function createRunner(model: BalmFoldModel, ep: FoldOptions['ep'], recycles: number): Promise<BalmFoldRunner> {
-  let bytes: Uint8Array;
+async function createRunner(model: BalmFoldModel, sessionOptions: RunnerSessionOptions): Promise<Omit<BalmFoldRunner, 'recycles'>> {
+  const build = (): Uint8Array => {
+    try {
+      return serializeModel(buildBalmFoldGraph(readWeights(model.weightsFile), model.config, model.weightsFile));
+    } catch (e) {
+      if (e instanceof GraphError) throw new ModelError(`model '${model.name}': ${e.message}`);
+      if (e instanceof Error) throw new ModelError(`model '${model.name}': ${model.weightsFile}: ${e.message}`);
+      throw e;
+    }
+  };
+  const { session } = await cachedSession(
+    { label: `${model.name} fold graph`, files: [model.configFile, model.weightsFile], params: { graph: 'balmfold-pass', config: model.config }, build },
+    sessionOptions,
+  );
   try {
-    bytes = serializeModel(buildBalmFoldGraph(readWeights(model.weightsFile), { ...model.config, recycles }, model.weightsFile));
-  } catch (e) {
-    if (e instanceof GraphError) throw new ModelError(`model '${model.name}': ${e.message}`);
-    if (e instanceof Error) throw new ModelError(`model '${model.name}': ${model.weightsFile}: ${e.message}`);
-    throw e;
-  }
-  const session = await createSession(bytes, { ep });
-  try {
-    return { session, balm: await Balm.load(model.balmFolder, { ep }) };
+    return { session, balm: await Balm.load(model.balmFolder, sessionOptions) };
   } catch (e) {
     await session.release();
     throw e instanceof Error ? new ModelError(`model '${model.name}': BALM ${model.balmFolder}: ${e.message}`) : e;
   }
 }
 
-/** The (cached) sessions of a BALMFold model; a failed creation is not cached. */
-function balmFoldRunner(model: BalmFoldModel, ep: FoldOptions['ep'], recycles: number | undefined): Promise<BalmFoldRunner> {
+/** The number of recycles to run (the model's own by default), or a ModelError saying what is allowed. */
+function checkRecycles(model: BalmFoldModel, recycles: number | undefined): number {
   const trained = model.config.recycles;
   const n = recycles ?? trained;
   if (!Number.isInteger(n) || n < 0) throw new ModelError(`recycles ${String(recycles)}: give a whole number ≥ 0`);
   if (n > 0 && trained === 0) throw new ModelError(`recycles ${n}: model '${model.name}' was trained without recycling (config.json recycles 0); use 0`);
-  const key = `${model.folder}|${ep ?? 'default'}|${n}`;
+  return n;
+}
+
+/** The (cached) sessions of a BALMFold model; a failed creation is not cached. */
+/** The session options of a fold: those given, and no others (the rest keep their defaults). */
+type RunnerSessionOptions = Pick<FoldOptions, 'ep' | 'threads' | 'deviceId' | 'cache'>;
+
+async function balmFoldRunner(model: BalmFoldModel, options: FoldOptions): Promise<BalmFoldRunner> {
+  const sessionOptions: RunnerSessionOptions = {};
+  for (const k of ['ep', 'threads', 'deviceId', 'cache'] as const) if (options[k] !== undefined) Object.assign(sessionOptions, { [k]: options[k] });
+  const n = checkRecycles(model, options.recycles);
+  // One pass graph serves every number of recycles (runBalmFold runs the passes).
+  const key = `${model.folder}|${JSON.stringify(sessionOptions)}`;
   let hit = runners.get(key);
   if (!hit) {
-    hit = createRunner(model, ep, n);
+    hit = createRunner(model, sessionOptions);
     runners.set(key, hit);
     hit.catch(() => runners.delete(key));
   }
-  return hit;
+  return { ...(await hit), recycles: n };
 }
 
 /** The unrelaxed prediction of one record. */
@@ -290,13 +316,13 @@ async function predictRaw(model: FoldModel, chains: TemplateChainInput[], runner
   const t0 = performance.now();
   const x = await balmFoldInputs(model.templates, runner.balm, chains);
   const t1 = performance.now();
-  const o = await runBalmFold(runner.session, x);
+  const o = await runBalmFold(runner.session, x, { recycles: runner.recycles, config: model.config });
   const t2 = performance.now();
   const atoms: Atom14 = { aatype: x.template.atoms.aatype, positions: Float64Array.from(o.positions), mask: Uint8Array.from(o.atomMask) };
   return { atoms, errors: o.error, chainStarts: x.chainStarts, sources: x.template.sources, ep: runner.session.ep, balmMs: t1 - t0, graphMs: t2 - t1 };
 }
 
-async function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, doRelax: boolean, runner: BalmFoldRunner | null): Promise<FoldedAntibody> {
+async function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, doRelax: boolean, getRunner: () => Promise<BalmFoldRunner | null>): Promise<FoldedAntibody> {
   const t0 = performance.now();
   const numbered = numberRecord(input, scheme);
   for (const c of numbered) {
@@ -310,6 +336,8 @@ async function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, d
     }
   }
   const t1 = performance.now();
+  // The model's sessions are made (or fetched) only for a record that passed validation.
+  const runner = await getRunner();
   const chains: TemplateChainInput[] = numbered.map((c) => ({ id: c.id, chainType: c.domain.chainType, residues: c.domain.residues }));
   const tpl = await predictRaw(model, chains, runner);
   const t2 = performance.now();
@@ -434,12 +462,15 @@ export async function fold(records: AntibodyInput | readonly AntibodyInput[], op
   const model = typeof options.model === 'object' ? options.model : loadFoldModel(options.model ?? DEFAULT_FOLD_MODEL);
   if (options.ep !== undefined && !['auto', 'cuda', 'cpu'].includes(options.ep)) throw new ModelError(`ep '${String(options.ep)}': use auto, cuda or cpu`);
   const scheme = options.scheme ?? 'imgt';
-  // A BALMFold model's sessions are made (or fetched) before any record, so a broken model throws.
-  const runner = model.kind === 'balmfold' ? await balmFoldRunner(model, options.ep, options.recycles) : null;
+  // A BALMFold model's sessions are made (or fetched) when the first record has passed
+  // validation: a batch of bad records costs no model build; a broken model still throws.
+  if (options.recycles !== undefined && model.kind === 'balmfold') checkRecycles(model, options.recycles);
+  let runner: Promise<BalmFoldRunner> | undefined;
+  const getRunner = async () => (model.kind === 'balmfold' ? await (runner ??= balmFoldRunner(model, options)) : null);
   const out: FoldOutcome[] = [];
   for (const [k, input] of list.entries()) {
     try {
-      out.push({ ok: true, antibody: await foldOne(input, model, scheme, options.relax ?? true, runner) });
+      out.push({ ok: true, antibody: await foldOne(input, model, scheme, options.relax ?? true, getRunner) });
     } catch (e) {
       if (e instanceof RecordError) out.push({ ok: false, failure: { name: input.name, chain: e.chain, reason: e.reason, message: e.message } });
       else if (e instanceof RangeError) out.push({ ok: false, failure: { name: input.name, chain: null, reason: 'cannot-build', message: `record '${input.name}': ${e.message}` } });

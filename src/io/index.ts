@@ -39,7 +39,7 @@ export {
   type TorchCheckpoint,
 } from './torch.js';
 export { PickleGlobal, PickleRefusedError } from './pickle.js';
-export { detectWeightFormat, readWeights, type ReadWeightsOptions, type WeightFormat } from './weights.js';
+export { detectWeightFormat, readWeights, weightFiles, type ReadWeightsOptions, type WeightFormat } from './weights.js';
 export { memorySource, openFileSource, type ByteSource } from './zip.js';
 export * from './structure.js';
 export * from './pdb.js';

@@ -53,22 +53,9 @@ const HF_WEIGHT_FILES = ['model.safetensors', 'model.safetensors.index.json', 'p
  * weights.
  */
 export function readWeights(path: string, options: ReadWeightsOptions = {}): NamedTensors {
-  const st = statSync(path);
-  if (st.isDirectory()) {
-    for (const f of HF_WEIGHT_FILES) {
-      const p = join(path, f);
-      let isFile = false;
-      try {
-        isFile = statSync(p).isFile();
-      } catch {
-        continue;
-      }
-      if (isFile) return f.endsWith('.index.json') ? readShardedWeights(p, options) : readWeights(p, options);
-    }
-    const listing = readdirSync(path).slice(0, 20).join(', ');
-    throw new Error(
-      `${path}: folder has no model weights (looked for ${HF_WEIGHT_FILES.join(', ')}; found: ${listing || 'nothing'})`,
-    );
+  if (statSync(path).isDirectory()) {
+    const p = folderWeightFile(path);
+    return p.endsWith('.index.json') ? readShardedWeights(p, options) : readWeights(p, options);
   }
   switch (detectWeightFormat(path)) {
     case 'safetensors':
@@ -84,6 +71,29 @@ export function readWeights(path: string, options: ReadWeightsOptions = {}): Nam
         `${path}: not a recognised weight file (expected safetensors, a torch.save checkpoint, or a Hugging Face model folder)`,
       );
   }
+}
+
+/**
+ * The files {@link readWeights} reads for `path`: the file itself, the weights file a Hugging Face
+ * folder holds (by the same preference), or a sharded index and its shards. For cache keys.
+ */
+export function weightFiles(path: string): string[] {
+  if (!statSync(path).isDirectory()) {
+    if (!path.endsWith('.index.json')) return [path];
+    const map = (JSON.parse(readFileSync(path, 'utf8')) as { weight_map?: Record<string, string> }).weight_map ?? {};
+    return [path, ...[...new Set(Object.values(map))].sort().map((f) => join(path, '..', f))];
+  }
+  return weightFiles(folderWeightFile(path));
+}
+
+/** The weights file of a Hugging Face model folder, in {@link HF_WEIGHT_FILES}' order of preference. */
+function folderWeightFile(dir: string): string {
+  for (const f of HF_WEIGHT_FILES) {
+    const p = join(dir, f);
+    if (statSync(p, { throwIfNoEntry: false })?.isFile()) return p;
+  }
+  const listing = readdirSync(dir).slice(0, 20).join(', ');
+  throw new Error(`${dir}: folder has no model weights (looked for ${HF_WEIGHT_FILES.join(', ')}; found: ${listing || 'nothing'})`);
 }
 
 /** Reads a sharded checkpoint from its `*.index.json` (`{"weight_map": {name: shard file}}`). */

@@ -5,7 +5,7 @@
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { detectWeightFormat, readWeights } from '../io/weights.js';
+import { detectWeightFormat, readWeights, weightFiles } from '../io/weights.js';
 import { hfModelConfig, mapHfTensors } from './hf.js';
 import { looksLikeLlama2c, readLlama2cCheckpoint } from './llama2c.js';
 import { Llama2cTokenizer } from './llama2c_tokenizer.js';
@@ -39,13 +39,14 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     }
     const hf = hfModelConfig(raw, path);
     const { decoder, eos } = hf;
-    const tensors = mapHfTensors(readWeights(path), decoder, path, hf.arch);
+    // Read only when the graph is built: a model from the disk cache needs no weights.
+    const tensors = () => mapHfTensors(readWeights(path), decoder, path, hf.arch);
     let tokenizer: TextTokenizer | null = null;
     if (tokPath !== false) {
       const tp = tokPath ?? path;
       if (tokPath !== undefined || existsSync(join(path, 'tokenizer.json'))) tokenizer = HfTokenizer.fromPath(tp, eos);
     }
-    return CausalLM.create(tensors, { arch: hf.arch, decoder, maxPositions: hf.maxPositions, source: path, eos }, tokenizer, modelOptions);
+    return CausalLM.create(tensors, { arch: hf.arch, decoder, maxPositions: hf.maxPositions, source: path, eos }, tokenizer, modelOptions, [cfgFile, ...weightFiles(path)]);
   }
   const format = detectWeightFormat(path);
   if (format !== 'unknown' && !looksLikeLlama2c(readHead(path, 28))) {
@@ -58,7 +59,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     if (tokPath !== undefined || existsSync(tp)) tokenizer = Llama2cTokenizer.fromFile(tp, ckpt.header.vocab);
   }
   // run.c's generate() stops when the next token is BOS (1): llama2.c's training data separates texts with it.
-  return CausalLM.create(ckpt.tensors, { arch: 'llama2c', decoder: ckpt.config, maxPositions: ckpt.header.seqLen, source: path, eos: [1] }, tokenizer, modelOptions);
+  return CausalLM.create(ckpt.tensors, { arch: 'llama2c', decoder: ckpt.config, maxPositions: ckpt.header.seqLen, source: path, eos: [1] }, tokenizer, modelOptions, [path]);
 }
 
 function readHead(path: string, n: number): Uint8Array {

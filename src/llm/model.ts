@@ -3,11 +3,12 @@
  * the host-side state of a batch of sequences: the attention variant's cache, the attention mask
  * (1 = token, 0 = left padding) and each row's next position.
  */
+import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { NamedTensors } from '../io/tensor.js';
 import { type DecoderConfig, DecoderCache, type StackOptions, buildDecoderGraph, decoderCacheSlots } from '../nn/index.js';
 import { serializeModel } from '../onnx/index.js';
-import { type Session, type SessionOptions, createSession } from '../runtime/index.js';
+import { type CachedSessionOptions, type Session, cachedSession } from '../runtime/index.js';
 import type { TextTokenizer } from './tokenizer.js';
 
 /** What a loaded model is, beyond its decoder shape. */
@@ -23,8 +24,11 @@ export interface ModelInfo {
   eos: number[];
 }
 
-/** Options of {@link CausalLM.create}. */
-export interface ModelOptions extends SessionOptions {
+/**
+ * Options of {@link CausalLM.create}: the session's, the disk cache (`cache: false` builds afresh;
+ * a stack with variants is always built afresh, as variants are code, not data) and the stack.
+ */
+export interface ModelOptions extends CachedSessionOptions {
   /** Attention / linear variants for the stack (default: full attention, dense). */
   stack?: StackOptions;
 }
@@ -73,11 +77,31 @@ export class CausalLM {
     readonly slots: ReturnType<typeof decoderCacheSlots>,
   ) {}
 
-  /** Builds the decoder graph from decoder-named tensors and opens a session on it. */
-  static async create(tensors: NamedTensors, info: ModelInfo, tokenizer: TextTokenizer | null, options: ModelOptions = {}): Promise<CausalLM> {
+  /**
+   * Builds the decoder graph from decoder-named tensors and opens a session on it.
+   *
+   * @param tensors - the tensors, or a function reading them (called only when the graph is built,
+   *   not when it comes from the model cache).
+   * @param files - the files the tensors come from, which key the model cache (none: no cache).
+   */
+  static async create(
+    tensors: NamedTensors | (() => NamedTensors),
+    info: ModelInfo,
+    tokenizer: TextTokenizer | null,
+    options: ModelOptions = {},
+    files: readonly string[] = [],
+  ): Promise<CausalLM> {
     const { stack = {}, ...sessionOptions } = options;
-    const graph = buildDecoderGraph(tensors, info.decoder, stack, { logitsToKeep: true });
-    const session = await createSession(serializeModel(graph), sessionOptions);
+    const variants = stack.attention !== undefined || stack.linear !== undefined;
+    const { session } = await cachedSession(
+      {
+        label: `${info.arch} ${basename(info.source)}`,
+        files,
+        params: { graph: 'decoder', arch: info.arch, decoder: info.decoder },
+        build: () => serializeModel(buildDecoderGraph(typeof tensors === 'function' ? tensors() : tensors, info.decoder, stack, { logitsToKeep: true })),
+      },
+      variants || files.length === 0 ? { ...sessionOptions, cache: false } : sessionOptions,
+    );
     return new CausalLM(session, info, tokenizer, decoderCacheSlots(info.decoder, stack));
   }
 

@@ -1,7 +1,8 @@
 /**
  * balmkit's runtime: onnxruntime sessions from graph bytes on CUDA or the CPU (CUDA → CPU
  * fallback said once on stderr), thread settings, typed tensor helpers, a session cache keyed by
- * graph hash, and the environment report behind `balmkit doctor`.
+ * graph hash, a disk cache of built and optimized models, and the environment report behind
+ * `balmkit doctor`.
  */
 export { ExecutionProviderError, OptionError } from './errors.js';
 export {
@@ -52,5 +53,17 @@ export {
   resolveSessionOptions,
   sessionCache,
 } from './session.js';
+export {
+  type CacheEntryInfo,
+  type CacheOutcome,
+  type CachedSession,
+  type CachedSessionOptions,
+  type ModelBuild,
+  cacheDir,
+  cacheEnabled,
+  cachedSession,
+  clearCache,
+  listCache,
+} from './model-cache.js';
 export { type ModelSearchPath, modelSearchPaths, packageRoot, packageVersion } from './paths.js';
 export { type DiagnoseOptions, type RuntimeReport, diagnose } from './diagnose.js';

@@ -128,15 +128,23 @@ class OrtSession implements Session {
   }
 }
 
-async function createOn(
+/**
+ * Creates a session on an already chosen provider with resolved options.
+ *
+ * @param optimizedModelFilePath - where ORT writes the model after its graph optimizations (the
+ *   model cache stores it).
+ */
+export async function createSessionWith(
   bytes: Uint8Array,
   ep: ExecutionProviderName,
   resolved: ResolvedSessionOptions,
+  optimizedModelFilePath?: string,
 ): Promise<Session> {
   configureOrtLogging();
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, {
+      ...(optimizedModelFilePath !== undefined ? { optimizedModelFilePath } : {}),
       executionProviders: providerSessionOptions(ep, resolved.deviceId),
       intraOpNumThreads: resolved.threads.intraOpNumThreads,
       interOpNumThreads: resolved.threads.interOpNumThreads,
@@ -160,11 +168,11 @@ async function createOn(
  */
 export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
   const [resolved, ep] = await resolveAndChoose(opts);
-  return createOn(bytes, ep, resolved);
+  return createSessionWith(bytes, ep, resolved);
 }
 
 /** Resolves the options and picks the provider (probing CUDA once per process for `auto`/`cuda`). */
-async function resolveAndChoose(opts: SessionOptions): Promise<[ResolvedSessionOptions, ExecutionProviderName]> {
+export async function resolveAndChoose(opts: SessionOptions): Promise<[ResolvedSessionOptions, ExecutionProviderName]> {
   const resolved = resolveSessionOptions(opts);
   const ep = await (opts.providers ?? defaultProviders).choose(resolved.ep, {
     deviceId: resolved.deviceId,
@@ -227,7 +235,7 @@ export class SessionCache {
     const key = this.keyFor(bytes, ep, resolved);
     const existing = this.entries.get(key);
     if (existing !== undefined && !(existing.session?.released ?? false)) return existing.promise;
-    const entry: CacheEntry = { promise: createOn(bytes, ep, resolved) };
+    const entry: CacheEntry = { promise: createSessionWith(bytes, ep, resolved) };
     this.entries.set(key, entry);
     entry.promise.then(
       (s) => {
