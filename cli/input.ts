@@ -9,6 +9,7 @@ import path from 'node:path';
 import { type AntibodyRecord, type FastaRecord, decodeInput, pairRecords, parseFasta } from '../src/antibody/fasta.js';
 import { NotAnAntibodyError, type NumberedDomain, number } from '../src/antibody/number.js';
 import type { ChainClass, Scheme } from '../src/antibody/schemes.js';
+import { looksLikeNucleotides, translateLongestOrf } from '../src/antibody/translate.js';
 import { SequenceError } from '../src/antibody/validate.js';
 import { UsageError } from './options.js';
 
@@ -28,6 +29,27 @@ export interface AntibodyInputOptions {
   light?: string;
   /** Pair X_H with X_L by name (default true). */
   pair?: boolean;
+  /** Translate DNA/RNA records (`--translate`). */
+  translate?: boolean;
+}
+
+/** The help line of `--translate`, shared by every command that reads sequences. */
+export const TRANSLATE_HELP = 'translate DNA/RNA records (the reading frame with the longest stretch free of stop codons); protein records are read as they are';
+
+/**
+ * With `translate`, every DNA/RNA sequence becomes its longest stop-free translation
+ * (translateLongestOrf) and one stderr line says how many; protein sequences are left as they are.
+ */
+export function translateSequences<T extends { sequence: string }>(records: T[], translate: boolean | undefined): T[] {
+  if (translate !== true) return records;
+  let n = 0;
+  const out = records.map((r) => {
+    if (!looksLikeNucleotides(r.sequence)) return r;
+    n++;
+    return { ...r, sequence: translateLongestOrf(r.sequence) };
+  });
+  if (n > 0) process.stderr.write(`balmkit: translated ${n} DNA/RNA record${n === 1 ? '' : 's'} (reading frame with the longest stop-free stretch)\n`);
+  return out;
 }
 
 /** The antibodies given on the command line (INPUT or --heavy/--light). */
@@ -35,16 +57,17 @@ export function readAntibodies(input: string | undefined, opts: AntibodyInputOpt
   if (opts.heavy !== undefined || opts.light !== undefined) {
     if (input !== undefined) throw new UsageError('give either INPUT or --heavy/--light, not both');
     const rec = (name: string, seq: string): FastaRecord => ({ name, description: '', sequence: seq, line: 0 });
+    const [heavy, light] = translateSequences([rec('--heavy', opts.heavy ?? ''), rec('--light', opts.light ?? '')], opts.translate);
     return [
       {
         name: 'antibody',
-        ...(opts.heavy !== undefined ? { heavy: rec('--heavy', opts.heavy) } : {}),
-        ...(opts.light !== undefined ? { light: rec('--light', opts.light) } : {}),
+        ...(opts.heavy !== undefined ? { heavy: heavy! } : {}),
+        ...(opts.light !== undefined ? { light: light! } : {}),
       },
     ];
   }
   if (input === undefined) throw new UsageError(`give a FASTA file, a sequence, - for stdin, or --heavy/--light (see balmkit ${command} --help)`);
-  const records = parseFasta(readInput(input));
+  const records = translateSequences(parseFasta(readInput(input)), opts.translate);
   if (records.length === 0) throw new UsageError(`${input}: no sequences found`);
   return opts.pair === false ? records.map((r) => ({ name: r.name, single: r })) : pairRecords(records);
 }

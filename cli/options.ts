@@ -117,7 +117,7 @@ export function parseOptions<S extends z.ZodType>(cmd: Command, schema: S, raw: 
 // ---- errors ---------------------------------------------------------------------------------
 
 /** Runtime errors that are about the user's input or machine, not a bug: no stack needed. */
-const USAGE_ERROR_NAMES = new Set(['UsageError', 'OptionError']);
+const USAGE_ERROR_NAMES = new Set(['UsageError', 'OptionError', 'ViewInputError']);
 
 /**
  * Prints `err` the balmkit way and returns the exit code: commander's own errors (already printed)

@@ -9,13 +9,14 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import type { ChainEmbedding, ChainScore, NumberedChain } from '../../src/balm/balm.js';
 import type { HostTensor } from '../../src/io/tensor.js';
-import { type InputError, type NumberedInputChain, numberAntibodies, progress, readAntibodies, writeFileAtomically } from '../input.js';
+import { type InputError, type NumberedInputChain, TRANSLATE_HELP, numberAntibodies, progress, readAntibodies, writeFileAtomically } from '../input.js';
 import { EXIT, UsageError, addRuntimeOptions, parseOptions, runtimeOptionsShape, runtimeOf } from '../options.js';
 
 const inputShape = {
   heavy: z.string().optional(),
   light: z.string().optional(),
   pair: z.boolean().optional(),
+  translate: z.boolean().optional(),
   model: z.string().min(1, { error: 'needs a folder' }).optional(),
   batchSize: z
     .string()
@@ -47,6 +48,7 @@ function addInputOptions(cmd: Command): Command {
       .option('--heavy <sequence>', 'a heavy chain sequence')
       .option('--light <sequence>', 'a light chain sequence')
       .option('--no-pair', 'take every record on its own (do not pair X_H with X_L)')
+      .option('--translate', TRANSLATE_HELP)
       .option('--model <dir>', 'BALM model folder (config.json + model.safetensors or pytorch_model.bin) [default: the shipped balm-small]')
       .option('--batch-size <n>', 'chains per forward pass [default: 32]'),
   );

@@ -8,7 +8,7 @@ import { z } from 'zod';
 
 import type { NumberOutput } from '../../src/antibody/output.js';
 import type { Scheme } from '../../src/antibody/schemes.js';
-import { numberAntibodies, readAntibodies, writeFileAtomically } from '../input.js';
+import { TRANSLATE_HELP, numberAntibodies, readAntibodies, writeFileAtomically } from '../input.js';
 import { EXIT, choiceOption, parseOptions } from '../options.js';
 
 const schema = z.strictObject({
@@ -17,6 +17,7 @@ const schema = z.strictObject({
   heavy: z.string().optional(),
   light: z.string().optional(),
   pair: z.boolean().optional(),
+  translate: z.boolean().optional(),
   output: z.string().min(1, { error: 'needs a file name' }).optional(),
 });
 
@@ -54,6 +55,7 @@ export function register(program: Command): void {
     .option('--heavy <sequence>', 'a heavy chain sequence (must number as heavy)')
     .option('--light <sequence>', 'a light chain sequence (must number as kappa or lambda)')
     .option('--no-pair', 'number every record on its own (do not pair X_H with X_L or check the chain type)')
+    .option('--translate', TRANSLATE_HELP)
     .option('--json', 'print JSON (schema in --help)')
     .option('-o, --output <file>', 'write the output to a file (atomically) instead of stdout');
   cmd.addHelpText(

@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 
 import type { AntibodyInput, FoldedAntibody, FoldFailure } from '../../src/fold/predict.js';
+import { TRANSLATE_HELP, translateSequences } from '../input.js';
 import { EXIT, UsageError, addRuntimeOptions, choiceOption, intOption, parseOptions, runtimeOf, runtimeOptionsShape } from '../options.js';
 
 const schema = z.strictObject({
@@ -22,6 +23,7 @@ const schema = z.strictObject({
   scheme: choiceOption(['imgt', 'chothia', 'kabat'] as const).optional(),
   model: z.string().min(1, { error: 'needs a model folder or name' }).optional(),
   recycles: intOption(0, '--recycles 1').optional(),
+  translate: z.boolean().optional(),
   json: z.boolean({ error: 'takes no value' }).optional(),
   progress: z.boolean().optional(),
   view: z.boolean().optional(),
@@ -68,6 +70,7 @@ export function register(program: Command): void {
     .option('--scheme <scheme>', 'residue numbering: imgt, chothia or kabat [default: imgt]')
     .option('--model <model>', 'model folder or shipped model name: balmfold-small (BALMFold, learned, the default; see models/balmfold-small/README.md) or fold-baseline (template baseline)')
     .option('--recycles <n>', 'BALMFold recycling passes: fewer are faster, 0 is one pass [default: the model\'s own, 3 for balmfold-small]')
+    .option('--translate', TRANSLATE_HELP)
     .option('--json', 'print a JSON summary on stdout (schema in --help)')
     .option('--no-progress', 'no progress bar (it is shown for batches when stderr is a terminal)')
     .option('--view', 'then open the predictions in the 3D viewer (served on 127.0.0.1 until Ctrl-C; needs -o)');
@@ -199,7 +202,8 @@ function resolveOutput(output: string | undefined, format: 'pdb' | 'cif' | undef
 async function readRecords(input: string | undefined, opts: Options): Promise<AntibodyInput[]> {
   if (opts.heavy !== undefined || opts.light !== undefined) {
     if (input !== undefined) throw new UsageError('give either INPUT or --heavy/--light, not both');
-    return [{ name: opts.name ?? 'antibody', ...(opts.heavy !== undefined ? { heavy: opts.heavy } : {}), ...(opts.light !== undefined ? { light: opts.light } : {}) }];
+    const [heavy, light] = translateSequences([{ sequence: opts.heavy ?? '' }, { sequence: opts.light ?? '' }], opts.translate);
+    return [{ name: opts.name ?? 'antibody', ...(opts.heavy !== undefined ? { heavy: heavy!.sequence } : {}), ...(opts.light !== undefined ? { light: light!.sequence } : {}) }];
   }
   if (opts.name !== undefined) throw new UsageError('--name names a --heavy/--light antibody; records in a file keep their own names');
   if (input === undefined) throw new UsageError('give a FASTA or CSV file, - for stdin, or --heavy/--light (see balmkit predict-structure --help)');
@@ -213,8 +217,15 @@ async function readRecords(input: string | undefined, opts: Options): Promise<An
   }
   const text = decodeInput(bytes);
   const firstLine = text.split(/\r?\n/, 1)[0]!.trim();
-  if (/\.csv(\.gz)?$/i.test(input) || /^name\s*,/i.test(firstLine)) return parseCsv(text, input);
-  const paired = pairRecords(parseFasta(text));
+  if (/\.csv(\.gz)?$/i.test(input) || /^name\s*,/i.test(firstLine)) {
+    const rows = parseCsv(text, input);
+    if (opts.translate !== true) return rows;
+    // Each chain column on its own: translate the DNA/RNA cells.
+    const heavy = translateSequences(rows.map((r) => ({ sequence: r.heavy ?? '' })), true);
+    const light = translateSequences(rows.map((r) => ({ sequence: r.light ?? '' })), true);
+    return rows.map((r, k) => ({ ...r, ...(r.heavy !== undefined ? { heavy: heavy[k]!.sequence } : {}), ...(r.light !== undefined ? { light: light[k]!.sequence } : {}) }));
+  }
+  const paired = pairRecords(translateSequences(parseFasta(text), opts.translate));
   return paired.map((ab) => ({
     name: ab.name,
     ...(ab.heavy ? { heavy: ab.heavy.sequence } : {}),

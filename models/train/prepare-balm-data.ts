@@ -27,6 +27,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { NotAnAntibodyError, type NumberedDomain, number } from '../../src/antibody/index.js';
+import { translateLongestOrf } from '../../src/antibody/translate.js';
 import { readPdb } from '../../src/io/pdb.js';
 
 const DATA = new URL('../../../shared/data/', import.meta.url).pathname;
@@ -44,25 +45,6 @@ function readFasta(path: string): { id: string; seq: string }[] {
     out.push({ id: block.slice(0, nl).trim().split(/\s+/)[0], seq: block.slice(nl + 1).replace(/\s+/g, '').toUpperCase() });
   }
   return out;
-}
-
-const CODONS: Record<string, string> = {};
-{
-  const bases = 'TCAG';
-  const aas = 'FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG';
-  let i = 0;
-  for (const a of bases) for (const b of bases) for (const c of bases) CODONS[a + b + c] = aas[i++];
-}
-
-/** The translation of the frame with the longest stop-free stretch, cut to that stretch. */
-function translateLongestOrf(dna: string): string {
-  let best = '';
-  for (let frame = 0; frame < 3; frame++) {
-    let protein = '';
-    for (let i = frame; i + 3 <= dna.length; i += 3) protein += CODONS[dna.slice(i, i + 3)] ?? 'X';
-    for (const piece of protein.split('*')) if (piece.length > best.length) best = piece;
-  }
-  return best;
 }
 
 interface Chain {

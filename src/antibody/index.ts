@@ -3,7 +3,8 @@
  * (IMGT, Chothia, Kabat, North) and closest germlines, with profiles that ship in the package.
  */
 export { AMINO_ACIDS } from './alphabet.js';
-export { cleanSequence, describeSource, MAX_CHAIN_LENGTH, SequenceError, type SequenceProblem, type SequenceSource } from './validate.js';
+export { cleanSequence, type CleanOptions, describeSource, MAX_CHAIN_LENGTH, SequenceError, type SequenceProblem, type SequenceSource } from './validate.js';
+export { looksLikeNucleotides, translateLongestOrf } from './translate.js';
 export {
   MIN_DOMAIN_SCORE,
   MIN_V_IDENTITY,

@@ -26,6 +26,8 @@ export interface NumberOptions {
   expect?: ChainClass;
   /** Profiles to use (default: the shipped ones). */
   profiles?: ProfileSet;
+  /** Accept X for an unknown residue (default true; structure prediction passes false). */
+  allowUnknown?: boolean;
 }
 
 /** One residue of a numbered domain. */
@@ -163,7 +165,7 @@ function alignedRange(a: Alignment): [number, number] {
  */
 export function number(sequence: string, options: NumberOptions = {}): NumberingResult {
   const source = options.source ?? {};
-  const seq = cleanSequence(sequence, source);
+  const seq = cleanSequence(sequence, source, options.allowUnknown === false ? { allowUnknown: false } : {});
   const scheme = options.scheme ?? 'imgt';
   const { set, index } = contextFor(options.profiles);
   const codes = encodeResidues(seq);

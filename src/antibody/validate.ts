@@ -2,6 +2,7 @@
  * Sequence validation: every problem named by record, chain and residue position, with the fix.
  */
 import { isResidueLetter } from './alphabet.js';
+import { looksLikeNucleotides, nucleotideFraction } from './translate.js';
 
 /** Where a sequence came from, for messages: `record '1abc_H', H chain`. */
 export interface SequenceSource {
@@ -48,18 +49,48 @@ export class SequenceError extends Error {
   }
 }
 
+/** Options of {@link cleanSequence}. */
+export interface CleanOptions {
+  /** Longest accepted sequence (default {@link MAX_CHAIN_LENGTH}). */
+  maxLength?: number;
+  /**
+   * Whether X (an unknown residue) is accepted (default true). Structure prediction cannot build
+   * an unknown residue, so it passes false, and the hints then do not suggest X.
+   */
+  allowUnknown?: boolean;
+}
+
 /**
  * Normalizes a protein sequence (whitespace removed, upper case, one trailing stop `*` dropped)
- * and checks it: only the 20 standard one-letter codes and X, not empty, at most `maxLength`.
+ * and checks it: only the 20 standard one-letter codes (and X unless `allowUnknown` is false), not
+ * DNA/RNA, not empty, at most `maxLength`.
  *
- * @throws {@link SequenceError} naming every bad residue.
+ * @throws {@link SequenceError} naming every bad residue (`invalid-residue`), or the whole
+ *   sequence: `nucleotide`, `empty`, `too-long`.
  */
-export function cleanSequence(raw: string, source: SequenceSource = {}, maxLength = MAX_CHAIN_LENGTH): string {
+export function cleanSequence(raw: string, source: SequenceSource = {}, options: CleanOptions = {}): string {
+  const maxLength = options.maxLength ?? MAX_CHAIN_LENGTH;
+  const allowUnknown = options.allowUnknown ?? true;
   const seq = raw.replace(/\s+/g, '').replace(/\*$/, '').toUpperCase();
   if (seq.length === 0) throw new SequenceError(source, 'empty', [{ message: 'the sequence is empty: give the chain\'s residues (one-letter codes)' }]);
+  if (looksLikeNucleotides(seq)) {
+    const pct = Math.round(nucleotideFraction(seq) * 100);
+    throw new SequenceError(source, 'nucleotide', [
+      {
+        message:
+          `this looks like DNA/RNA (${pct}% of its ${seq.length} letters are A, C, G, T/U or N), not a protein: translate it ` +
+          'first (the CLI\'s --translate takes the reading frame with the longest stretch free of stop codons)',
+      },
+    ]);
+  }
+  const unknownHint = allowUnknown ? ', or X if unknown' : '';
   const problems: SequenceProblem[] = [];
   for (let i = 0; i < seq.length; i++) {
     const c = seq[i]!;
+    if (c === 'X' && !allowUnknown) {
+      problems.push({ position: i + 1, message: "'X' (an unknown residue) cannot be built into a structure: give the residue's one-letter code" });
+      continue;
+    }
     if (isResidueLetter(c)) continue;
     const what =
       c === '-' || c === '.'
@@ -67,8 +98,8 @@ export function cleanSequence(raw: string, source: SequenceSource = {}, maxLengt
         : c === '*'
           ? `'*' is a stop codon inside the sequence: translate only the open reading frame`
           : /[BZJUO]/.test(c)
-            ? `'${c}' is not one of the 20 standard amino acids: replace it by the residue, or X if unknown`
-            : `'${raw.trim()[i] ?? c}' is not an amino acid: use one-letter codes (X for unknown)`;
+            ? `'${c}' is not one of the 20 standard amino acids: replace it by the residue${unknownHint}`
+            : `'${raw.trim()[i] ?? c}' is not an amino acid: use one-letter codes${allowUnknown ? ' (X for unknown)' : ''}`;
     problems.push({ position: i + 1, message: what });
   }
   if (problems.length > 0) throw new SequenceError(source, 'invalid-residue', problems);

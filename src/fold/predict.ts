@@ -173,7 +173,8 @@ function numberRecord(input: AntibodyInput, scheme: Scheme): NumberedChainOut[] 
     out.push({ id, domain, length });
   };
   const run = (seq: string, given: 'heavy' | 'light' | null, label: string | null) => {
-    const r = number(seq, { scheme, source: { record: input.name, ...(label ? { chain: label } : {}) }, ...(given ? { expect: given } : {}) });
+    // X cannot be built: rejected (and not suggested) when the sequence is validated.
+    const r = number(seq, { scheme, allowUnknown: false, source: { record: input.name, ...(label ? { chain: label } : {}) }, ...(given ? { expect: given } : {}) });
     for (const d of r.domains) add(d.chainType === 'H' ? 'H' : 'L', d, r.sequence.length);
   };
   const guard = (label: string | null, f: () => void) => {

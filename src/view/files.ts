@@ -7,6 +7,14 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { decompressByName } from '../io/compressed.js';
 
+/** A file given to the viewer that is not a structure (a usage mistake: exit code 2 in the CLI). */
+export class ViewInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ViewInputError';
+  }
+}
+
 /** Structure file formats the viewer reads. */
 export type StructureFormat = 'pdb' | 'mmcif';
 
@@ -52,6 +60,21 @@ export function detectKind(text: string): StructureKind {
 }
 
 /**
+ * Why a text is not a structure the viewer can show, or null when it is one: it has atom records
+ * (PDB `ATOM`/`HETATM` lines, mmCIF `_atom_site`). Sequences (FASTA, CSV, a bare sequence) get
+ * the command that makes a structure of them.
+ */
+export function notAStructure(text: string, name: string): string | null {
+  if (detectFormat(text) === 'mmcif' ? /^_atom_site\./m.test(text) : /^(ATOM  |HETATM)/m.test(text)) return null;
+  const first = text.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+  const predict = `balmkit predict-structure ${name} -o structures/ and then balmkit view structures/`;
+  if (first.startsWith('>')) return `it is a FASTA file of sequences, not a structure: predict structures first (${predict})`;
+  if (/^name\s*,/i.test(first)) return `it is a CSV of sequences, not a structure: predict structures first (${predict})`;
+  if (first === '') return 'the file is empty';
+  return 'it has no atom records (PDB ATOM/HETATM lines or an mmCIF _atom_site table): give a .pdb or .cif structure file';
+}
+
+/**
  * Resolves command-line arguments (files, or folders whose structure files are taken in name
  * order, not recursively) into the served list, reading each file once to check it and to tell
  * its format and kind.
@@ -81,6 +104,8 @@ export async function resolveViewFiles(args: readonly string[], cwd = process.cw
     } catch (e) {
       throw new Error(`${p}: cannot be read (${e instanceof Error ? e.message : String(e)})`);
     }
+    const problem = notAStructure(text, path.relative(cwd, p) || p);
+    if (problem !== null) throw new ViewInputError(`${path.relative(cwd, p) || p}: ${problem}`);
     files.push({ index: files.length, path: p, name: path.basename(p), format: detectFormat(text), kind: detectKind(text) });
   }
   return files;

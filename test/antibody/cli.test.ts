@@ -31,6 +31,23 @@ describe('balmkit number', () => {
     expect(Object.keys(c.residues[0]!).sort()).toEqual(['aa', 'insertion', 'number', 'region']);
   });
 
+  it('DNA is reported as DNA with --translate offered, and --translate numbers it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-number-dna-'));
+    const fasta = path.join(dir, 'contigs.fasta');
+    // VH back-translated (one codon per residue, stops in the other frames), with a stop before it.
+    const codon: Record<string, string> = { A: 'GCT', C: 'TGT', D: 'GAT', E: 'GAA', F: 'TTT', G: 'GGT', H: 'CAT', I: 'ATT', K: 'AAA', L: 'CTT', M: 'ATG', N: 'AAT', P: 'CCT', Q: 'CAA', R: 'CGT', S: 'TCT', T: 'ACT', V: 'GTA', W: 'TGG', Y: 'TAT' };
+    fs.writeFileSync(fasta, `>contig1\nTAG${[...VH].map((c) => codon[c]).join('')}TGA\n`);
+    const r = balmkit(['number', fasta]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/record 'contig1', this looks like DNA\/RNA .*--translate/);
+    expect(r.stderr).not.toMatch(/not an antibody variable domain/);
+    const t = balmkit(['number', fasta, '--translate', '--json']);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stderr).toMatch(/translated 1 DNA\/RNA record/);
+    const out = numberOutputSchema.parse(JSON.parse(t.stdout));
+    expect(out.records[0]!.chains[0]!.residues.map((x) => x.aa).join('')).toBe(VH);
+  });
+
   it('a batch numbers the good records, names the bad ones on stderr and exits 1', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-number-'));
     const fasta = path.join(dir, 'in.fasta');

@@ -16,9 +16,11 @@ import {
   cleanSequence,
   convertNumbering,
   imgtCdrPositions,
+  looksLikeNucleotides,
   number,
   pairRecords,
   parseFasta,
+  translateLongestOrf,
   type Position,
 } from '../../src/antibody/index.js';
 import { INFO_CDR_RANGES, chothiaRange, listStructures, readInfo, readStructure, type CdrColumns } from '../../models/numbering/rosetta-fv.js';
@@ -92,6 +94,35 @@ describe('validation and input', () => {
     expect(() => cleanSequence('  ')).toThrow(/empty/);
     expect(() => cleanSequence('A'.repeat(2001))).toThrow(/longer than the 2000/);
     expect(cleanSequence('evql vesg*')).toBe('EVQLVESG');
+  });
+
+  it('says DNA/RNA is DNA/RNA and offers --translate; translating gives the protein back', () => {
+    // Trastuzumab's heavy-chain V domain back-translated with one codon per residue.
+    const protein = 'EVQLVESGGGLVQPGGSLRLSCAASGFNIKDTYIHWVRQAPGKGLEWVARIYPTNGYTRYADSVKGRFTISADTSKNTAYLQMNSLRAEDTAVYYCSRWGGDGFYAMDYWGQGTLVTVSS';
+    // Codons chosen so the other two frames hit stops (GTA|GA… reads TAG, …T|GA… reads TGA).
+    const codon: Record<string, string> = { A: 'GCT', C: 'TGT', D: 'GAT', E: 'GAA', F: 'TTT', G: 'GGT', H: 'CAT', I: 'ATT', K: 'AAA', L: 'CTT', M: 'ATG', N: 'AAT', P: 'CCT', Q: 'CAA', R: 'CGT', S: 'TCT', T: 'ACT', V: 'GTA', W: 'TGG', Y: 'TAT' };
+    const dna = `TAG${[...protein].map((c) => codon[c]).join('')}TGAAC`;
+    expect(looksLikeNucleotides(dna)).toBe(true);
+    expect(looksLikeNucleotides(protein)).toBe(false);
+    expect(looksLikeNucleotides('A'.repeat(100))).toBe(false); // poly-alanine is not DNA
+    expect(() => number(dna.toLowerCase(), { source: { record: 'contig1' } })).toThrow(/record 'contig1', this looks like DNA\/RNA \(100% of its \d+ letters.*--translate/);
+    expect(() => number(dna)).not.toThrow(/not an antibody variable domain/);
+    expect(translateLongestOrf(dna)).toBe(protein);
+    expect(translateLongestOrf(dna.replace(/T/g, 'U'))).toBe(protein); // RNA
+  });
+
+  it('suggests X for an unknown residue only where X is accepted', () => {
+    expect(() => cleanSequence('EVQL1ESG')).toThrow(/use one-letter codes \(X for unknown\)/);
+    expect(() => cleanSequence('EVQLBESG')).toThrow(/replace it by the residue, or X if unknown/);
+    let message = '';
+    try {
+      cleanSequence('EVQL1ESGXG', { record: 'r' }, { allowUnknown: false });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/residue 5: '1' is not an amino acid: use one-letter codes;/);
+    expect(message).not.toMatch(/X for unknown|or X if/);
+    expect(message).toMatch(/residue 9: 'X' \(an unknown residue\) cannot be built/);
   });
   it('parses multi-record FASTA and pairs X_H/X_L and X|H/X|L', () => {
     const recs = parseFasta('>ab1_H first\nEVQL\nVESG\n>ab1_L\nDIQM\n>x|H\nQVQL\n>x|L\nDIVM\n>lone\nAAAA\n');

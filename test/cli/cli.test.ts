@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RuntimeReport } from '../../src/runtime/index.js';
 import { ROOT, balmkit, ensureBuilt, stackLines } from './helpers.js';
@@ -12,9 +13,23 @@ beforeAll(() => {
 });
 
 describe('balmkit', () => {
-  it('package.json bin points at the built entry, which has a shebang', () => {
-    expect(pkg.bin.balmkit).toBe('dist/cli/main.js');
+  it('package.json bin points at the launcher (it builds a stale checkout, then runs dist/), which has a shebang', () => {
+    expect(pkg.bin.balmkit).toBe('cli/balmkit.mjs');
     expect(fs.readFileSync(path.join(ROOT, pkg.bin.balmkit), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    expect(fs.readFileSync(path.join(ROOT, 'dist/cli/main.js'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+  });
+
+  it('`npx balmkit --version` in the checkout prints the version and nothing else (no npm config warning)', () => {
+    const r = spawnSync('npx', ['balmkit', '--version'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${pkg.version}\n`);
+    expect(r.stderr).toBe('');
+  });
+
+  it("npm in the checkout runs no install scripts (no CUDA download) and warns about no config key", () => {
+    const r = spawnSync('npm', ['config', 'get', 'ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.stdout.trim()).toBe('true');
+    expect(r.stderr).not.toMatch(/Unknown (project|env) config/);
   });
 
   it('--version and -V print the package version', () => {

@@ -4,6 +4,7 @@
  * structure and reports the two bad ones with exit code 1; --heavy/--light to one file; CSV input;
  * --json summary; usage errors exit 2.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { parsePdb } from '../../src/io/pdb.js';
 import { parseMmcif } from '../../src/io/mmcif.js';
-import { ROOT, balmkit, ensureBuilt } from './helpers.js';
+import { MAIN, ROOT, balmkit, ensureBuilt } from './helpers.js';
 import { need, sharedData } from '../shared-data.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'fold-baseline', 'antibodies.fasta');
@@ -26,6 +27,47 @@ beforeAll(() => {
 });
 
 describe('balmkit predict-structure', () => {
+  it('a batch in which every record fails builds no model (the model cache stays empty)', () => {
+    const cache = path.join(tmp, 'cache-bad-batch');
+    const fasta = path.join(tmp, 'all-bad.fasta');
+    fs.writeFileSync(fasta, `>a_H\n${seq('trastuzumab_H').replace(/^(.{10})./, '$1J')}\n>a_L\n${seq('trastuzumab_L')}\n>b\nEVQLVESGGG\n`);
+    const r = balmkit(['predict-structure', fasta, '-o', path.join(tmp, 'bad-out')], { BALMKIT_CACHE_DIR: cache });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/2 record\(s\) failed/);
+    expect(fs.existsSync(path.join(cache, 'models')) ? fs.readdirSync(path.join(cache, 'models')) : []).toEqual([]);
+  });
+
+  it('two processes started together on an empty model cache both predict, and leave one entry per model', async () => {
+    const cache = path.join(tmp, 'cache-race');
+    const run = (k: number) =>
+      new Promise<{ code: number | null; err: string }>((resolve) => {
+        const p = spawn(process.execPath, [MAIN, 'predict-structure', '--heavy', seq('trastuzumab_H'), '--light', seq('trastuzumab_L'), '-o', path.join(tmp, `race${k}.pdb`)], {
+          cwd: ROOT,
+          env: { ...process.env, BALMKIT_CACHE_DIR: cache, BALMKIT_EP: 'cpu' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let err = '';
+        p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        p.on('close', (code) => resolve({ code, err }));
+      });
+    const results = await Promise.all([run(1), run(2)]);
+    for (const r of results) expect(r.code, r.err).toBe(0);
+    expect(fs.readFileSync(path.join(tmp, 'race1.pdb'), 'utf8')).toBe(fs.readFileSync(path.join(tmp, 'race2.pdb'), 'utf8'));
+    const entries = fs.readdirSync(path.join(cache, 'models'));
+    expect(entries.filter((e) => e.startsWith('.'))).toEqual([]); // no temporary folder left
+    expect(entries).toHaveLength(2); // the fold graph and BALM
+  });
+
+  it('a digit in a sequence is reported without suggesting X, which a structure cannot hold', () => {
+    const r = balmkit(['predict-structure', '--heavy', seq('trastuzumab_H').replace(/^(.{30})./, '$17'), '--light', seq('trastuzumab_L'), '-o', path.join(tmp, 'digit.pdb'), '--model', 'fold-baseline']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/H chain, residue 31: '7' is not an amino acid: use one-letter codes/);
+    expect(r.stderr).not.toMatch(/X for unknown|or X if unknown/);
+    const x = balmkit(['predict-structure', '--heavy', seq('trastuzumab_H').replace(/^(.{30})./, '$1X'), '--light', seq('trastuzumab_L'), '-o', path.join(tmp, 'x.pdb'), '--model', 'fold-baseline']);
+    expect(x.code).toBe(1);
+    expect(x.stderr).toMatch(/residue 31: 'X' \(an unknown residue\) cannot be built into a structure/);
+  });
+
   it('writes every good structure of a mixed FASTA and reports the lysozyme and the invalid letter (exit 1)', (ctx) => {
     need(ctx, LYSOZYME);
     const bad = seq('trastuzumab_L').replace(/^(.{49})./, '$1J');

@@ -3,7 +3,7 @@
  * else, however the path is spelled; loopback only; our host names only. Uses a stand-in viewer
  * folder so these tests need no build.
  */
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -163,5 +163,25 @@ describe('balmkit view options', () => {
     expect(err.join('')).toMatch(/--color must be one of chain, region, error, got "purple"/);
     expect(err.join('')).toMatch(/--port must be a port number ≤ 65535/);
     expect(err.join('')).toMatch(/--reference .*a balmkit prediction, not an experimental structure/);
+  });
+
+  it('a FASTA file is refused with exit code 2, saying how to make a structure of it (no JavaScript error)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'balmkit-view-fasta-'));
+    const fasta = path.join(dir, 'ab.fasta');
+    writeFileSync(fasta, '>ab_H\nEVQLVESGGGLVQPGGSLRLSCAASGFNIKDTYIHWVRQAPGKGLEWVA\n');
+    const err: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((s: string) => {
+      err.push(String(s));
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      expect(await main(['node', 'balmkit', 'view', fasta, '--screenshot', path.join(dir, 'x.png')])).toBe(2);
+    } finally {
+      process.stderr.write = write;
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(err.join('')).toMatch(/ab\.fasta: it is a FASTA file of sequences, not a structure: predict structures first \(balmkit predict-structure .*ab\.fasta -o structures\//);
+    expect(err.join('')).not.toMatch(/Cannot read properties|TypeError/);
   });
 });
