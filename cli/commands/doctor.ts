@@ -3,6 +3,7 @@
  * (a one-node session created and run on it) with ORT's answer, the provider sessions would use,
  * threads, and where models are looked up. Exits 0 whether or not CUDA works; that is a finding.
  */
+import fs from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { RuntimeReport } from '../../src/runtime/index.js';
@@ -42,14 +43,32 @@ Examples:
     if (opts.threads !== undefined) runtime.threads = opts.threads;
     if (opts.deviceId !== undefined) runtime.deviceId = opts.deviceId;
     // Loaded here, not at the top, so `balmkit --help` does not load onnxruntime.
-    const { diagnose } = await import('../../src/runtime/index.js');
-    const report = await diagnose(runtime);
+    const { diagnose, cacheDir, cacheEnabled, listCache } = await import('../../src/runtime/index.js');
+    const { findChromium } = await import('../../src/view/chromium.js');
+    const runtimeReport = await diagnose(runtime);
+    const chromium = findChromium() ?? null;
+    const entries = listCache();
+    const report: DoctorReport = {
+      ...runtimeReport,
+      viewer: { chromium: chromium !== null && fs.existsSync(chromium) ? chromium : null, ...(chromium !== null && !fs.existsSync(chromium) ? { given: chromium } : {}) },
+      cache: { folder: cacheDir(), enabled: cacheEnabled(), entries: entries.length, bytes: entries.reduce((n, e) => n + e.bytes, 0) },
+    };
     process.stdout.write(opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   });
 }
 
+/** `balmkit doctor --json`: the runtime report, the viewer's browser and the model cache. */
+export interface DoctorReport extends RuntimeReport {
+  /** Chromium for `view --screenshot` (headless) — `null` when none was found; `given` is a BALMKIT_CHROMIUM that does not exist. */
+  viewer: { chromium: string | null; given?: string };
+  cache: { folder: string; enabled: boolean; entries: number; bytes: number };
+}
+
+/** How to get Chromium, for the report. */
+export const CHROMIUM_HINT = 'install it (Debian/Ubuntu: apt-get install -y chromium; macOS: install Google Chrome) or set BALMKIT_CHROMIUM to its executable';
+
 /** The human-readable report. */
-export function formatReport(r: RuntimeReport): string {
+export function formatReport(r: DoctorReport): string {
   const lines: string[] = [];
   const row = (label: string, value: string): void => {
     lines.push(`  ${label.padEnd(18)}${value}`);
@@ -99,6 +118,12 @@ export function formatReport(r: RuntimeReport): string {
     r.threads.source === 'option' ? '--threads' : r.threads.source === 'BALMKIT_THREADS' ? '$BALMKIT_THREADS' : 'os.availableParallelism()';
   row('intra-op', `${r.threads.intraOpNumThreads}  (from ${from}; ${r.threads.availableParallelism} CPUs available to this process, ${r.threads.cpus} on the machine)`);
   row('inter-op', `${r.threads.interOpNumThreads}  (graphs run in sequential mode)`);
+
+  lines.push('', 'Viewer (balmkit view):');
+  row('chromium', r.viewer.chromium ?? `not found${r.viewer.given ? ` at ${r.viewer.given} (BALMKIT_CHROMIUM)` : ''}: view --screenshot needs it; ${CHROMIUM_HINT}`);
+  lines.push('', 'Model cache (balmkit cache):');
+  row('folder', `${r.cache.folder}${r.cache.enabled ? '' : '  (off: BALMKIT_NO_CACHE=1)'}`);
+  row('entries', `${r.cache.entries} (${(r.cache.bytes / 1e6).toFixed(1)} MB)`);
 
   lines.push('', 'Models are looked up in (in order):');
   if (!r.models.some((m) => m.source === 'BALMKIT_MODELS')) row('$BALMKIT_MODELS', 'not set');

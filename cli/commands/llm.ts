@@ -23,12 +23,13 @@ function numberOption(min: number, max: number, example: string): z.ZodType<numb
 const modelShape = {
   model: z.string({ error: 'is required: a Hugging Face model folder or a llama2.c .bin' }).min(1),
   tokenizer: z.string().min(1).optional(),
-  json: z.boolean().optional(),
   ...runtimeOptionsShape,
 };
+const jsonShape = { json: z.boolean().optional() };
 
 const generateSchema = z.strictObject({
   ...modelShape,
+  ...jsonShape,
   prompt: z.string({ error: 'is required (the text to continue)' }),
   maxTokens: intOption(0, '--max-tokens 64').optional(),
   temperature: numberOption(0, 2, '--temperature 0.8').optional(),
@@ -40,13 +41,14 @@ const generateSchema = z.strictObject({
 
 const perplexitySchema = z.strictObject({
   ...modelShape,
+  ...jsonShape,
   window: intOption(2, '--window 512').optional(),
   stride: intOption(1, '--stride 256').optional(),
 });
 
 const serveSchema = z.strictObject({
   ...modelShape,
-  port: intOption(0, '--port 8000').pipe(z.number().max(65535, { error: 'must be ≤ 65535' })),
+  port: intOption(0, '--port 8000').pipe(z.number().max(65535, { error: 'must be ≤ 65535' })).optional(),
   name: z.string().min(1).optional(),
   concurrency: intOption(1, '--concurrency 1').optional(),
   queue: intOption(0, '--queue 32').optional(),
@@ -60,13 +62,16 @@ async function load(o: { model: string; tokenizer?: string | undefined } & Runti
   return { llm, lm };
 }
 
-const modelOptions = (cmd: Command): Command =>
-  addRuntimeOptions(
-    cmd
-      .requiredOption('--model <path>', 'Hugging Face model folder (config.json + weights: Llama, Mistral, Qwen2, Mixtral, GPT-2) or llama2.c checkpoint (.bin)')
-      .option('--tokenizer <path>', 'tokenizer: tokenizer.json / its folder, or a llama2.c tokenizer .bin [default: beside the model]')
-      .option('--json', 'print the result as JSON'),
-  );
+const modelOptions = (cmd: Command, { json = true }: { json?: boolean } = {}): Command => {
+  cmd
+    .requiredOption('--model <path>', 'Hugging Face model folder (config.json + weights: Llama, Mistral, Qwen2, Mixtral, GPT-2) or llama2.c checkpoint (.bin)')
+    .option('--tokenizer <path>', 'tokenizer: tokenizer.json / its folder, or a llama2.c tokenizer .bin [default: beside the model]');
+  if (json) cmd.option('--json', 'print the result as JSON');
+  return addRuntimeOptions(cmd);
+};
+
+/** vLLM's default port. */
+const DEFAULT_PORT = 8000;
 
 /** Registers `llm generate|perplexity|serve` on the program. */
 export function register(program: Command): void {
@@ -145,14 +150,18 @@ Examples:
     llm
       .command('serve')
       .summary('an OpenAI-compatible HTTP server on 127.0.0.1')
-      .requiredOption('--port <p>', 'port on 127.0.0.1 (0: any free port)')
+      .option('--port <p>', `port on 127.0.0.1 (0: any free port) [default: ${DEFAULT_PORT}]`)
       .option('--name <id>', 'model id in /v1/models and requests [default: the --model path]')
       .option('--concurrency <n>', 'requests computed at once [default: 1]')
       .option('--queue <n>', 'requests allowed to wait; more get 429 [default: 32]'),
+    { json: false },
   );
   srv.addHelpText('after', `
 Endpoints: GET /v1/models, POST /v1/completions (echo, logprobs, vLLM prompt_logprobs, stream),
-POST /v1/chat/completions (the model's chat template, or "role: content" lines, stream).
+POST /v1/chat/completions (the model's chat template, or "role: content" lines, stream),
+POST /v1/embeddings (mean of the last hidden state over the input's tokens; float or base64).
+A prompt plus max_tokens beyond the model's context gets 400 (as vLLM); a body over 1 MiB gets 413.
+Any OpenAI-compatible client works, e.g. the official one: new OpenAI({ baseURL: 'http://127.0.0.1:8000/v1', apiKey: 'none' }).
 
 Examples:
   $ balmkit llm serve --model ./my-llama --port 8000
@@ -161,7 +170,7 @@ Examples:
   srv.action(async (_raw: unknown, command: Command) => {
     const o = parseOptions(command, serveSchema);
     const { llm: m, lm } = await load(o);
-    const s = await m.serve(lm, o.port, {
+    const s = await m.serve(lm, o.port ?? DEFAULT_PORT, {
       ...(o.name !== undefined ? { modelName: o.name } : {}),
       ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
       ...(o.queue !== undefined ? { queue: o.queue } : {}),

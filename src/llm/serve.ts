@@ -9,6 +9,13 @@
  *   `{token_id: {logprob, rank, decoded_token}}` for the token and the top alternatives).
  * - `POST /v1/chat/completions`: `messages`, with the model's chat template or the plain one
  *   (see chat.ts); `stream`.
+ * - `POST /v1/embeddings`: `input` (text or token ids, one or a list), `encoding_format`
+ *   (`float` or `base64`, little-endian float32 as OpenAI sends it); each embedding is the mean over
+ *   the input's tokens of the model's last hidden state (after the final norm).
+ *
+ * A prompt plus `max_tokens` beyond the model's context is refused with 400, as vLLM does (not
+ * cut short); `max_tokens` defaults to 16 for completions and to the rest of the context for chat.
+ * A body over the limit gets 413 (from its Content-Length, before it is read).
  *
  * Bodies are validated with zod; any error is answered in OpenAI's shape
  * `{"error": {"message", "type", "param", "code"}}`. Requests run at most `concurrency` at a time;
@@ -68,6 +75,13 @@ export const completionBody = z.looseObject({
   logprobs: z.number().int().min(0).max(20).nullish(),
   prompt_logprobs: z.number().int().min(0).max(20).nullish(),
 });
+export const embeddingBody = z.looseObject({
+  model: z.string().optional(),
+  input: z.union([z.string(), z.array(z.string()).min(1), tokenList, z.array(tokenList).min(1)]),
+  encoding_format: z.enum(['float', 'base64']).nullish(),
+  dimensions: z.number().int().min(1).nullish(),
+  user: z.string().optional(),
+});
 export const chatBody = z.looseObject({
   ...common,
   messages: z.array(z.looseObject({ role: z.string(), content: z.string() })).min(1),
@@ -77,6 +91,7 @@ export const chatBody = z.looseObject({
 
 type CompletionBody = z.output<typeof completionBody>;
 type ChatBody = z.output<typeof chatBody>;
+type EmbeddingBody = z.output<typeof embeddingBody>;
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const r = schema.safeParse(body);
@@ -137,7 +152,7 @@ export async function serve(lm: CausalLM, port: number, options: ServeOptions = 
       if (req.method !== 'GET') throw new ApiError(405, `${req.method} ${path}: use GET`);
       return sendJson(res, 200, { object: 'list', data: [{ id: name, object: 'model', created, owned_by: 'balmkit' }] });
     }
-    if (path !== '/v1/completions' && path !== '/v1/chat/completions') throw new ApiError(404, `no route ${req.method} ${path} (try /v1/models, /v1/completions, /v1/chat/completions)`, 'invalid_request_error', null, 'not_found');
+    if (!ROUTES.includes(path!)) throw new ApiError(404, `no route ${req.method} ${path} (try /v1/models, ${ROUTES.join(', ')})`, 'invalid_request_error', null, 'not_found');
     if (req.method !== 'POST') throw new ApiError(405, `${req.method} ${path}: use POST`);
     const raw = await readBody(req, maxBody);
     let body: unknown;
@@ -151,6 +166,11 @@ export async function serve(lm: CausalLM, port: number, options: ServeOptions = 
       checkModel(b.model);
       return gate.run(() => completions(b, res));
     }
+    if (path === '/v1/embeddings') {
+      const b = parse(embeddingBody, body);
+      checkModel(b.model);
+      return gate.run(() => embeddings(b, res));
+    }
     const b = parse(chatBody, body);
     checkModel(b.model);
     return gate.run(() => chat(b, res));
@@ -160,9 +180,9 @@ export async function serve(lm: CausalLM, port: number, options: ServeOptions = 
     if (m !== undefined && m !== name) throw new ApiError(404, `model '${m}' is not served here (this server has '${name}')`, 'invalid_request_error', 'model', 'model_not_found');
   }
 
-  function sampling(b: CompletionBody | ChatBody) {
+  function sampling(b: CompletionBody | ChatBody, maxTokens: number) {
     return {
-      maxTokens: b.max_tokens ?? 16,
+      maxTokens,
       temperature: b.temperature ?? 1,
       topP: b.top_p ?? 1,
       topK: b.top_k && b.top_k > 0 ? b.top_k : 0,
@@ -183,16 +203,27 @@ export async function serve(lm: CausalLM, port: number, options: ServeOptions = 
     return (p as (string | number[])[]).map((x) => (typeof x === 'string' ? enc(x) : check(x)));
   }
 
-  function contextCheck(ids: number[]): void {
-    if (ids.length > lm.info.maxPositions) {
-      throw new ApiError(400, `the prompt has ${ids.length} tokens; this model's context is ${lm.info.maxPositions}`, 'invalid_request_error', 'prompt', 'context_length_exceeded');
+  /** vLLM's rule: prompt + max_tokens must fit the context, else 400 naming both (nothing is cut short). */
+  function contextCheck(ids: number[], maxTokens: number, param: 'prompt' | 'messages' | 'input'): void {
+    const ctx = lm.info.maxPositions;
+    if (ids.length > ctx) {
+      throw new ApiError(400, `This model's maximum context length is ${ctx} tokens; the ${param} has ${ids.length} tokens. Shorten it.`, 'invalid_request_error', param, 'context_length_exceeded');
+    }
+    if (ids.length + maxTokens > ctx) {
+      throw new ApiError(
+        400,
+        `This model's maximum context length is ${ctx} tokens. However, you requested ${ids.length + maxTokens} tokens (${ids.length} in the ${param}, ${maxTokens} in the completion). Reduce max_tokens to at most ${ctx - ids.length}, or shorten the ${param}.`,
+        'invalid_request_error',
+        'max_tokens',
+        'context_length_exceeded',
+      );
     }
   }
 
   async function completions(b: CompletionBody, res: ServerResponse): Promise<void> {
     const prompts = promptIds(b.prompt);
-    const s = sampling(b);
-    prompts.forEach((p) => contextCheck(p));
+    const s = sampling(b, b.max_tokens ?? 16);
+    prompts.forEach((p) => contextCheck(p, s.maxTokens, 'prompt'));
     const id = `cmpl-${randomUUID()}`;
     const base = { id, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: name };
     if (b.stream) {
@@ -261,8 +292,8 @@ export async function serve(lm: CausalLM, port: number, options: ServeOptions = 
 
   async function chat(b: ChatBody, res: ServerResponse): Promise<void> {
     const ids = chatPromptTokens(tok, b.messages);
-    const s = sampling(b);
-    contextCheck(ids);
+    const s = sampling(b, b.max_tokens ?? Math.max(0, lm.info.maxPositions - ids.length));
+    contextCheck(ids, s.maxTokens, 'messages');
     const id = `chatcmpl-${randomUUID()}`;
     const base = { id, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: name };
     if (b.stream) {
@@ -289,6 +320,23 @@ export async function serve(lm: CausalLM, port: number, options: ServeOptions = 
     sendJson(res, 200, { ...base, choices: [choice], usage: { prompt_tokens: ids.length, completion_tokens: g!.tokens.length, total_tokens: ids.length + g!.tokens.length } });
   }
 
+  async function embeddings(b: EmbeddingBody, res: ServerResponse): Promise<void> {
+    if (b.dimensions !== null && b.dimensions !== undefined && b.dimensions !== lm.info.decoder.hidden) {
+      throw new ApiError(400, `'dimensions': this model's embeddings have ${lm.info.decoder.hidden} dimensions; other sizes are not supported`, 'invalid_request_error', 'dimensions');
+    }
+    const inputs = promptIds(b.input);
+    inputs.forEach((ids) => contextCheck(ids, 0, 'input'));
+    const data = [];
+    let tokens = 0;
+    for (const [index, ids] of inputs.entries()) {
+      tokens += ids.length;
+      const vector = await meanHidden(lm, ids);
+      const embedding = b.encoding_format === 'base64' ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64') : Array.from(vector);
+      data.push({ object: 'embedding', index, embedding });
+    }
+    sendJson(res, 200, { object: 'list', data, model: name, usage: { prompt_tokens: tokens, total_tokens: tokens } });
+  }
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
@@ -302,27 +350,49 @@ export async function serve(lm: CausalLM, port: number, options: ServeOptions = 
   };
 }
 
+const ROUTES = ['/v1/completions', '/v1/chat/completions', '/v1/embeddings'];
+
+/** Mean over the tokens of the last hidden state (float32, little-endian in memory). */
+async function meanHidden(lm: CausalLM, ids: readonly number[]): Promise<Float32Array> {
+  const out = await lm.forward(lm.newState(1), [ids], undefined, 0);
+  const h = out.outputs.hidden!;
+  const [, S, D] = h.dims as [number, number, number];
+  const x = h.data as Float32Array;
+  const mean = new Float64Array(D);
+  for (let s = 0; s < S; s++) for (let d = 0; d < D; d++) mean[d] += x[s * D + d]!;
+  return Float32Array.from(mean, (v) => v / S);
+}
+
+/**
+ * The request body as text, at most `limit` bytes. A declared Content-Length over the limit is
+ * refused before reading; a body that grows past it (chunked) is drained and then refused. Either
+ * way the 413 reaches the client: the connection is not cut while it is still sending.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const tooLarge = () => new ApiError(413, `the body is larger than the server's limit of ${limit} bytes`, 'invalid_request_error', null, 'request_too_large');
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume(); // read and drop what the client sends, so it gets to read the answer
+    return Promise.reject(tooLarge());
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > limit) {
-        reject(new ApiError(413, `the body is larger than ${limit} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
+      if (size <= limit) chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => (size > limit ? reject(tooLarge()) : resolve(Buffer.concat(chunks).toString('utf8'))));
     req.on('error', reject);
   });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) };
+  // After a refused body the connection is not reused (the client may still be sending).
+  if (status === 413) headers.connection = 'close';
+  res.writeHead(status, headers);
   res.end(text);
 }
 

@@ -84,7 +84,8 @@ function decoderAttentionSpec(cfg: DecoderConfig, linearVariant?: LinearVariant)
  * Inputs: `input_ids`, `position_ids` int64 [batch, sequence]; `attention_mask` int64
  * [batch, total_sequence] covering past and current tokens; with the cache, `past.<i>.<slot>`.
  * With `logitsToKeep`, `logits_to_keep` int64 scalar.
- * Outputs: `logits` [batch, sequence (or logits_to_keep), vocab] and `present.<i>.<slot>`.
+ * Outputs: `logits` [batch, sequence (or logits_to_keep), vocab], `hidden` [batch, same, hidden] (the last
+ * hidden state, after the final norm) and `present.<i>.<slot>`.
  */
 export function buildDecoderGraph(tensors: NamedTensors, cfg: DecoderConfig, opts: StackOptions = {}, dopts: DecoderGraphOptions = {}, graphOptions: GraphOptions = {}): GraphBuilder {
   const useCache = dopts.cache ?? true;
@@ -130,6 +131,8 @@ export function buildDecoderGraph(tensors: NamedTensors, cfg: DecoderConfig, opt
   h = normalize(h, w.scope('final_norm'));
   const head = cfg.tiedEmbeddings ? w.scope('embed') : w.scope('lm_head');
   g.output(linear(h, head, { inFeatures: cfg.hidden, outFeatures: cfg.vocab, bias: false }, opts.linear), 'logits');
+  // The last hidden state (after the final norm, the positions kept), as transformers' last_hidden_state: embeddings.
+  g.output(h, 'hidden');
   if (useCache) presents.forEach((layer, i) => layer.forEach((v, j) => g.output(v, `present.${i}.${slots[i][j].name}`)));
   return g;
 }

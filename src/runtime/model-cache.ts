@@ -3,8 +3,8 @@
  * so a new process skips reading the weights, emitting the graph and optimizing it.
  *
  * An entry is keyed by everything the optimized model depends on: the content of the files the
- * graph is built from (weights, config), the builder's parameters, balmkit's and onnxruntime's
- * versions, the execution provider, the optimization level and the CPU (ORT's fully optimized CPU
+ * graph is built from (weights, config), the builder's parameters, balmkit's version and code,
+ * onnxruntime's version, the execution provider, the optimization level and the CPU (ORT's fully optimized CPU
  * models carry layout choices for the processor they were made on). On a hit the stored model is
  * verified against the sha256 in its `meta.json`; a corrupt, truncated or mismatched entry is said
  * once on stderr, removed and rebuilt. Entries are written to a private temporary folder and
@@ -20,6 +20,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { packageVersion } from './paths.js';
 import { ortVersion } from './providers.js';
 import { type ResolvedSessionOptions, type Session, type SessionOptions, createSessionWith, resolveAndChoose } from './session.js';
@@ -74,6 +75,8 @@ interface EntryMeta {
 interface KeyFields {
   format: number;
   balmkit: string;
+  /** sha256 of balmkit's own code (the graph builders): a changed builder never loads an old graph. */
+  code: string;
   onnxruntime: string;
   ep: string;
   deviceId: number;
@@ -119,6 +122,26 @@ function cpuSignature(): string {
 }
 
 let cpuSig: string | undefined;
+let codeSig: string | undefined;
+
+/**
+ * sha256 over the contents of balmkit's library code (the folder this module sits in: `src/` or
+ * the built `dist/src/`). The version alone does not tell two builds of one version apart (a
+ * source checkout between releases), and a graph emitted by older builder code must not load.
+ */
+function codeSignature(): string {
+  const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const h = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(js|ts|mjs)$/.test(e.name) && !e.name.endsWith('.d.ts')) h.update(path.relative(root, p)).update('\0').update(fs.readFileSync(p)).update('\0');
+    }
+  };
+  walk(root);
+  return h.digest('hex').slice(0, 32);
+}
 
 /** sha256 of a file's contents, remembered per (path, size, mtime, inode) in the cache folder. */
 function fileHash(file: string, dir: string): string {
@@ -163,9 +186,11 @@ function writeAtomic(file: string, text: string): void {
 
 function keyFields(build: ModelBuild, resolved: ResolvedSessionOptions, ep: string, dir: string): KeyFields {
   cpuSig ??= cpuSignature();
+  codeSig ??= codeSignature();
   return {
     format: FORMAT,
     balmkit: packageVersion(),
+    code: codeSig,
     onnxruntime: ortVersion(),
     ep,
     deviceId: ep === 'cuda' ? resolved.deviceId : 0,

@@ -135,6 +135,16 @@ describe('balmkit doctor', () => {
     }
   });
 
+  it('checks for Chromium (view --screenshot needs it) and says how to install it; reports the model cache', () => {
+    const missing = balmkit(['doctor'], { BALMKIT_CHROMIUM: '/nonexistent/chromium' });
+    expect(missing.code).toBe(0);
+    expect(missing.stdout).toMatch(/chromium +not found at \/nonexistent\/chromium \(BALMKIT_CHROMIUM\): view --screenshot needs it; install it \(Debian\/Ubuntu: apt-get install -y chromium/);
+    const j = JSON.parse(balmkit(['doctor', '--json'], { BALMKIT_CHROMIUM: '/nonexistent/chromium', BALMKIT_CACHE_DIR: '/tmp/balmkit-doctor-cache' }).stdout) as { viewer: { chromium: string | null }; cache: { folder: string } };
+    expect(j.viewer.chromium).toBeNull();
+    expect(j.cache.folder).toBe('/tmp/balmkit-doctor-cache');
+    if (fs.existsSync('/usr/bin/chromium')) expect((JSON.parse(balmkit(['doctor', '--json'], { BALMKIT_CHROMIUM: undefined }).stdout) as { viewer: { chromium: string } }).viewer.chromium).toBe('/usr/bin/chromium');
+  });
+
   it('prints a readable report with no stack trace', () => {
     const r = balmkit(['doctor']);
     expect(r.code).toBe(0);
