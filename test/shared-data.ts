@@ -51,7 +51,7 @@ export class SharedData extends Gate {
       const missing = rels.map((r) => join(SHARED_DATA, r)).filter((p) => !existsSync(p));
       return missing.length === 0
         ? null
-        : `${missing.join(', ')} not found: ${what} needs the shared data set (../shared/data beside the repository, never in it)`;
+        : `${missing.join(', ')} not found (needed by ${what}; the shared data set lives in ../shared/data beside the repository, never in it)`;
     });
   }
 

@@ -138,8 +138,12 @@ export function cudaProviderFiles(): { file: string; present: boolean }[] {
   });
 }
 
-/** The command that downloads onnxruntime-node's CUDA 12 provider (see its `script/install.js`). */
-export const CUDA_INSTALL_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node';
+/**
+ * The command that downloads onnxruntime-node's CUDA 12 provider: its own install script, run
+ * directly (from the project folder), because npm runs no install scripts in balmkit's checkout
+ * (.npmrc `ignore-scripts`) and npm 11 blocks dependencies' scripts by default.
+ */
+export const CUDA_INSTALL_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js';
 
 /**
  * balmkit's hint for a provider that failed to load, or `undefined` when it has none. For CUDA it
