@@ -126,7 +126,7 @@ describe('balmkit llm serve (OpenAI-compatible)', () => {
     const streamEcho = await post('/v1/completions', { prompt: 'x', stream: true, echo: true });
     expect(streamEcho.status).toBe(400);
     expect(streamEcho.json).toMatchObject({ error: { param: 'echo' } });
-    const route = await post('/v1/embeddings', { input: 'x' });
+    const route = await post('/v1/audio/speech', { input: 'x' });
     expect(route.status).toBe(404);
     expect(route.json).toMatchObject({ error: { code: 'not_found' } });
     const ok = await post('/v1/completions', { prompt: 'still here', max_tokens: 2 });
