@@ -145,21 +145,29 @@ describe('view server', () => {
   });
 });
 
+/** What `f` writes to stderr (captured, not shown). */
+async function stderrOf(f: () => Promise<void>): Promise<string[]> {
+  const err: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((s: string) => {
+    err.push(String(s));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    await f();
+  } finally {
+    process.stderr.write = write;
+  }
+  return err;
+}
+
 describe('balmkit view options', () => {
   it('rejects bad values with exit code 2', async () => {
-    const err: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((s: string) => {
-      err.push(String(s));
-      return true;
-    }) as typeof process.stderr.write;
-    try {
+    const err = await stderrOf(async () => {
       expect(await main(['node', 'balmkit', 'view', PRED, '--color', 'purple'])).toBe(2);
       expect(await main(['node', 'balmkit', 'view', PRED, '--port', '70000'])).toBe(2);
       expect(await main(['node', 'balmkit', 'view', PRED, '--reference', PRED])).toBe(2);
-    } finally {
-      process.stderr.write = write;
-    }
+    });
     expect(err.join('')).toMatch(/--color must be one of chain, region, error, got "purple"/);
     expect(err.join('')).toMatch(/--port must be a port number ≤ 65535/);
     expect(err.join('')).toMatch(/--reference .*a balmkit prediction, not an experimental structure/);
@@ -169,18 +177,10 @@ describe('balmkit view options', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'balmkit-view-fasta-'));
     const fasta = path.join(dir, 'ab.fasta');
     writeFileSync(fasta, '>ab_H\nEVQLVESGGGLVQPGGSLRLSCAASGFNIKDTYIHWVRQAPGKGLEWVA\n');
-    const err: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((s: string) => {
-      err.push(String(s));
-      return true;
-    }) as typeof process.stderr.write;
-    try {
+    const err = await stderrOf(async () => {
       expect(await main(['node', 'balmkit', 'view', fasta, '--screenshot', path.join(dir, 'x.png')])).toBe(2);
-    } finally {
-      process.stderr.write = write;
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
+    rmSync(dir, { recursive: true, force: true });
     expect(err.join('')).toMatch(/ab\.fasta: it is a FASTA file of sequences, not a structure: predict structures first \(balmkit predict-structure .*ab\.fasta -o structures\//);
     expect(err.join('')).not.toMatch(/Cannot read properties|TypeError/);
   });
