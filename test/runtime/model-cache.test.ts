@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { type ModelBuild, cachedSession, clearCache, float32, listCache } from '../../src/runtime/index.js';
+import { loadModel } from '../../src/llm/index.js';
 import { affineGraph, affineRef } from './graphs.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-model-cache-'));
@@ -151,6 +152,21 @@ describe('cachedSession', () => {
     await (await cachedSession(affineBuild(file, { n: 0 }), { ep: 'cpu', cacheDir: dir })).session.release();
     expect(clearCache(dir).entries).toBe(1);
     expect(listCache(dir)).toEqual([]);
+  });
+
+  it('serves the LLMs too: a model folder loaded twice gives one entry and the same logits', async () => {
+    const { dir } = setup();
+    const folder = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'llm', 'hf', 'llama_tied');
+    const logits = async () => {
+      const lm = await loadModel(folder, { ep: 'cpu', threads: 1, cacheDir: dir });
+      const out = await lm.forward(lm.newState(1), [[1, 14, 13, 19]]);
+      await lm.release();
+      return Array.from(out.data);
+    };
+    const first = await logits();
+    expect(listCache(dir).map((e) => e.label)).toEqual(['llama llama_tied']);
+    expect(await logits()).toEqual(first);
+    expect(listCache(dir)).toHaveLength(1);
   });
 
   it('two processes building the same model at once both succeed, leaving one whole entry', async () => {
