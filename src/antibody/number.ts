@@ -4,7 +4,7 @@
  * and find the closest germline genes. A chain without an antibody variable domain is rejected
  * with its best score, never guessed.
  */
-import { encodeResidues } from './alphabet.js';
+import { AMINO_ACIDS, encodeResidues } from './alphabet.js';
 import { DEFAULT_BAND, alignProfile, type Alignment } from './align.js';
 import { closestGermline, type GermlineMatch } from './germline.js';
 import { imgtNumbering, type Position } from './imgt.js';
@@ -208,6 +208,7 @@ export function number(sequence: string, options: NumberOptions = {}): Numbering
     }
     if (a === null || a.start < 0) continue;
     extendStart(a, used);
+    extendEnd(a, used, codes);
     let overlap = false;
     for (let i = a.start; i <= a.end; i++) if (used[i]) overlap = true;
     if (overlap) continue;
@@ -262,20 +263,78 @@ export function number(sequence: string, options: NumberOptions = {}): Numbering
   };
 }
 
+/** Positions a domain is occupied at (occupancy ≥ ½ in its profile), between `lo` and `hi`, in order. */
+function occupiedPositions(a: Alignment, lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let k = lo; k <= hi; k++) if (a.profile.toMatch[k]! >= a.profile.toDelete[k]!) out.push(k);
+  return out;
+}
+
+/** How many residues before the first position may be a leader rather than FR1 (see extendStart). */
+const START_SLACK = 3;
+
 /**
- * The aligner may leave a mutated first residue or two unaligned (a local start at IMGT 2–4 costs
- * less than a poor match). Residues right before such a start are the missing positions: number
- * them so (at most 3, never into another domain).
+ * The local alignment may leave the first residues unaligned when FR1 is mutated (a start at IMGT
+ * 18 after 16 divergent residues costs less than poor matches). ANARCI numbers them from IMGT 1,
+ * and so does this: the residues right before the start take the occupied positions before it,
+ * nearest first. When more residues precede than positions remain (plus a few), they are a leader
+ * or a tag, not FR1: then only a start at IMGT 2–4 is extended (by at most 3), as before.
  */
 function extendStart(a: Alignment, used: Uint8Array): void {
   const k = a.states[a.start]!;
-  if (k <= 1 || k > 4) return;
-  let i = a.start;
-  for (let pos = k - 1; pos >= 1 && i > 0 && used[i - 1] === 0; pos--) {
-    i--;
-    a.states[i] = pos;
+  if (k <= 1) return;
+  let free = 0;
+  while (a.start - free - 1 >= 0 && used[a.start - free - 1] === 0) free++;
+  const positions = occupiedPositions(a, 1, k - 1).reverse();
+  const take = free <= positions.length + START_SLACK ? Math.min(free, positions.length) : k <= 4 ? Math.min(free, k - 1) : 0;
+  for (let j = 0; j < take; j++) a.states[a.start - 1 - j] = free <= positions.length + START_SLACK ? positions[j]! : k - 1 - j;
+  a.start -= take;
+}
+
+const RESIDUE_F = AMINO_ACIDS.indexOf('F');
+const RESIDUE_W = AMINO_ACIDS.indexOf('W');
+const RESIDUE_G = AMINO_ACIDS.indexOf('G');
+
+/**
+ * An alignment that stops inside CDR3 although the J region follows (a short CDR3 and a mutated
+ * FR4, e.g. …CQQFEF FGLGSELEVH): ANARCI numbers through FR4 from the conserved F/W-G-x-G at IMGT
+ * 118–121. When that motif follows within 20 free residues, the residues before it join CDR3
+ * (renumbered by the IMGT length rule) and the motif's F/W takes 118; extendEnd goes on from there.
+ */
+function rescueFr4(a: Alignment, used: Uint8Array, codes: Uint8Array): void {
+  const k = a.states[a.end]!;
+  const inCdr3 = (k >= 105 && k <= 117) || (k < 0 && -k >= 104 && -k <= 117);
+  if (!inCdr3) return;
+  for (let m = a.end + 1; m <= a.end + 20 && m + 3 < codes.length; m++) {
+    if (used[m] !== 0) return;
+    const c = codes[m]!;
+    if ((c === RESIDUE_F || c === RESIDUE_W) && codes[m + 1] === RESIDUE_G && codes[m + 3] === RESIDUE_G) {
+      for (let i = a.end + 1; i < m; i++) a.states[i] = 117;
+      a.states[m] = 118;
+      a.end = m;
+      return;
+    }
   }
-  a.start = i;
+}
+
+/** The last IMGT position ANARCI numbers: 128 for heavy chains, 127 for kappa and lambda. */
+const LAST_POSITION: Record<ChainType, number> = { H: 128, K: 127, L: 127 };
+
+/**
+ * The same at the C-terminus: a mutated last residue or two of FR4 (…VSA, …EIL) are left out of a
+ * local alignment that ends at IMGT 125–127. The residues right after take the occupied positions
+ * up to the chain's last one (ANARCI's numbering ends there too), never into another domain.
+ */
+function extendEnd(a: Alignment, used: Uint8Array, codes: Uint8Array): void {
+  rescueFr4(a, used, codes);
+  const k = a.states[a.end]!;
+  if (k < 118) return;
+  const positions = occupiedPositions(a, k + 1, LAST_POSITION[a.profile.chain]);
+  let j = 0;
+  while (j < positions.length && a.end + 1 < used.length && used[a.end + 1] === 0) {
+    a.end++;
+    a.states[a.end] = positions[j++]!;
+  }
 }
 
 /** Residue index at each IMGT position without insertion code (255 = none). */

@@ -187,7 +187,48 @@ describe('numbering real chains (shipped profiles)', () => {
   });
 });
 
+describe('chain ends numbered as ANARCI numbers them', () => {
+  const vh = 'EVQLVESGGGLVQPGGSLRLSCAASGFNIKDTYIHWVRQAPGKGLEWVARIYPTNGYTRYADSVKGRFTISADTSKNTAYLQMNSLRAEDTAVYYCSRWGGDGFYAMDY';
+  it.each(['WGQGTMVSVSA', 'WGKGTPVTVSA', 'WGQGTQVTVSG'])('a heavy chain ending …%s keeps its last residue, at IMGT 128', (fr4) => {
+    const d = number(vh + fr4).domains[0]!;
+    expect(d.end).toBe(vh.length + fr4.length - 1);
+    expect(d.residues.slice(-4).map((r) => `${r.aa}${r.imgt.number}`)).toEqual([...fr4.slice(-4)].map((c, j) => `${c}${125 + j}`));
+  });
+  it('a light chain ending …FGGGTELEIL keeps its last residue, at IMGT 127', () => {
+    const vl = 'DIQMTQSPSSLSASVGDRVTITCRASQDVNTAVAWYQQKPGKAPKLLIYSASFLYSGVPSRFSGSRSGTDFTLTISSLQPEDFATYYCQQHYTTPPTFGGGTELEIL';
+    const d = number(vl).domains[0]!;
+    expect(d.end).toBe(vl.length - 1);
+    expect(d.residues.at(-1)).toMatchObject({ aa: 'L', imgt: { number: 127, insertion: '' } });
+  });
+  it('a nanobody with a divergent FR1 is numbered from its first residue at IMGT 1', () => {
+    const nb = 'KAHNTESGEMLFTVKKSLRLSCTASGAIFSTYDVSWYRQAPEKPRELVAIITRGGNTHYADTVKGRFTISRDNAKKTVNLQMNSLKPEDTAVYYCHAGVQGAMLGPRNYWGQGTQVTVSS';
+    const d = number(nb).domains[0]!;
+    expect(d.start).toBe(0);
+    expect(d.residues[0]).toMatchObject({ aa: 'K', imgt: { number: 1, insertion: '' } });
+    expect(d.residues.at(-1)).toMatchObject({ aa: 'S', imgt: { number: 128, insertion: '' } });
+  });
+  it('a leader before FR1 is still trimmed, not numbered', () => {
+    const leader = 'MEFGLSWVFLVAILKGVQC';
+    const d = number(leader + vh + 'WGQGTLVTVSS').domains[0]!;
+    expect(d.start).toBe(leader.length);
+    expect(d.residues[0]).toMatchObject({ aa: 'E', imgt: { number: 1 } });
+  });
+});
+
 describe('against independent references (../shared/data)', () => {
+  it("agrees with ANARCI's IMGT numbering of 530 PDB chains (figures printed)", async (ctx) => {
+    const file = data('numbering/anarci-imgt-martin-aho-530.json');
+    need(ctx, file);
+    const { agreement } = await import('../../bench/anarci-agreement.js');
+    const r = agreement(JSON.parse(fs.readFileSync(file.path(), 'utf8')));
+    const pct = (100 * r.same) / r.residues;
+    console.info(`ANARCI IMGT agreement: ${r.same}/${r.residues} residues (${pct.toFixed(2)}%), ${r.notNumbered.length} chains not numbered, ${r.shorter.length} numbered shorter (${r.shorter.map((x) => x.id).join(', ')})`);
+    expect(pct).toBeGreaterThanOrEqual(99.5);
+    expect(r.notNumbered).toEqual([]);
+    // One known exception: 2h3n_A ends inside CDR3 ('…YYCAMGA'); ANARCI's HMM puts its M at 117.
+    expect(r.shorter.map((x) => x.id)).toEqual(['2h3n_A']);
+  });
+
   it('lysozyme is not an antibody', (ctx) => {
     need(ctx, data('antibody-sequences/not-an-antibody-lysozyme.fasta'));
     const rec = parseFasta(fs.readFileSync(path.join(DATA, 'antibody-sequences/not-an-antibody-lysozyme.fasta'), 'utf8'))[0]!;
