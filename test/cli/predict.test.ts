@@ -56,6 +56,15 @@ describe('balmkit predict-structure', () => {
     const entries = fs.readdirSync(path.join(cache, 'models'));
     expect(entries.filter((e) => e.startsWith('.'))).toEqual([]); // no temporary folder left
     expect(entries).toHaveLength(2); // the fold graph and BALM
+    // balmkit cache info / clear on that folder.
+    const info = balmkit(['cache', 'info', '--json'], { BALMKIT_CACHE_DIR: cache });
+    expect(info.code, info.stderr).toBe(0);
+    const listed = JSON.parse(info.stdout) as { folder: string; entries: { label: string; ep: string }[] };
+    expect(listed.folder).toBe(cache);
+    expect(listed.entries.map((e) => e.label).sort()).toEqual(['BALM balm-small', 'balmfold-small fold graph']);
+    expect(balmkit(['cache', 'info'], { BALMKIT_CACHE_DIR: cache }).stdout).toMatch(/2 entries, [\d.]+ MB/);
+    expect(balmkit(['cache', 'clear'], { BALMKIT_CACHE_DIR: cache }).stdout).toMatch(/^removed 2 entries/);
+    expect(fs.readdirSync(path.join(cache, 'models'))).toEqual([]);
   });
 
   it('a digit in a sequence is reported without suggesting X, which a structure cannot hold', () => {
