@@ -69,7 +69,7 @@ export function readAntibodies(input: string | undefined, opts: AntibodyInputOpt
   if (input === undefined) throw new UsageError(`give a FASTA file, a sequence, - for stdin, or --heavy/--light (see balmkit ${command} --help)`);
   const records = translateSequences(parseFasta(readInput(input)), opts.translate);
   if (records.length === 0) throw new UsageError(`${input}: no sequences found`);
-  return opts.pair === false ? records.map((r) => ({ name: r.name, single: r })) : pairRecords(records);
+  return pairRecords(records, { pair: opts.pair !== false });
 }
 
 /** One numbered variable domain of one input record. */
@@ -98,6 +98,10 @@ export function numberAntibodies(antibodies: readonly AntibodyRecord[], scheme: 
   const bar = progress('numbering', antibodies.length >= 50 ? antibodies.length : 0);
   for (const ab of antibodies) {
     bar.tick();
+    if (ab.problem) {
+      errors.push({ record: ab.name, chain: null, reason: ab.problem.reason, message: ab.problem.message });
+      continue;
+    }
     const todo: [FastaRecord, ChainClass | null][] = [];
     if (ab.heavy) todo.push([ab.heavy, 'heavy']);
     if (ab.light) todo.push([ab.light, 'light']);

@@ -116,10 +116,16 @@ ${JSON_SCHEMA}
     const bar = opts.progress !== false && records.length > 1 && process.stderr.isTTY === true ? new ProgressBar(records.length) : null;
     const summaries: JsonRecord[] = [];
     const errors: FoldFailure[] = [];
-    const usedNames = new Set<string>();
+    const usedNames = new Map<string, string>();
     const t0 = performance.now();
     let done = 0;
     for (const rec of records) {
+      if (rec.problem) {
+        done++;
+        errors.push({ name: rec.name, chain: null, reason: rec.problem.reason, message: rec.problem.message });
+        bar?.update(done, rec.name);
+        continue;
+      }
       // One at a time, so a long batch shows progress and holds one structure in memory.
       const [outcome] = await fold(rec, { model, scheme, ...runtimeOf(opts), ...(opts.recycles !== undefined ? { recycles: opts.recycles } : {}) });
       done++;
@@ -134,7 +140,7 @@ ${JSON_SCHEMA}
           process.stdout.write(target.format === 'pdb' ? formatPdb(ab.structure) : formatMmcif(ab.structure, { name: ab.name }));
           summaries.push(toJson(ab, '-'));
         } else {
-          const file = target.kind === 'file' ? target.path : path.join(target.path, `${uniqueName(safeName(ab.name), usedNames)}.${target.format}`);
+          const file = target.kind === 'file' ? target.path : path.join(target.path, `${claimName(ab.name, usedNames)}.${target.format}`);
           if (target.format === 'pdb') await writePdb(file, ab.structure);
           else await writeMmcif(file, ab.structure, { name: safeName(ab.name) });
           summaries.push(toJson(ab, file));
@@ -199,7 +205,7 @@ function resolveOutput(output: string | undefined, format: 'pdb' | 'cif' | undef
 }
 
 /** The antibodies of the input: --heavy/--light, a CSV file, or a FASTA file. */
-async function readRecords(input: string | undefined, opts: Options): Promise<AntibodyInput[]> {
+async function readRecords(input: string | undefined, opts: Options): Promise<InputRecord[]> {
   if (opts.heavy !== undefined || opts.light !== undefined) {
     if (input !== undefined) throw new UsageError('give either INPUT or --heavy/--light, not both');
     const [heavy, light] = translateSequences([{ sequence: opts.heavy ?? '' }, { sequence: opts.light ?? '' }], opts.translate);
@@ -218,7 +224,7 @@ async function readRecords(input: string | undefined, opts: Options): Promise<An
   const text = decodeInput(bytes);
   const firstLine = text.split(/\r?\n/, 1)[0]!.trim();
   if (/\.csv(\.gz)?$/i.test(input) || /^name\s*,/i.test(firstLine)) {
-    const rows = parseCsv(text, input);
+    const rows = flagRepeatedNames(parseCsv(text, input), input);
     if (opts.translate !== true) return rows;
     // Each chain column on its own: translate the DNA/RNA cells.
     const heavy = translateSequences(rows.map((r) => ({ sequence: r.heavy ?? '' })), true);
@@ -226,12 +232,16 @@ async function readRecords(input: string | undefined, opts: Options): Promise<An
     return rows.map((r, k) => ({ ...r, ...(r.heavy !== undefined ? { heavy: heavy[k]!.sequence } : {}), ...(r.light !== undefined ? { light: light[k]!.sequence } : {}) }));
   }
   const paired = pairRecords(translateSequences(parseFasta(text), opts.translate));
-  return paired.map((ab) => ({
-    name: ab.name,
-    ...(ab.heavy ? { heavy: ab.heavy.sequence } : {}),
-    ...(ab.light ? { light: ab.light.sequence } : {}),
-    ...(ab.single ? { sequence: ab.single.sequence } : {}),
-  }));
+  return flagRepeatedNames(
+    paired.map((ab) => ({
+      name: ab.name,
+      ...(ab.heavy ? { heavy: ab.heavy.sequence } : {}),
+      ...(ab.light ? { light: ab.light.sequence } : {}),
+      ...(ab.single ? { sequence: ab.single.sequence } : {}),
+      ...(ab.problem ? { problem: ab.problem } : {}),
+    })),
+    input,
+  );
 }
 
 /** CSV with a header naming `name`, `heavy` and `light` columns (either chain may be empty). */
@@ -279,11 +289,27 @@ function safeName(name: string): string {
   return s === '' ? 'antibody' : s.slice(0, 120);
 }
 
-function uniqueName(base: string, used: Set<string>): string {
-  let name = base;
-  for (let k = 2; used.has(name.toLowerCase()); k++) name = `${base}-${k}`;
-  used.add(name.toLowerCase());
+/** The file name of a record, claimed; a name another record's file already has is refused, never changed. */
+function claimName(record: string, used: Map<string, string>): string {
+  const name = safeName(record);
+  const other = used.get(name.toLowerCase());
+  if (other !== undefined) throw new RangeError(`its file name ${name} is already that of record '${other}' (names differing only in case or in characters other than letters, digits, . _ -); rename one`);
+  used.set(name.toLowerCase(), record);
   return name;
+}
+
+/** A record of the input, and why it cannot be used (a repeated name) when it cannot. */
+type InputRecord = AntibodyInput & { problem?: { reason: string; message: string } };
+
+/** Records whose name repeats an earlier record's become bad records (reported, not renamed). */
+function flagRepeatedNames(records: InputRecord[], source: string): InputRecord[] {
+  const seen = new Set<string>();
+  return records.map((r, k) => {
+    if (r.problem) return r;
+    if (seen.has(r.name)) return { ...r, problem: { reason: 'duplicate-name', message: `record '${r.name}' (${source}, antibody ${k + 1}): an earlier record has the same name; record names must be unique: rename one` } };
+    seen.add(r.name);
+    return r;
+  });
 }
 
 const round = (x: number) => Math.round(x * 10) / 10;

@@ -65,6 +65,11 @@ export interface AntibodyRecord {
   light?: FastaRecord;
   /** A record whose name says nothing about its chain: numbered on its own. */
   single?: FastaRecord;
+  /**
+   * Why this record cannot be used (a duplicate name): commands report it as a bad record and go
+   * on with the rest. Its chains are kept for the message.
+   */
+  problem?: { reason: 'duplicate-name'; message: string };
 }
 
 /** The chain a record name declares (`X_H`, `X|H`, `X_L`, `X|L`; also `_VH`/`_VL`), and the antibody name. */
@@ -76,15 +81,28 @@ export function chainFromName(name: string): { base: string; chain: ChainClass }
 
 /**
  * Groups records into antibodies by name: `X_H` with `X_L` (or `X|H`/`X|L`); other records stand
- * alone. Order follows each antibody's first record.
- *
- * @throws Error when one antibody has two heavy (or two light) records.
+ * alone. Order follows each antibody's first record. A record whose name repeats an earlier one
+ * (or a second heavy or light chain for one antibody) becomes an antibody with a `problem`, so a
+ * batch reports it and processes the rest; nothing is renamed. `pair: false` keeps every record
+ * on its own (still flagging repeated names).
  */
-export function pairRecords(records: readonly FastaRecord[]): AntibodyRecord[] {
+export function pairRecords(records: readonly FastaRecord[], options: { pair?: boolean } = {}): AntibodyRecord[] {
   const out: AntibodyRecord[] = [];
   const byBase = new Map<string, AntibodyRecord>();
+  const seen = new Map<string, FastaRecord>();
+  const duplicate = (r: FastaRecord, first: FastaRecord, what: string): AntibodyRecord => ({
+    name: r.name,
+    single: r,
+    problem: { reason: 'duplicate-name', message: `record '${r.name}' (line ${r.line}): ${what} (line ${first.line}); record names must be unique: rename one` },
+  });
   for (const r of records) {
-    const c = chainFromName(r.name);
+    const earlier = seen.get(r.name);
+    if (earlier !== undefined) {
+      out.push(duplicate(r, earlier, `the same name as an earlier record`));
+      continue;
+    }
+    seen.set(r.name, r);
+    const c = options.pair === false ? undefined : chainFromName(r.name);
     if (c === undefined) {
       out.push({ name: r.name, single: r });
       continue;
@@ -95,8 +113,10 @@ export function pairRecords(records: readonly FastaRecord[]): AntibodyRecord[] {
       byBase.set(c.base, ab);
       out.push(ab);
     }
-    if (ab[c.chain] !== undefined) {
-      throw new Error(`records '${ab[c.chain]!.name}' (line ${ab[c.chain]!.line}) and '${r.name}' (line ${r.line}) are both the ${c.chain} chain of '${c.base}': rename one`);
+    const other = ab[c.chain];
+    if (other !== undefined) {
+      out.push(duplicate(r, other, `a second ${c.chain} chain for '${c.base}' after '${other.name}'`));
+      continue;
     }
     ab[c.chain] = r;
   }

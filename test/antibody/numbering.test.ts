@@ -140,7 +140,12 @@ describe('validation and input', () => {
       ['lone', undefined, undefined, 'lone'],
     ]);
     expect(chainFromName('abc_VL')).toEqual({ base: 'abc', chain: 'light' });
-    expect(() => pairRecords(parseFasta('>a_H\nEV\n>a_H\nQV\n'))).toThrow(/both the heavy chain of 'a'/);
+    // A repeated name is a bad record of its own (reported by the commands); the first is kept.
+    const dup = pairRecords(parseFasta('>a_H\nEV\n>a_H\nQV\n>a_L\nDI\n>a|H\nEE\n>s\nAA\n>s\nCC\n'));
+    expect(dup.map((x) => [x.name, x.problem?.reason ?? null])).toEqual([['a', null], ['a_H', 'duplicate-name'], ['a|H', 'duplicate-name'], ['s', null], ['s', 'duplicate-name']]);
+    expect(dup[0]).toMatchObject({ heavy: { sequence: 'EV' }, light: { sequence: 'DI' } });
+    expect(dup[1]!.problem!.message).toBe("record 'a_H' (line 3): the same name as an earlier record (line 1); record names must be unique: rename one");
+    expect(dup[2]!.problem!.message).toMatch(/a second heavy chain for 'a' after 'a_H' \(line 1\)/);
     expect(parseFasta('EVQLVESG\nGGLV')).toEqual([{ name: 'sequence', description: '', sequence: 'EVQLVESGGGLV', line: 1 }]);
   });
 });

@@ -67,6 +67,21 @@ describe('balmkit predict-structure', () => {
     expect(fs.readdirSync(path.join(cache, 'models'))).toEqual([]);
   });
 
+  it('a repeated record name is a bad record: reported, the rest written, nothing renamed', () => {
+    const fasta = path.join(tmp, 'dups.fasta');
+    const h = seq('trastuzumab_H');
+    const l = seq('trastuzumab_L');
+    fs.writeFileSync(fasta, `>a_H\n${h}\n>a_L\n${l}\n>a_H\n${h}\n>b\n${h}\n>b\n${h}\n>B\n${h}\n`);
+    const out = path.join(tmp, 'dups');
+    const r = balmkit(['predict-structure', fasta, '-o', out, '--model', 'fold-baseline', '--json']);
+    expect(r.code).toBe(1);
+    expect(fs.readdirSync(out).sort()).toEqual(['a.pdb', 'b.pdb']);
+    const j = JSON.parse(r.stdout) as { errors: { name: string; reason: string; message: string }[] };
+    expect(j.errors.map((e) => [e.name, e.reason])).toEqual([['a_H', 'duplicate-name'], ['b', 'duplicate-name'], ['B', 'cannot-write']]);
+    expect(r.stderr).toMatch(/record 'a_H' \(line 5\): the same name as an earlier record \(line 1\); record names must be unique: rename one/);
+    expect(r.stderr).toMatch(/record 'B': its file name B is already that of record 'b'/);
+  });
+
   it('a digit in a sequence is reported without suggesting X, which a structure cannot hold', () => {
     const r = balmkit(['predict-structure', '--heavy', seq('trastuzumab_H').replace(/^(.{30})./, '$17'), '--light', seq('trastuzumab_L'), '-o', path.join(tmp, 'digit.pdb'), '--model', 'fold-baseline']);
     expect(r.code).toBe(1);
