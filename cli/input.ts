@@ -124,6 +124,23 @@ export function numberAntibodies(antibodies: readonly AntibodyRecord[], scheme: 
   return { chains, errors };
 }
 
+/**
+ * The stderr line saying what numbering trimmed from a chain (constant region, tag, leader,
+ * linker), or null when nothing was: residues kept (1-based, inclusive) and removed at each end.
+ */
+export function trimmedLine(record: string, chain: string, before: number, after: number, length: number): string | null {
+  if (before === 0 && after === 0) return null;
+  return `balmkit: record '${record}', ${chain} chain: kept residues ${before + 1}–${length - after} of ${length} (trimmed ${before} before, ${after} after: outside the variable domain)`;
+}
+
+/** Says on stderr what was trimmed from each numbered chain (one line per trimmed chain). */
+export function reportTrimmed(chains: readonly NumberedInputChain[]): void {
+  for (const c of chains) {
+    const line = trimmedLine(c.record, c.domain.chainType === 'H' ? 'H' : 'L', c.domain.start, c.length - 1 - c.domain.end, c.length);
+    if (line !== null) process.stderr.write(`${line}\n`);
+  }
+}
+
 /** Write `data` to `file` through a temporary name and a rename, so no half file is ever left. */
 export function writeFileAtomically(file: string, data: string | Uint8Array): void {
   const abs = path.resolve(file);

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import type { ChainEmbedding, ChainScore, NumberedChain } from '../../src/balm/balm.js';
 import type { HostTensor } from '../../src/io/tensor.js';
-import { type InputError, type NumberedInputChain, TRANSLATE_HELP, numberAntibodies, progress, readAntibodies, writeFileAtomically } from '../input.js';
+import { type InputError, type NumberedInputChain, TRANSLATE_HELP, numberAntibodies, progress, reportTrimmed, readAntibodies, writeFileAtomically } from '../input.js';
 import { EXIT, UsageError, addRuntimeOptions, parseOptions, runtimeOptionsShape, runtimeOf } from '../options.js';
 
 const inputShape = {
@@ -92,6 +92,7 @@ export function register(program: Command): void {
   embed.action(async (input: string | undefined, _raw: unknown, command: Command) => {
     const opts = parseOptions(command, z.strictObject({ ...inputShape, output: z.string().regex(/\.(safetensors|json)$/, { error: 'must end in .safetensors or .json' }) }));
     const { chains, errors } = numberAntibodies(readAntibodies(input, opts, 'embed'), 'imgt');
+    reportTrimmed(chains);
     const dir = await modelFolder(opts.model);
     const { Balm } = await import('../../src/balm/index.js');
     const balm = await Balm.load(dir, runtimeOf(opts));
@@ -151,6 +152,7 @@ export function register(program: Command): void {
   score.action(async (input: string | undefined, _raw: unknown, command: Command) => {
     const opts = parseOptions(command, z.strictObject({ ...inputShape, json: z.boolean().optional() }));
     const { chains, errors } = numberAntibodies(readAntibodies(input, opts, 'score'), 'imgt');
+    reportTrimmed(chains);
     const dir = await modelFolder(opts.model);
     const { Balm } = await import('../../src/balm/index.js');
     const balm = await Balm.load(dir, runtimeOf(opts));

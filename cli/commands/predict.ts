@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 
 import type { AntibodyInput, FoldedAntibody, FoldFailure } from '../../src/fold/predict.js';
-import { TRANSLATE_HELP, translateSequences } from '../input.js';
+import { TRANSLATE_HELP, translateSequences, trimmedLine } from '../input.js';
 import { EXIT, UsageError, addRuntimeOptions, choiceOption, intOption, parseOptions, runtimeOf, runtimeOptionsShape } from '../options.js';
 
 const schema = z.strictObject({
@@ -34,7 +34,7 @@ const JSON_SCHEMA = `
 JSON output (--json, on stdout; needs -o):
   { "model": string, "modelFolder": string, "scheme": "imgt"|"chothia"|"kabat", "format": "pdb"|"cif",
     "records": [ { "name": string, "file": string,
-                   "chains": [ {"id": "H"|"L", "chainType": "H"|"K"|"L", "trimmedBefore": n, "trimmedAfter": n} ],
+                   "chains": [ {"id": "H"|"L", "chainType": "H"|"K"|"L", "length": n, "trimmedBefore": n, "trimmedAfter": n} ],
                    "cdrs": [ {"name": "H3", "chain": "H", "start": "105", "end": "117", "meanError": Å} ],
                    "meanError": Å,
                    "residues": [ {"chain", "number", "insertion", "imgt", "aa", "region", "error": Å, "source"} ],
@@ -117,6 +117,7 @@ ${JSON_SCHEMA}
     const summaries: JsonRecord[] = [];
     const errors: FoldFailure[] = [];
     const usedNames = new Map<string, string>();
+    const trimmed: string[] = [];
     const t0 = performance.now();
     let done = 0;
     for (const rec of records) {
@@ -135,6 +136,10 @@ ${JSON_SCHEMA}
         continue;
       }
       const ab = outcome!.antibody;
+      for (const c of ab.chains) {
+        const line = trimmedLine(ab.name, c.id, c.trimmedBefore, c.trimmedAfter, c.length);
+        if (line !== null) bar === null ? process.stderr.write(`${line}\n`) : trimmed.push(line);
+      }
       try {
         if (target.kind === 'stdout') {
           process.stdout.write(target.format === 'pdb' ? formatPdb(ab.structure) : formatMmcif(ab.structure, { name: ab.name }));
@@ -152,6 +157,7 @@ ${JSON_SCHEMA}
       bar?.update(done, rec.name);
     }
     bar?.finish();
+    for (const line of trimmed) process.stderr.write(`${line}\n`);
     const totalMs = performance.now() - t0;
     if (opts.json === true) {
       const out = {

@@ -327,6 +327,9 @@ const LAST_POSITION: Record<ChainType, number> = { H: 128, K: 127, L: 127 };
  */
 function extendEnd(a: Alignment, used: Uint8Array, codes: Uint8Array): void {
   rescueFr4(a, used, codes);
+  // Kappa domains end at 127 (the next residue, often R, begins the constant region): ANARCI
+  // never numbers a kappa 128, though the profile has the position.
+  if (a.profile.chain === 'K') while (a.end > a.start && a.states[a.end]! > LAST_POSITION.K) a.end--;
   const k = a.states[a.end]!;
   if (k < 118) return;
   const positions = occupiedPositions(a, k + 1, LAST_POSITION[a.profile.chain]);

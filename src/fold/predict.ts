@@ -105,7 +105,7 @@ export interface FoldedAntibody {
   chainStarts: number[];
   residues: FoldedResidue[];
   /** Chains numbered: id, type (H, K, L), and residues of the input not in the domain (trimmed). */
-  chains: { id: string; chainType: string; trimmedBefore: number; trimmedAfter: number }[];
+  chains: { id: string; chainType: string; length: number; trimmedBefore: number; trimmedAfter: number }[];
   /** CDR ranges (output scheme's definition) and the mean predicted error of each. */
   cdrs: (CdrRange & { meanError: number })[];
   /**
@@ -421,7 +421,7 @@ async function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, d
     atoms,
     chainStarts: tpl.chainStarts,
     residues,
-    chains: numbered.map((c) => ({ id: c.id, chainType: c.domain.chainType, trimmedBefore: c.domain.start, trimmedAfter: c.length - 1 - c.domain.end })),
+    chains: numbered.map((c) => ({ id: c.id, chainType: c.domain.chainType, length: c.length, trimmedBefore: c.domain.start, trimmedAfter: c.length - 1 - c.domain.end })),
     cdrs,
     relax: relaxInfo,
     geometry: {

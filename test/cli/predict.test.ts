@@ -82,6 +82,16 @@ describe('balmkit predict-structure', () => {
     expect(r.stderr).toMatch(/record 'B': its file name B is already that of record 'b'/);
   });
 
+  it('says on stderr what was trimmed from each chain (a constant region, a His tag)', () => {
+    const h = `${seq('trastuzumab_H')}ASTKGPSVFPLAPSSKSTSGGTAALGCLVK`;
+    const l = `${seq('trastuzumab_L')}HHHHHH`;
+    const r = balmkit(['predict-structure', '--heavy', h, '--light', l, '-o', path.join(tmp, 'trim.pdb'), '--model', 'fold-baseline']);
+    expect(r.code, r.stderr).toBe(0);
+    const vh = seq('trastuzumab_H').length;
+    expect(r.stderr).toContain(`record 'antibody', H chain: kept residues 1–${vh} of ${h.length} (trimmed 0 before, ${h.length - vh} after: outside the variable domain)`);
+    expect(r.stderr).toMatch(/record 'antibody', L chain: kept residues 1–\d+ of \d+ \(trimmed 0 before, [67] after/);
+  });
+
   it('a digit in a sequence is reported without suggesting X, which a structure cannot hold', () => {
     const r = balmkit(['predict-structure', '--heavy', seq('trastuzumab_H').replace(/^(.{30})./, '$17'), '--light', seq('trastuzumab_L'), '-o', path.join(tmp, 'digit.pdb'), '--model', 'fold-baseline']);
     expect(r.code).toBe(1);
