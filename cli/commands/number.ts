@@ -8,6 +8,7 @@ import { z } from 'zod';
 
 import type { NumberOutput } from '../../src/antibody/output.js';
 import type { Scheme } from '../../src/antibody/schemes.js';
+import { isOgrdbPlaceholder } from '../../src/antibody/germline.js';
 import { TRANSLATE_HELP, numberAntibodies, readAntibodies, writeFileAtomically } from '../input.js';
 import { EXIT, choiceOption, parseOptions } from '../options.js';
 
@@ -101,10 +102,14 @@ export function formatTable(scheme: Scheme, records: NumberOutput['records']): s
   const lines: string[] = [];
   for (const rec of records) {
     for (const c of rec.chains) {
-      const v = c.vGene ? `V ${c.vGene.name} ${Math.round(c.vGene.identity * 100)}%` : 'V ?';
-      const j = c.jGene ? `J ${c.jGene.name} ${Math.round(c.jGene.identity * 100)}%` : 'J ?';
+      // Germlines are the closest match in balmkit's germline set, not a statement of origin
+      // (a humanized antibody's closest light-chain gene may be a rhesus one).
+      const gene = (seg: string, g: NonNullable<typeof c.vGene> | null) =>
+        g ? `${seg} ${g.species} ${g.name}${isOgrdbPlaceholder(g.name) ? ' (an OGRDB label for an unnamed gene)' : ''} ${Math.round(g.identity * 100)}%` : `${seg} none`;
+      const v = gene('V', c.vGene);
+      const j = gene('J', c.jGene);
       const trim = c.start > 0 || c.end < c.length - 1 ? `, trimmed ${c.start} before and ${c.length - 1 - c.end} after` : '';
-      lines.push(`${c.record}  ${CHAIN_NAMES[c.chainType]} (${c.chainType}), ${c.species}, ${v}, ${j}, score ${c.score} bits`);
+      lines.push(`${c.record}  ${CHAIN_NAMES[c.chainType]} (${c.chainType}), score ${c.score} bits; closest germlines: ${v}, ${j}`);
       lines.push(`  residues ${c.start + 1}-${c.end + 1} of ${c.length}${trim}; ${scheme} numbering`);
       const regions: [string, string, string][] = [];
       for (const r of c.residues) {

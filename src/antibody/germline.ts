@@ -5,6 +5,14 @@
 import { PROFILE_POSITIONS, type ChainType, type Germline } from './profile.js';
 
 /** The closest germline gene of one segment. */
+/**
+ * Whether a germline name is one of OGRDB's temporary labels for a gene IUIS has not named
+ * (`IGHJ0-SCNX*00`: gene number 0, four letters or digits, allele 00), not a gene name.
+ */
+export function isOgrdbPlaceholder(name: string): boolean {
+  return /^IG[HKL][VDJ]0-[A-Z0-9]{4}\*00$/.test(name);
+}
+
 export interface GermlineMatch {
   /** Gene and allele, e.g. `IGHV3-23*01`. */
   name: string;

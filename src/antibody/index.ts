@@ -19,6 +19,6 @@ export { imgtCdrPositions, insertionCode, type Position } from './imgt.js';
 export { convertNumbering, type ChainClass, type Scheme } from './schemes.js';
 export { CDR_DEFINITIONS, CDR_RANGES, regionOf, type CdrDefinition, type CdrDefinitionSpec, type Region } from './regions.js';
 export { loadProfiles, parseProfileSet, type ChainType, type ProfileSet } from './profile.js';
-export type { GermlineMatch } from './germline.js';
+export { type GermlineMatch, isOgrdbPlaceholder } from './germline.js';
 export { chainFromName, decodeInput, pairRecords, parseFasta, type AntibodyRecord, type FastaRecord } from './fasta.js';
 export { domainToJson, numberOutputSchema, numberedChainSchema, type NumberedChainJson, type NumberOutput } from './output.js';

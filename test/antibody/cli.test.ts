@@ -31,6 +31,12 @@ describe('balmkit number', () => {
     expect(Object.keys(c.residues[0]!).sort()).toEqual(['aa', 'insertion', 'number', 'region']);
   });
 
+  it('germlines read as the closest match, and OGRDB placeholder labels are marked', () => {
+    const r = balmkit(['number', 'EVQLVESGGGLVQPGGSLRLSCAASGFNIKDTYIHWVRQAPGKGLEWVARIYPTNGYTRYADSVKGRFTISADTSKNTAYLQMNSLRAEDTAVYYCSRWGGDGFYAMDYWGQGTLVTVSS']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^sequence {2}heavy \(H\), score [\d.]+ bits; closest germlines: V human IGHV3-\S+ \d+%, J mouse IGHJ0-SCNX\*00 \(an OGRDB label for an unnamed gene\) \d+%$/m);
+  });
+
   it('DNA is reported as DNA with --translate offered, and --translate numbers it', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-number-dna-'));
     const fasta = path.join(dir, 'contigs.fasta');
@@ -64,7 +70,7 @@ describe('balmkit number', () => {
     expect(r.stderr).toContain("record 'lyso': not an antibody variable domain");
     const table = balmkit(['number', fasta, '--scheme', 'kabat']);
     expect(table.code).toBe(1);
-    expect(table.stdout).toMatch(/ab1_H {2}heavy \(H\), mouse/);
+    expect(table.stdout).toMatch(/ab1_H {2}heavy \(H\), score [\d.]+ bits; closest germlines: V mouse /);
     expect(table.stdout).toMatch(/cdr1 {2}31-35 +DYYIH/); // Kabat H1
   });
 
