@@ -6,6 +6,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { decompressByName } from '../io/compressed.js';
+import { formatMmcif } from '../io/mmcif.js';
+import { parsePdb } from '../io/pdb.js';
 
 /** A file given to the viewer that is not a structure (a usage mistake: exit code 2 in the CLI). */
 export class ViewInputError extends Error {
@@ -29,19 +31,28 @@ export interface ViewFile {
   path: string;
   /** File name shown on the page. */
   name: string;
+  /** The format the page is served (a PDB prediction is served as mmCIF, see `asMmcif`). */
   format: StructureFormat;
   kind: StructureKind;
+  /**
+   * Served converted to mmCIF: a balmkit prediction in PDB. Mol* takes PDB residue numbers as
+   * sequence positions and draws "missing residue" dashes at every gap of IMGT numbering; balmkit's
+   * mmCIF keeps the numbers as author ids and counts label_seq_id 1, 2, 3…, so only real breaks
+   * (backbone not connected) show.
+   */
+  asMmcif?: boolean;
 }
 
 /** What the page is told about a file (`/api/files`): no paths. */
-export type ViewFileInfo = Omit<ViewFile, 'path'>;
+export type ViewFileInfo = Omit<ViewFile, 'path' | 'asMmcif'>;
 
 /** File names a folder argument contributes (optionally compressed). */
 const STRUCTURE_NAME = /\.(pdb|ent|cif|mmcif)(\.gz|\.bz2)?$/i;
 
-/** Reads a served file as text, decompressing `.gz` / `.bz2`. */
-export async function readViewFile(file: Pick<ViewFile, 'path'>): Promise<string> {
-  return Buffer.from(decompressByName(file.path, await readFile(file.path))).toString('utf8');
+/** Reads a served file as text, decompressing `.gz` / `.bz2` (and converting it when `asMmcif`). */
+export async function readViewFile(file: Pick<ViewFile, 'path' | 'asMmcif'>): Promise<string> {
+  const text = Buffer.from(decompressByName(file.path, await readFile(file.path))).toString('utf8');
+  return file.asMmcif ? formatMmcif(parsePdb(text, file.path), { name: path.basename(file.path).replace(/\..*$/, '') }) : text;
 }
 
 /** The format of a structure text: mmCIF starts with a `data_` block, anything else is read as PDB. */
@@ -106,7 +117,10 @@ export async function resolveViewFiles(args: readonly string[], cwd = process.cw
     }
     const problem = notAStructure(text, path.relative(cwd, p) || p);
     if (problem !== null) throw new ViewInputError(`${path.relative(cwd, p) || p}: ${problem}`);
-    files.push({ index: files.length, path: p, name: path.basename(p), format: detectFormat(text), kind: detectKind(text) });
+    const format = detectFormat(text);
+    const kind = detectKind(text);
+    const asMmcif = format === 'pdb' && kind === 'prediction';
+    files.push({ index: files.length, path: p, name: path.basename(p), format: asMmcif ? 'mmcif' : format, kind, ...(asMmcif ? { asMmcif } : {}) });
   }
   return files;
 }

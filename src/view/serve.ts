@@ -30,7 +30,7 @@ export async function serveViewer(files: readonly string[] | readonly ViewFile[]
   const list = typeof files[0] === 'string' || files.length === 0 ? await resolveViewFiles(files as readonly string[]) : (files as readonly ViewFile[]);
   const server = await startViewServer({ files: list, ...(o.port !== undefined ? { port: o.port } : {}) });
   const url = viewPageUrl(server.url, o.page);
-  for (const f of list) log(`  /files/${f.index}  ${f.name}  (${f.kind}, ${f.format})`);
+  for (const f of list) log(`  /files/${f.index}  ${f.name}  (${f.kind}, ${f.asMmcif ? 'pdb, served as mmCIF' : f.format})`);
   log(`balmkit view: serving ${list.length} file${list.length === 1 ? '' : 's'} on 127.0.0.1:${server.port}; Ctrl-C stops`);
   process.stdout.write(`${url}\n`);
   if (o.open === true) openBrowser(url, log);

@@ -25,7 +25,8 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatMmcif } from '../../src/io/mmcif.js';
-import { readPdb } from '../../src/io/pdb.js';
+import { readPdb, writePdb } from '../../src/io/pdb.js';
+import { fold } from '../../src/fold/predict.js';
 import { type Structure, type StructureChain, atomCount } from '../../src/io/structure.js';
 import { kabsch } from '../../src/fold/superpose.js';
 import { findChromium, launchChromium } from '../../src/view/chromium.js';
@@ -116,6 +117,7 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
   let page: Page;
   let structure: Structure;
   let experimental: Structure;
+  let imgtPrediction: Structure;
   const pageErrors: string[] = [];
   let cliErr = '';
 
@@ -127,12 +129,21 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
     const stale = sources.filter((f) => statSync(f).mtimeMs > statSync(built).mtimeMs);
     if (stale.length > 0) throw new Error(`the built viewer is older than ${stale.map((f) => path.relative(root, f)).join(', ')}: run \`npm run build\``);
     structure = await readPdb(PRED);
+    expect(structure.metadata?.scheme).toBe('chothia');
     experimental = await readPdb(MOVED);
     // The same prediction as mmCIF, written by balmkit's mmCIF writer.
-    const cif = path.join(mkdtempSync(path.join(os.tmpdir(), 'balmkit-e2e-')), 'fv-1a14-prediction.cif');
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'balmkit-e2e-'));
+    const cif = path.join(tmp, 'fv-1a14-prediction.cif');
     writeFileSync(cif, formatMmcif(structure, { name: 'fv-1a14' }));
+    // The same sequences predicted again, IMGT-numbered (IMGT's numbering has gaps: 10, 73, …).
+    const seq = (c: string) => structure.metadata!.sequences.find((x) => x.chain === c)!.sequence;
+    const [imgtOutcome] = await fold({ name: 'fv-1a14-imgt', heavy: seq('H'), light: seq('L') }, { model: 'fold-baseline', scheme: 'imgt' });
+    if (!imgtOutcome!.ok) throw new Error(imgtOutcome!.failure.message);
+    imgtPrediction = imgtOutcome!.antibody.structure;
+    const imgtFile = path.join(tmp, 'fv-1a14-imgt.pdb');
+    await writePdb(imgtFile, imgtPrediction);
     // The CLI exactly as a user runs it, from the sources.
-    cli = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'view', PRED, MOVED, cif], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    cli = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'view', PRED, MOVED, cif, imgtFile], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     cli.stderr!.on('data', (d: Buffer) => (cliErr += d.toString()));
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -162,7 +173,7 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
 
   it('prints a 127.0.0.1 URL on a free port and lists the files', () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
-    expect(cliErr).toMatch(/\/files\/0 {2}fv-1a14-prediction\.pdb {2}\(prediction, pdb\)/);
+    expect(cliErr).toMatch(/\/files\/0 {2}fv-1a14-prediction\.pdb {2}\(prediction, pdb, served as mmCIF\)/);
     expect(cliErr).toMatch(/\/files\/1 {2}fv-1a14-moved\.pdb\.gz {2}\(experimental, pdb\)/);
   });
 
@@ -302,6 +313,15 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
     await ready(page);
     const h3 = cdrResidues(structure, 'H3').residues;
     expect(await colorAt(page, 'H', idOf(h3[Math.floor(h3.length / 2)]!))).toBe((await legend(page)).find((e) => e.label === 'CDR-H3')!.color);
+
+    // An IMGT-numbered prediction (its numbers skip, e.g. 10, 73), served as mmCIF so Mol* draws no
+    // "missing residue" dashes at those gaps: shown with its own numbers.
+    const numbers = imgtPrediction.chains.flatMap((c) => c.residues.filter((r) => r.insertion === '').map((r) => r.number));
+    expect(numbers.some((n, k) => k > 0 && n > numbers[k - 1]! + 1)).toBe(true);
+    await page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.show(3, null));
+    s = await ready(page);
+    expect([s.file, s.atomCount]).toEqual([3, atomCount(imgtPrediction)]);
+    expect(await colorAt(page, 'H', '11')).not.toBeNull(); // IMGT numbers, as in the file
   });
 
   it('colours an experimental structure by region when its numbering is declared (scheme=chothia)', async () => {

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/program.js';
+import { formatMmcif } from '../../src/io/mmcif.js';
+import { parsePdb } from '../../src/io/pdb.js';
 import { detectFormat, resolveViewFiles } from '../../src/view/files.js';
 import { type ViewServer, startViewServer } from '../../src/view/server.js';
 
@@ -38,7 +40,8 @@ describe('view files', () => {
     const files = await resolveViewFiles([fixtures]);
     expect(files.map((f) => f.name)).toEqual(['fv-1a14-moved.pdb.gz', 'fv-1a14-prediction.pdb']);
     expect(files.map((f) => f.kind)).toEqual(['experimental', 'prediction']);
-    expect(files.map((f) => f.format)).toEqual(['pdb', 'pdb']);
+    // A balmkit prediction in PDB is served as mmCIF (sequential label_seq_id: no gap dashes at IMGT's numbering gaps).
+    expect(files.map((f) => f.format)).toEqual(['pdb', 'mmcif']);
     expect(detectFormat('# c\ndata_1ABC\n_atom_site.id 1\n')).toBe('mmcif');
     await expect(resolveViewFiles([path.join(fixtures, 'nope.pdb')])).rejects.toThrow(/nope\.pdb: no such file or folder/);
     const empty = mkdtempSync(path.join(os.tmpdir(), 'balmkit-view-empty-'));
@@ -77,11 +80,14 @@ describe('view server', () => {
   it('serves the files by index, decompressed, and lists them without paths', async () => {
     const list = JSON.parse((await get(server.port, '/api/files')).body) as { index: number; name: string; kind: string }[];
     expect(list).toEqual([
-      { index: 0, name: 'fv-1a14-prediction.pdb', format: 'pdb', kind: 'prediction' },
+      { index: 0, name: 'fv-1a14-prediction.pdb', format: 'mmcif', kind: 'prediction' },
       { index: 1, name: 'fv-1a14-moved.pdb.gz', format: 'pdb', kind: 'experimental' },
     ]);
     expect(JSON.stringify(list)).not.toContain(fixtures);
-    expect((await get(server.port, '/files/0')).body).toBe(readFileSync(PRED, 'utf8'));
+    // The prediction, as balmkit's mmCIF of the same structure (metadata included).
+    const served = (await get(server.port, '/files/0')).body;
+    expect(served).toBe(formatMmcif(parsePdb(readFileSync(PRED, 'utf8')), { name: 'fv-1a14-prediction' }));
+    expect(served).toMatch(/^_balmkit_remark\.text/m);
     expect((await get(server.port, '/files/1')).body).toBe(gunzipSync(readFileSync(MOVED)).toString('utf8'));
     const head = await get(server.port, '/files/0', {}, 'HEAD');
     expect(head.status).toBe(200);
