@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { RuntimeReport } from '../../src/runtime/index.js';
-import { type RuntimeCliOptions, addRuntimeOptions, parseOptions, runtimeOptionsShape } from '../options.js';
+import { addRuntimeOptions, parseOptions, runtimeOf, runtimeOptionsShape } from '../options.js';
 
 const schema = z.strictObject({
   json: z.boolean({ error: 'takes no value' }).optional(),
@@ -38,10 +38,7 @@ Examples:
   );
   cmd.action(async (_raw: unknown, command: Command) => {
     const opts = parseOptions(command, schema);
-    const runtime: RuntimeCliOptions = {};
-    if (opts.ep !== undefined) runtime.ep = opts.ep;
-    if (opts.threads !== undefined) runtime.threads = opts.threads;
-    if (opts.deviceId !== undefined) runtime.deviceId = opts.deviceId;
+    const runtime = runtimeOf(opts);
     // Loaded here, not at the top, so `balmkit --help` does not load onnxruntime.
     const { diagnose, cacheDir, cacheEnabled, listCache } = await import('../../src/runtime/index.js');
     const { findChromium } = await import('../../src/view/chromium.js');

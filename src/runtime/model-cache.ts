@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageVersion } from './paths.js';
 import { ortVersion } from './providers.js';
-import { type ResolvedSessionOptions, type Session, type SessionOptions, createSessionWith, resolveAndChoose } from './session.js';
+import { type ResolvedSessionOptions, type Session, type SessionOptions, createSessionWith, graphHash, resolveAndChoose } from './session.js';
 
 /** Bumped when the entry layout or the key's meaning changes. */
 const FORMAT = 1;
@@ -202,10 +202,6 @@ function keyFields(build: ModelBuild, resolved: ResolvedSessionOptions, ep: stri
   };
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 /** The stored model of an entry when it is whole and matches `fields`; otherwise why not. */
 function readEntry(entry: string, fields: KeyFields): { bytes: Uint8Array } | { problem: string } | null {
   let metaText: string;
@@ -228,7 +224,7 @@ function readEntry(entry: string, fields: KeyFields): { bytes: Uint8Array } | { 
     return { problem: `no ${MODEL_FILE}` };
   }
   if (bytes.length !== meta.bytes) return { problem: `${MODEL_FILE} has ${bytes.length} bytes, ${meta.bytes} expected (truncated?)` };
-  if (sha256(bytes) !== meta.sha256) return { problem: `${MODEL_FILE} does not match its sha256 (corrupt)` };
+  if (graphHash(bytes) !== meta.sha256) return { problem: `${MODEL_FILE} does not match its sha256 (corrupt)` };
   return { bytes };
 }
 
@@ -250,7 +246,7 @@ export async function cachedSession(build: ModelBuild, opts: CachedSessionOption
     sayOnce(`balmkit: model cache ${dir} unusable (${(err as Error).message}); building without it`);
     return { session: await createSessionWith(build.build(), ep, resolved), outcome: 'off', key: null };
   }
-  const key = sha256(new TextEncoder().encode(JSON.stringify(fields)));
+  const key = graphHash(new TextEncoder().encode(JSON.stringify(fields)));
   const entry = path.join(dir, 'models', key);
   const found = readEntry(entry, fields);
   let outcome: CacheOutcome = 'miss';
@@ -289,7 +285,7 @@ export async function cachedSession(build: ModelBuild, opts: CachedSessionOption
       format: FORMAT,
       key,
       label: build.label,
-      sha256: sha256(stored),
+      sha256: graphHash(stored),
       bytes: stored.length,
       created: new Date().toISOString(),
       keyFields: fields,
