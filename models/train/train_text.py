@@ -353,13 +353,17 @@ def main() -> None:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--moe-from", help="upcycle: dense folder to start the MoE from (implies Mixtral)")
+    ap.add_argument("--continue-from",
+                    help="dense folder to keep training with a fresh schedule: the control run the upcycled "
+                         "MoE is compared with (same additional tokens, same schedule)")
     ap.add_argument("--experts", type=int, default=8)
     ap.add_argument("--top-k", type=int, default=2)
     ap.add_argument("--router-noise", type=float, default=0.1, help="std of the noise on router logits (training)")
     ap.add_argument("--aux-weight", type=float, default=0.01, help="load-balancing loss weight")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    tokenizer = args.tokenizer or os.path.join(args.moe_from or args.out, "tokenizer.model")
+    source = args.moe_from or args.continue_from
+    tokenizer = args.tokenizer or os.path.join(source or args.out, "tokenizer.model")
     train_ids = tokenize(args.corpus, tokenizer, "train", args.work)
     held_ids = tokenize(args.corpus, tokenizer, "heldout", args.work)
     log(f"tokens: train {len(train_ids):,}, held-out {len(held_ids):,}")
@@ -381,18 +385,22 @@ def main() -> None:
         model.load_state_dict({k: v.float() for k, v in load_file(os.path.join(args.out, "model.safetensors")).items()})
         state["restarts"] = state.get("restarts", []) + [state["step"]]
         log(f"resumed at step {state['step']} from the fp16 folder (fresh optimiser moments)")
-    elif args.moe_from:
-        with open(os.path.join(args.moe_from, "config.json")) as f:
+    elif source:
+        with open(os.path.join(source, "config.json")) as f:
             dense_cfg = json.load(f)
-        dense_sd = {k: v.float() for k, v in load_file(os.path.join(args.moe_from, "model.safetensors")).items()}
-        cfg, sd = upcycle(dense_sd, dense_cfg, args.experts, args.top_k, args.seed)
+        dense_sd = {k: v.float() for k, v in load_file(os.path.join(source, "model.safetensors")).items()}
+        if args.moe_from:
+            cfg, sd = upcycle(dense_sd, dense_cfg, args.experts, args.top_k, args.seed)
+        else:
+            cfg, sd = dense_cfg, dense_sd
         model = CausalLM(cfg)
         model.load_state_dict(sd)
-        with open(os.path.join(args.moe_from, "training-state.json")) as f:
+        with open(os.path.join(source, "training-state.json")) as f:
             dense_state = json.load(f)
         state = {"step": 0, "tokens": 0, "seed": args.seed, "epoch": 0, "losses": [],
-                 "upcycled_from": {"folder": os.path.basename(os.path.normpath(args.moe_from)),
-                                   "step": dense_state["step"], "tokens": dense_state["tokens"]}}
+                 "upcycled_from" if args.moe_from else "continued_from": {
+                     "folder": os.path.basename(os.path.normpath(source)),
+                     "step": dense_state["step"], "tokens": dense_state["tokens"]}}
     else:
         torch.manual_seed(args.seed)
         cfg = dense_config(args)
