@@ -23,7 +23,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { pairRecords, parseFasta } from '../src/antibody/fasta.js';
+import { parseFasta } from '../src/antibody/fasta.js';
+import { pairRecords } from '../src/antibody/pairing.js';
 import { number } from '../src/antibody/number.js';
 import { Balm } from '../src/balm/balm.js';
 import { loadFoldModel, ModelError, type BalmFoldModel, type FoldModel } from '../src/fold/baseline-model.js';
@@ -70,7 +71,7 @@ async function inputs(): Promise<{ source: string; list: AntibodyInput[] }> {
     return { source: `observed sequences of ${list.length} RAB test / validation Fvs (rosetta-fv)`, list };
   }
   const fixture = fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'fold-baseline', 'antibodies.fasta'), 'utf8');
-  const pairs = pairRecords(parseFasta(fixture)).map((ab) => ({ name: ab.name, heavy: ab.heavy!.sequence, light: ab.light!.sequence }));
+  const pairs = pairRecords(parseFasta(fixture)).antibodies.map((ab) => ({ name: ab.name, heavy: ab.heavy!.sequence, light: ab.light!.sequence }));
   const list = Array.from({ length: batchSize }, (_, k) => ({ ...pairs[k % pairs.length]!, name: `${pairs[k % pairs.length]!.name}-${k}` }));
   return { source: `${pairs.length} fixture antibodies repeated (../shared/data not found)`, list };
 }

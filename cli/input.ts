@@ -1,13 +1,16 @@
 /**
  * Reading antibodies from the command line, shared by every command that takes sequences:
- * a FASTA file (.gz accepted), a plain sequence, `-` for stdin, or `--heavy`/`--light`; records
- * named X_H/X_L (or X|H, X|L) are paired. Numbering each chain keeps going past bad records and
- * collects their errors.
+ * a FASTA file (.gz accepted), a CSV file (a row per antibody), a plain sequence, `-` for stdin,
+ * or `--heavy`/`--light`. FASTA records are paired by the rule of src/antibody/pairing.ts (one
+ * summary line on stderr). Numbering each chain keeps going past bad records and collects their
+ * errors; a record numbered to pair it is not numbered again.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { type AntibodyRecord, type FastaRecord, decodeInput, pairRecords, parseFasta } from '../src/antibody/fasta.js';
-import { NotAnAntibodyError, type NumberedDomain, number } from '../src/antibody/number.js';
+import { looksLikeAntibodyCsv, parseAntibodyCsv } from '../src/antibody/csv.js';
+import { type FastaRecord, decodeInput, parseFasta } from '../src/antibody/fasta.js';
+import { NotAnAntibodyError, type NumberedDomain, type NumberingResult, number } from '../src/antibody/number.js';
+import { type AntibodyRecord, chainOfNumbering, pairRecords, pairingLine } from '../src/antibody/pairing.js';
 import type { ChainClass, Scheme } from '../src/antibody/schemes.js';
 import { looksLikeNucleotides, translateLongestOrf } from '../src/antibody/translate.js';
 import { SequenceError } from '../src/antibody/validate.js';
@@ -27,8 +30,10 @@ export function readInput(input: string): string {
 export interface AntibodyInputOptions {
   heavy?: string;
   light?: string;
-  /** Pair X_H with X_L by name (default true). */
+  /** Pair records (default true). */
   pair?: boolean;
+  /** The scheme the command numbers in (pairing numbers each record once, in it). */
+  scheme?: Scheme;
   /** Translate DNA/RNA records (`--translate`). */
   translate?: boolean;
 }
@@ -52,6 +57,26 @@ export function translateSequences<T extends { sequence: string }>(records: T[],
   return out;
 }
 
+/** The help text of the pairing rule, shared by every command that reads FASTA. */
+export const PAIRING_HELP = `
+Pairing (FASTA input; --no-pair turns it off):
+  1. by name: two records pair when their names are equal after removing one chain token
+     (H/L, VH/VL, heavy/light, heavy_chain/light_chain, set off by _ | : - or .) and a
+     trailing _contig_N, and numbering says one is heavy and the other light (if one of the
+     two fails to number, the names decide and its error is the antibody's):
+     X_H + X_L, X|VH + X|VL, heavy_chain_B_contig_1 + light_chain_B_contig_2,
+     12E8:H|PDBID|CHAIN|SEQUENCE + 12E8:L|PDBID|CHAIN|SEQUENCE.
+  2. by id: the records left are grouped by the name before their last token (the PDB id 1mhp
+     of 1mhp_X and 1mhp_Y); a group with exactly one heavy and one light record pairs (named
+     by the id, or id_X_Y when the id already names an antibody).
+  Every other record is numbered on its own; one stderr line sums up the batch and --json
+  gives each antibody's "pairedBy" (name, id, row, options) or "unpaired" reason.
+CSV input (a .csv file, or a first line naming the columns): one antibody per row, columns
+  name (or id) and heavy/light (or heavy_chain/light_chain, VH/VL); either chain may be empty.`;
+
+// Numberings made to pair records, reused when the command numbers them (same record, same scheme).
+const numberedForPairing = new WeakMap<FastaRecord, { scheme: Scheme; result: NumberingResult | Error }>();
+
 /** The antibodies given on the command line (INPUT or --heavy/--light). */
 export function readAntibodies(input: string | undefined, opts: AntibodyInputOptions, command: string): AntibodyRecord[] {
   if (opts.heavy !== undefined || opts.light !== undefined) {
@@ -63,13 +88,55 @@ export function readAntibodies(input: string | undefined, opts: AntibodyInputOpt
         name: 'antibody',
         ...(opts.heavy !== undefined ? { heavy: heavy! } : {}),
         ...(opts.light !== undefined ? { light: light! } : {}),
+        ...(opts.heavy !== undefined && opts.light !== undefined ? { pairedBy: 'options' as const } : {}),
       },
     ];
   }
-  if (input === undefined) throw new UsageError(`give a FASTA file, a sequence, - for stdin, or --heavy/--light (see balmkit ${command} --help)`);
-  const records = translateSequences(parseFasta(readInput(input)), opts.translate);
+  if (input === undefined) throw new UsageError(`give a FASTA or CSV file, a sequence, - for stdin, or --heavy/--light (see balmkit ${command} --help)`);
+  const text = readInput(input);
+  if (/\.csv(\.gz)?$/i.test(input) || looksLikeAntibodyCsv(text)) {
+    let rows: AntibodyRecord[];
+    try {
+      rows = parseAntibodyCsv(text, input);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    if (rows.length === 0) throw new UsageError(`${input}: no rows after the header`);
+    return rows.map((ab) => {
+      const [heavy, light] = translateSequences([ab.heavy ?? { sequence: '' }, ab.light ?? { sequence: '' }], opts.translate);
+      return { ...ab, ...(ab.heavy ? { heavy: heavy as FastaRecord } : {}), ...(ab.light ? { light: light as FastaRecord } : {}) };
+    });
+  }
+  const records = translateSequences(parseFasta(text), opts.translate);
   if (records.length === 0) throw new UsageError(`${input}: no sequences found`);
-  return pairRecords(records, { pair: opts.pair !== false });
+  const scheme = opts.scheme ?? 'imgt';
+  const bar = progress('pairing', records.length >= 50 && opts.pair !== false ? records.length : 0);
+  const { antibodies, summary } = pairRecords(records, {
+    pair: opts.pair !== false,
+    chainOf: (r) => {
+      bar.tick();
+      const result = numberRecord(r, scheme, null);
+      numberedForPairing.set(r, { scheme, result });
+      return result instanceof Error ? undefined : chainOfNumbering(result);
+    },
+  });
+  bar.done();
+  if (records.length > 1) process.stderr.write(`${pairingLine(summary)}\n`);
+  return antibodies;
+}
+
+/** A record numbered (in `scheme`, expecting `given`), or the error that says why it cannot be. */
+function numberRecord(rec: FastaRecord, scheme: Scheme, given: ChainClass | null): NumberingResult | SequenceError | NotAnAntibodyError {
+  try {
+    return number(rec.sequence, {
+      scheme,
+      source: { record: rec.name, ...(given !== null ? { chain: given === 'heavy' ? 'H' : 'L' } : {}) },
+      ...(given !== null ? { expect: given } : {}),
+    });
+  } catch (e) {
+    if (!(e instanceof SequenceError || e instanceof NotAnAntibodyError)) throw e;
+    return e;
+  }
 }
 
 /** One numbered variable domain of one input record. */
@@ -107,17 +174,14 @@ export function numberAntibodies(antibodies: readonly AntibodyRecord[], scheme: 
     if (ab.light) todo.push([ab.light, 'light']);
     if (ab.single) todo.push([ab.single, null]);
     for (const [rec, given] of todo) {
-      try {
-        const r = number(rec.sequence, {
-          scheme,
-          source: { record: rec.name, ...(given !== null ? { chain: given === 'heavy' ? 'H' : 'L' } : {}) },
-          ...(given !== null ? { expect: given } : {}),
-        });
-        for (const domain of r.domains) chains.push({ antibody: ab.name, record: rec.name, given, length: r.sequence.length, domain });
-      } catch (e) {
-        if (!(e instanceof SequenceError || e instanceof NotAnAntibodyError)) throw e;
+      const memo = numberedForPairing.get(rec);
+      // Pairing numbered it without a chain to expect: reuse that unless it contradicts the chain given.
+      const reuse = memo !== undefined && memo.scheme === scheme && (memo.result instanceof Error || given === null || chainOfNumbering(memo.result) === given);
+      const r = reuse ? memo.result : numberRecord(rec, scheme, given);
+      if (r instanceof Error) {
+        const e = r as SequenceError | NotAnAntibodyError;
         errors.push({ record: rec.name, chain: given, reason: e.reason, message: e.message });
-      }
+      } else for (const domain of r.domains) chains.push({ antibody: ab.name, record: rec.name, given, length: r.sequence.length, domain });
     }
   }
   bar.done();

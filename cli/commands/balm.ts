@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import type { ChainEmbedding, ChainScore, NumberedChain } from '../../src/balm/balm.js';
 import type { HostTensor } from '../../src/io/tensor.js';
-import { type InputError, type NumberedInputChain, TRANSLATE_HELP, numberAntibodies, progress, reportTrimmed, readAntibodies, writeFileAtomically } from '../input.js';
+import { type InputError, type NumberedInputChain, PAIRING_HELP, TRANSLATE_HELP, numberAntibodies, progress, reportTrimmed, readAntibodies, writeFileAtomically } from '../input.js';
 import { EXIT, UsageError, addRuntimeOptions, parseOptions, runtimeOptionsShape, runtimeOf } from '../options.js';
 
 const inputShape = {
@@ -44,10 +44,10 @@ async function modelFolder(given: string | undefined): Promise<string> {
 function addInputOptions(cmd: Command): Command {
   return addRuntimeOptions(
     cmd
-      .argument('[input]', 'FASTA file (.gz accepted), a plain sequence, or - for stdin')
+      .argument('[input]', 'FASTA or CSV file (.gz accepted), a plain sequence, or - for stdin')
       .option('--heavy <sequence>', 'a heavy chain sequence')
       .option('--light <sequence>', 'a light chain sequence')
-      .option('--no-pair', 'take every record on its own (do not pair X_H with X_L)')
+      .option('--no-pair', 'take every record on its own (no pairing)')
       .option('--translate', TRANSLATE_HELP)
       .option('--model <dir>', 'BALM model folder (config.json + model.safetensors or pytorch_model.bin) [default: the shipped balm-small]')
       .option('--batch-size <n>', 'chains per forward pass [default: 32]'),
@@ -88,7 +88,7 @@ export function register(program: Command): void {
       .description('Embed antibody variable domains with BALM. Chains are numbered (IMGT) by balmkit first; each domain is one item.'),
   )
     .requiredOption('-o, --output <file>', 'output file: .safetensors or .json')
-    .addHelpText('after', `\nExamples:\n  $ balmkit embed antibodies.fasta -o embeddings.safetensors\n  $ balmkit embed --heavy EVQLVES... -o h.json --model path/to/BALM\n${EMBED_FORMAT}\n`);
+    .addHelpText('after', `\nExamples:\n  $ balmkit embed antibodies.fasta -o embeddings.safetensors\n  $ balmkit embed --heavy EVQLVES... -o h.json --model path/to/BALM\n${PAIRING_HELP}\n${EMBED_FORMAT}\n`);
   embed.action(async (input: string | undefined, _raw: unknown, command: Command) => {
     const opts = parseOptions(command, z.strictObject({ ...inputShape, output: z.string().regex(/\.(safetensors|json)$/, { error: 'must end in .safetensors or .json' }) }));
     const { chains, errors } = numberAntibodies(readAntibodies(input, opts, 'embed'), 'imgt');
@@ -148,7 +148,7 @@ export function register(program: Command): void {
       .description('Score antibody variable domains with BALM: each residue is masked in turn and its log-probability read (pseudo-log-likelihood).'),
   )
     .option('--json', 'print JSON: {model, chains: [{name, record, chainType, residues, meanPll, pseudoPerplexity, perResidue: [{aa, number, insertion, pll}]}], errors}')
-    .addHelpText('after', '\nExamples:\n  $ balmkit score antibodies.fasta\n  $ balmkit score --heavy EVQLVES... --json\n');
+    .addHelpText('after', `\nExamples:\n  $ balmkit score antibodies.fasta\n  $ balmkit score --heavy EVQLVES... --json\n${PAIRING_HELP}\n`);
   score.action(async (input: string | undefined, _raw: unknown, command: Command) => {
     const opts = parseOptions(command, z.strictObject({ ...inputShape, json: z.boolean().optional() }));
     const { chains, errors } = numberAntibodies(readAntibodies(input, opts, 'score'), 'imgt');

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { NumberOutput } from '../../src/antibody/output.js';
 import type { Scheme } from '../../src/antibody/schemes.js';
 import { isOgrdbPlaceholder } from '../../src/antibody/germline.js';
-import { TRANSLATE_HELP, numberAntibodies, readAntibodies, writeFileAtomically } from '../input.js';
+import { PAIRING_HELP, TRANSLATE_HELP, numberAntibodies, readAntibodies, writeFileAtomically } from '../input.js';
 import { EXIT, choiceOption, parseOptions } from '../options.js';
 
 const schema = z.strictObject({
@@ -26,6 +26,8 @@ const JSON_SCHEMA = `
 JSON output (--json; zod schema: numberOutputSchema in balmkit's antibody module):
   { "scheme": "imgt" | "chothia" | "kabat",
     "records": [ { "name": string,                       // antibody (pair) or record name
+                   "pairedBy"?: "name" | "id" | "row" | "options",   // how a pair's chains came together
+                   "unpaired"?: string,                // why a record stands alone ("no partner", …)
                    "chains": [ { "record": string,       // FASTA record the chain came from
                                  "given": "heavy" | "light" | null,
                                  "chainType": "H" | "K" | "L",
@@ -46,16 +48,16 @@ export function register(program: Command): void {
     .summary('number antibody chains (IMGT, Chothia, Kabat): regions, chain type, species, germlines')
     .description(
       'Number antibody variable domains with the profiles shipped in balmkit (no HMMER needed). ' +
-        'INPUT is a FASTA file (.gz accepted), a plain sequence, or - for stdin; or give --heavy/--light. ' +
-        'Records named X_H/X_L (or X|H, X|L) are paired and checked to be the chain their name says. ' +
+        'INPUT is a FASTA or CSV file (.gz accepted), a plain sequence, or - for stdin; or give --heavy/--light. ' +
+        'FASTA records are paired by name, then by PDB id, with numbering saying which is heavy (rule below). ' +
         'Constant domains, leaders and tags are trimmed (reported); an scFv gives both domains. ' +
         'Chains that are not antibody variable domains (TCRs, other proteins) are reported with their best score.',
     )
-    .argument('[input]', 'FASTA file, plain sequence, or - for stdin')
+    .argument('[input]', 'FASTA or CSV file, plain sequence, or - for stdin')
     .option('--scheme <scheme>', 'numbering scheme: imgt, chothia or kabat [default: imgt]')
     .option('--heavy <sequence>', 'a heavy chain sequence (must number as heavy)')
     .option('--light <sequence>', 'a light chain sequence (must number as kappa or lambda)')
-    .option('--no-pair', 'number every record on its own (do not pair X_H with X_L or check the chain type)')
+    .option('--no-pair', 'number every record on its own (no pairing)')
     .option('--translate', TRANSLATE_HELP)
     .option('--json', 'print JSON (schema in --help)')
     .option('-o, --output <file>', 'write the output to a file (atomically) instead of stdout');
@@ -67,6 +69,7 @@ Examples:
   $ balmkit number antibodies.fasta --scheme chothia
   $ balmkit number --heavy EVQLVES... --light DIQMTQS... --json
   $ balmkit number chains.fasta.gz --json --no-pair -o numbered.json
+${PAIRING_HELP}
 ${JSON_SCHEMA}
 `,
   );
@@ -74,13 +77,18 @@ ${JSON_SCHEMA}
     const opts = parseOptions(command, schema);
     const scheme: Scheme = opts.scheme ?? 'imgt';
     const { domainToJson } = await import('../../src/antibody/output.js');
-    const { chains, errors } = numberAntibodies(readAntibodies(input, opts, 'number'), scheme);
+    const antibodies = readAntibodies(input, opts, 'number');
+    const { chains, errors } = numberAntibodies(antibodies, scheme);
+    const byName = new Map(antibodies.filter((ab) => ab.problem === undefined).map((ab) => [ab.name, ab]));
     const out: NumberOutput['records'] = [];
     for (const c of chains) {
       const json = domainToJson(c.record, c.given, c.domain, c.length);
       const last = out[out.length - 1];
       if (last && last.name === c.antibody) last.chains.push(json);
-      else out.push({ name: c.antibody, chains: [json] });
+      else {
+        const ab = byName.get(c.antibody);
+        out.push({ name: c.antibody, ...(ab?.pairedBy ? { pairedBy: ab.pairedBy } : {}), ...(ab?.unpaired ? { unpaired: ab.unpaired } : {}), chains: [json] });
+      }
     }
     const doc: NumberOutput = { scheme, records: out, errors };
     const text = opts.json === true ? `${JSON.stringify(doc, null, 1)}\n` : formatTable(scheme, out);

@@ -11,7 +11,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 
 import type { AntibodyInput, FoldedAntibody, FoldFailure } from '../../src/fold/predict.js';
-import { TRANSLATE_HELP, translateSequences, trimmedLine } from '../input.js';
+import type { PairedBy } from '../../src/antibody/pairing.js';
+import { PAIRING_HELP, TRANSLATE_HELP, readAntibodies, trimmedLine } from '../input.js';
 import { EXIT, UsageError, addRuntimeOptions, choiceOption, intOption, parseOptions, runtimeOf, runtimeOptionsShape } from '../options.js';
 
 const schema = z.strictObject({
@@ -33,7 +34,7 @@ const schema = z.strictObject({
 const JSON_SCHEMA = `
 JSON output (--json, on stdout; needs -o):
   { "model": string, "modelFolder": string, "scheme": "imgt"|"chothia"|"kabat", "format": "pdb"|"cif",
-    "records": [ { "name": string, "file": string,
+    "records": [ { "name": string, "file": string, "pairedBy"?: "name"|"id"|"row"|"options", "unpaired"?: string,
                    "chains": [ {"id": "H"|"L", "chainType": "H"|"K"|"L", "length": n, "trimmedBefore": n, "trimmedAfter": n} ],
                    "cdrs": [ {"name": "H3", "chain": "H", "start": "105", "end": "117", "meanError": Å} ],
                    "meanError": Å,
@@ -51,8 +52,8 @@ export function register(program: Command): void {
     .summary('predict full-atom Fv structures (PDB/mmCIF) with per-residue error from antibody sequences')
     .description(
       'Predict the structure of antibody Fvs (heavy + light), nanobodies or light chains. INPUT is a FASTA file ' +
-        '(records X_H and X_L are paired, as in `balmkit number`; an unlabelled record may be a nanobody, a light ' +
-        'chain or an scFv), a CSV file with a header name,heavy,light, or - for stdin; or give --heavy/--light. ' +
+        '(records paired by the rule below; a record left alone may be a nanobody, a light ' +
+        'chain or an scFv), a CSV file (name,heavy,light), or - for stdin; or give --heavy/--light. ' +
         'One structure per antibody is written to -o DIR as NAME.pdb (or NAME.cif), or to -o FILE for one antibody, ' +
         'or to stdout for one antibody without -o. Residues are numbered in the chosen scheme with insertion codes; the ' +
         'B-factor column holds the predicted error in Å; REMARK 999 BALMKIT lines give model, sequences and CDR ranges. ' +
@@ -82,12 +83,13 @@ Examples:
   $ balmkit predict-structure --heavy EVQLVESGG... --light DIQMTQSPS... -o ab.pdb
   $ balmkit predict-structure antibodies.fasta -o structures/ --scheme chothia
   $ balmkit predict-structure pairs.csv -o structures/ --format cif --json > summary.json
+${PAIRING_HELP}
 ${JSON_SCHEMA}
 `,
   );
   cmd.action(async (input: string | undefined, _raw: unknown, command: Command) => {
     const opts = parseOptions(command, schema);
-    const records = await readRecords(input, opts);
+    const records = readRecords(input, opts);
     if (records.length === 0) throw new UsageError(`${input}: no sequences found`);
 
     const target = resolveOutput(opts.output, opts.format, records.length);
@@ -143,12 +145,12 @@ ${JSON_SCHEMA}
       try {
         if (target.kind === 'stdout') {
           process.stdout.write(target.format === 'pdb' ? formatPdb(ab.structure) : formatMmcif(ab.structure, { name: ab.name }));
-          summaries.push(toJson(ab, '-'));
+          summaries.push(toJson(ab, '-', rec));
         } else {
           const file = target.kind === 'file' ? target.path : path.join(target.path, `${claimName(ab.name, usedNames)}.${target.format}`);
           if (target.format === 'pdb') await writePdb(file, ab.structure);
           else await writeMmcif(file, ab.structure, { name: safeName(ab.name) });
-          summaries.push(toJson(ab, file));
+          summaries.push(toJson(ab, file, rec));
         }
       } catch (e) {
         if (!(e instanceof RangeError)) throw e;
@@ -210,83 +212,20 @@ function resolveOutput(output: string | undefined, format: 'pdb' | 'cif' | undef
   return { kind: 'dir', path: output, format: format ?? 'pdb' };
 }
 
-/** The antibodies of the input: --heavy/--light, a CSV file, or a FASTA file. */
-async function readRecords(input: string | undefined, opts: Options): Promise<InputRecord[]> {
-  if (opts.heavy !== undefined || opts.light !== undefined) {
-    if (input !== undefined) throw new UsageError('give either INPUT or --heavy/--light, not both');
-    const [heavy, light] = translateSequences([{ sequence: opts.heavy ?? '' }, { sequence: opts.light ?? '' }], opts.translate);
-    return [{ name: opts.name ?? 'antibody', ...(opts.heavy !== undefined ? { heavy: heavy!.sequence } : {}), ...(opts.light !== undefined ? { light: light!.sequence } : {}) }];
+/** The antibodies of the input: --heavy/--light, a CSV file, or a FASTA file (paired as every command pairs). */
+function readRecords(input: string | undefined, opts: Options): InputRecord[] {
+  if (opts.name !== undefined && opts.heavy === undefined && opts.light === undefined) {
+    throw new UsageError('--name names a --heavy/--light antibody; records in a file keep their own names');
   }
-  if (opts.name !== undefined) throw new UsageError('--name names a --heavy/--light antibody; records in a file keep their own names');
-  if (input === undefined) throw new UsageError('give a FASTA or CSV file, - for stdin, or --heavy/--light (see balmkit predict-structure --help)');
-  const { decodeInput, parseFasta, pairRecords } = await import('../../src/antibody/fasta.js');
-  let bytes: Uint8Array;
-  if (input === '-') bytes = fs.readFileSync(0);
-  else {
-    if (!fs.existsSync(input)) throw new UsageError(`${input}: no such file`);
-    if (fs.statSync(input).isDirectory()) throw new UsageError(`${input} is a folder: give a FASTA or CSV file`);
-    bytes = fs.readFileSync(input);
-  }
-  const text = decodeInput(bytes);
-  const firstLine = text.split(/\r?\n/, 1)[0]!.trim();
-  if (/\.csv(\.gz)?$/i.test(input) || /^name\s*,/i.test(firstLine)) {
-    const rows = flagRepeatedNames(parseCsv(text, input), input);
-    if (opts.translate !== true) return rows;
-    // Each chain column on its own: translate the DNA/RNA cells.
-    const heavy = translateSequences(rows.map((r) => ({ sequence: r.heavy ?? '' })), true);
-    const light = translateSequences(rows.map((r) => ({ sequence: r.light ?? '' })), true);
-    return rows.map((r, k) => ({ ...r, ...(r.heavy !== undefined ? { heavy: heavy[k]!.sequence } : {}), ...(r.light !== undefined ? { light: light[k]!.sequence } : {}) }));
-  }
-  const paired = pairRecords(translateSequences(parseFasta(text), opts.translate));
-  return flagRepeatedNames(
-    paired.map((ab) => ({
-      name: ab.name,
-      ...(ab.heavy ? { heavy: ab.heavy.sequence } : {}),
-      ...(ab.light ? { light: ab.light.sequence } : {}),
-      ...(ab.single ? { sequence: ab.single.sequence } : {}),
-      ...(ab.problem ? { problem: ab.problem } : {}),
-    })),
-    input,
-  );
-}
-
-/** CSV with a header naming `name`, `heavy` and `light` columns (either chain may be empty). */
-export function parseCsv(text: string, source: string): AntibodyInput[] {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (lines.length === 0) return [];
-  const header = splitCsvLine(lines[0]!).map((h) => h.trim().toLowerCase());
-  const col = (name: string) => header.indexOf(name);
-  if (col('name') < 0 || (col('heavy') < 0 && col('light') < 0)) {
-    throw new UsageError(`${source} line 1: the CSV header must name the columns name,heavy,light (got "${lines[0]}")`);
-  }
-  return lines.slice(1).map((line, k) => {
-    const f = splitCsvLine(line);
-    const get = (name: string) => (col(name) >= 0 ? (f[col(name)] ?? '').trim() : '');
-    const name = get('name');
-    if (name === '') throw new UsageError(`${source} line ${k + 2}: empty name; give every row a name`);
-    const heavy = get('heavy');
-    const light = get('light');
-    return { name, ...(heavy !== '' ? { heavy } : {}), ...(light !== '' ? { light } : {}) };
-  });
-}
-
-/** Splits one CSV line; fields may be double-quoted ("" inside quotes is a quote). */
-function splitCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') (cur += '"'), i++;
-      else if (c === '"') quoted = false;
-      else cur += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') (out.push(cur), (cur = ''));
-    else cur += c;
-  }
-  out.push(cur);
-  return out;
+  return readAntibodies(input, opts, 'predict-structure').map((ab) => ({
+    name: ab.pairedBy === 'options' || (ab.name === 'antibody' && input === undefined) ? (opts.name ?? ab.name) : ab.name,
+    ...(ab.heavy ? { heavy: ab.heavy.sequence } : {}),
+    ...(ab.light ? { light: ab.light.sequence } : {}),
+    ...(ab.single ? { sequence: ab.single.sequence } : {}),
+    ...(ab.problem ? { problem: ab.problem } : {}),
+    ...(ab.pairedBy ? { pairedBy: ab.pairedBy } : {}),
+    ...(ab.unpaired ? { unpaired: ab.unpaired } : {}),
+  }));
 }
 
 /** A record name as a file name: characters other than letters, digits, `.`, `_`, `-` become `_`. */
@@ -304,25 +243,16 @@ function claimName(record: string, used: Map<string, string>): string {
   return name;
 }
 
-/** A record of the input, and why it cannot be used (a repeated name) when it cannot. */
-type InputRecord = AntibodyInput & { problem?: { reason: string; message: string } };
-
-/** Records whose name repeats an earlier record's become bad records (reported, not renamed). */
-function flagRepeatedNames(records: InputRecord[], source: string): InputRecord[] {
-  const seen = new Set<string>();
-  return records.map((r, k) => {
-    if (r.problem) return r;
-    if (seen.has(r.name)) return { ...r, problem: { reason: 'duplicate-name', message: `record '${r.name}' (${source}, antibody ${k + 1}): an earlier record has the same name; record names must be unique: rename one` } };
-    seen.add(r.name);
-    return r;
-  });
-}
+/** A record of the input, how it was paired, and why it cannot be used (a repeated name) when it cannot. */
+type InputRecord = AntibodyInput & { problem?: { reason: string; message: string }; pairedBy?: PairedBy; unpaired?: string };
 
 const round = (x: number) => Math.round(x * 10) / 10;
 
 interface JsonRecord {
   name: string;
   file: string;
+  pairedBy?: PairedBy;
+  unpaired?: string;
   chains: FoldedAntibody['chains'];
   cdrs: { name: string; chain: string; start: string; end: string; meanError: number }[];
   meanError: number;
@@ -332,11 +262,13 @@ interface JsonRecord {
   timing: FoldedAntibody['timing'];
 }
 
-function toJson(ab: FoldedAntibody, file: string): JsonRecord {
+function toJson(ab: FoldedAntibody, file: string, rec: InputRecord): JsonRecord {
   const id = (r: { number: number; insertion: string }) => `${r.number}${r.insertion}`;
   return {
     name: ab.name,
     file,
+    ...(rec.pairedBy ? { pairedBy: rec.pairedBy } : {}),
+    ...(rec.unpaired ? { unpaired: rec.unpaired } : {}),
     chains: ab.chains,
     cdrs: ab.cdrs.map((c) => ({ name: c.name, chain: c.chain, start: id(c.start), end: id(c.end), meanError: c.meanError })),
     meanError: Math.round((ab.residues.reduce((s, r) => s + r.error, 0) / ab.residues.length) * 100) / 100,

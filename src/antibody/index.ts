@@ -20,5 +20,17 @@ export { convertNumbering, type ChainClass, type Scheme } from './schemes.js';
 export { CDR_DEFINITIONS, CDR_RANGES, regionOf, type CdrDefinition, type CdrDefinitionSpec, type Region } from './regions.js';
 export { loadProfiles, parseProfileSet, type ChainType, type ProfileSet } from './profile.js';
 export { type GermlineMatch, isOgrdbPlaceholder } from './germline.js';
-export { chainFromName, decodeInput, pairRecords, parseFasta, type AntibodyRecord, type FastaRecord } from './fasta.js';
+export { decodeInput, parseFasta, type FastaRecord } from './fasta.js';
+export {
+  chainOfNumbering,
+  idOf,
+  nameWithoutChainToken,
+  pairingLine,
+  pairRecords,
+  type AntibodyRecord,
+  type PairedBy,
+  type PairingSummary,
+  type RecordChain,
+} from './pairing.js';
+export { looksLikeAntibodyCsv, parseAntibodyCsv } from './csv.js';
 export { domainToJson, numberOutputSchema, numberedChainSchema, type NumberedChainJson, type NumberOutput } from './output.js';

@@ -41,7 +41,16 @@ export const numberedChainSchema = z.object({
 export const numberOutputSchema = z.object({
   scheme: z.enum(['imgt', 'chothia', 'kabat']),
   /** Antibodies (paired records) or single records with at least one numbered domain. */
-  records: z.array(z.object({ name: z.string(), chains: z.array(numberedChainSchema) })),
+  records: z.array(
+    z.object({
+      name: z.string(),
+      /** How a pair's chains came together (src/antibody/pairing.ts). */
+      pairedBy: z.enum(['name', 'id', 'row', 'options']).optional(),
+      /** Why a record stands alone. */
+      unpaired: z.string().optional(),
+      chains: z.array(numberedChainSchema),
+    }),
+  ),
   /** Chains that failed: which record and chain, a machine-readable reason, the message. */
   errors: z.array(z.object({ record: z.string(), chain: z.enum(['heavy', 'light']).nullable(), reason: z.string(), message: z.string() })),
 });

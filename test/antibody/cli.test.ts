@@ -74,6 +74,33 @@ describe('balmkit number', () => {
     expect(table.stdout).toMatch(/cdr1 {2}31-35 +DYYIH/); // Kabat H1
   });
 
+  it('pairs FASTA by name, then by PDB id, reads CSV rows, and says how (stderr line, --json pairedBy/unpaired)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-number-pair-'));
+    const fasta = path.join(dir, 'chains.fasta');
+    fs.writeFileSync(fasta, `>12e8_L\n${VL}\n>12e8_M\n${VL}\n>12e8_H\n${VH}\n>12e8_P\n${VH}\n>heavy_chain_AAAC-1_contig_1\n${VH}\n>light_chain_AAAC-1_contig_2\n${VL}\n>nb_A\n${VH}\n`);
+    const r = balmkit(['number', fasta, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('balmkit: pairing 7 records: 3 pairs (2 by name, 1 by id), 1 record alone (1 no partner)');
+    const out = numberOutputSchema.parse(JSON.parse(r.stdout));
+    expect(out.records.map((x) => [x.name, x.pairedBy ?? x.unpaired, x.chains.map((c) => `${c.record}:${c.chainType}`).join(' ')])).toEqual([
+      ['12e8', 'name', '12e8_H:H 12e8_L:K'],
+      ['12e8_P_M', 'id', '12e8_P:H 12e8_M:K'],
+      ['AAAC-1', 'name', 'heavy_chain_AAAC-1_contig_1:H light_chain_AAAC-1_contig_2:K'],
+      ['nb_A', 'no partner', 'nb_A:H'],
+    ]);
+    const csv = path.join(dir, 'abs.csv');
+    fs.writeFileSync(csv, `name,VH,VL\nab1,${VH},${VL}\nwrong,${VL},\nab1,${VH},\n`);
+    const c = balmkit(['number', csv, '--json']);
+    expect(c.code).toBe(1);
+    const rows = numberOutputSchema.parse(JSON.parse(c.stdout));
+    expect(rows.records.map((x) => [x.name, x.pairedBy ?? null, x.chains.map((ch) => ch.record).join(' ')])).toEqual([['ab1', 'row', 'ab1_H ab1_L']]);
+    expect(rows.errors.map((e) => [e.record, e.reason])).toEqual([
+      ['wrong', 'wrong-chain'],
+      ['ab1', 'duplicate-name'],
+    ]);
+    expect(c.stderr).toMatch(/record 'ab1' \(.*abs\.csv line 4\): the same name as the row on line 2/);
+  });
+
   it('checks --heavy/--light against the chain type', () => {
     const r = balmkit(['number', '--heavy', VL]);
     expect(r.code).toBe(1);

@@ -12,31 +12,22 @@ import { describe, expect, it } from 'vitest';
 import {
   NotAnAntibodyError,
   SequenceError,
-  chainFromName,
   cleanSequence,
   convertNumbering,
   imgtCdrPositions,
   looksLikeNucleotides,
   number,
-  pairRecords,
   parseFasta,
   translateLongestOrf,
   type Position,
 } from '../../src/antibody/index.js';
 import { INFO_CDR_RANGES, chothiaRange, listStructures, readInfo, readStructure, type CdrColumns } from '../../models/numbering/rosetta-fv.js';
 import { hmmConsensus } from '../../models/numbering/hmm-consensus.js';
-import { DATA, data } from './data.js';
+import { DATA, H12E8, L12E8, VH12E8, VL12E8, data } from './data.js';
 import { need } from '../shared-data.js';
 
 const lab = (xs: readonly Position[]): string => xs.map((x) => `${x.number}${x.insertion}`).join(' ');
 
-// 12e8 (PDB), a mouse IgG1 Fab: heavy and kappa chains with their constant domains.
-const H12E8 =
-  'EVQLQQSGAEVVRSGASVKLSCTASGFNIKDYYIHWVKQRPEKGLEWIGWIDPEIGDTEYVPKFQGKATMTADTSSNTAYLQLSSLTSEDTAVYYCNAGHDYDRGRFPYWGQGTLVTVSAAKTTPPSVYPLAPGSAAQTNSMVTLGCLVKGYFPEPVTVTWNSGSLSSGVHTFPAVLQSDLYTLSSSVTVPSSTWPSETVTCNVAHPASSTKVDKKIVPRD';
-const L12E8 =
-  'DIVMTQSQKFMSTSVGDRVSITCKASQNVGTAVAWYQQKPGQSPKLMIYSASNRYTGVPDRFTGSGSGTDFTLTISNMQSEDLADYFCQQYSSYPLTFGAGTKLELKRADAAPTVSIFPPSSEQLTSGGASVVCFLNNFYPKDINVKWKIDGSERQNGVLNSATDQDSKDSTYSMSSTLTLTKDEYERHNSYTCEATHKTSTSPIVKSFNRNEC';
-const VH12E8 = H12E8.slice(0, 120);
-const VL12E8 = L12E8.slice(0, 108);
 
 describe('IMGT CDR numbering rules', () => {
   it('fills from both ends, gaps at the tip', () => {
@@ -124,28 +115,14 @@ describe('validation and input', () => {
     expect(message).not.toMatch(/X for unknown|or X if/);
     expect(message).toMatch(/residue 9: 'X' \(an unknown residue\) cannot be built/);
   });
-  it('parses multi-record FASTA and pairs X_H/X_L and X|H/X|L', () => {
-    const recs = parseFasta('>ab1_H first\nEVQL\nVESG\n>ab1_L\nDIQM\n>x|H\nQVQL\n>x|L\nDIVM\n>lone\nAAAA\n');
-    expect(recs.map((r) => [r.name, r.sequence])).toEqual([
-      ['ab1_H', 'EVQLVESG'],
-      ['ab1_L', 'DIQM'],
-      ['x|H', 'QVQL'],
-      ['x|L', 'DIVM'],
-      ['lone', 'AAAA'],
+  it('parses multi-record FASTA', () => {
+    const recs = parseFasta('>ab1_H first\nEVQL\nVESG\n>ab1_L\nDIQM\n>x|H\nQVQL\n>lone\nAAAA\n');
+    expect(recs.map((r) => [r.name, r.description, r.sequence, r.line])).toEqual([
+      ['ab1_H', 'first', 'EVQLVESG', 1],
+      ['ab1_L', '', 'DIQM', 4],
+      ['x|H', '', 'QVQL', 6],
+      ['lone', '', 'AAAA', 8],
     ]);
-    const abs = pairRecords(recs);
-    expect(abs.map((a) => [a.name, a.heavy?.name, a.light?.name, a.single?.name])).toEqual([
-      ['ab1', 'ab1_H', 'ab1_L', undefined],
-      ['x', 'x|H', 'x|L', undefined],
-      ['lone', undefined, undefined, 'lone'],
-    ]);
-    expect(chainFromName('abc_VL')).toEqual({ base: 'abc', chain: 'light' });
-    // A repeated name is a bad record of its own (reported by the commands); the first is kept.
-    const dup = pairRecords(parseFasta('>a_H\nEV\n>a_H\nQV\n>a_L\nDI\n>a|H\nEE\n>s\nAA\n>s\nCC\n'));
-    expect(dup.map((x) => [x.name, x.problem?.reason ?? null])).toEqual([['a', null], ['a_H', 'duplicate-name'], ['a|H', 'duplicate-name'], ['s', null], ['s', 'duplicate-name']]);
-    expect(dup[0]).toMatchObject({ heavy: { sequence: 'EV' }, light: { sequence: 'DI' } });
-    expect(dup[1]!.problem!.message).toBe("record 'a_H' (line 3): the same name as an earlier record (line 1); record names must be unique: rename one");
-    expect(dup[2]!.problem!.message).toMatch(/a second heavy chain for 'a' after 'a_H' \(line 1\)/);
     expect(parseFasta('EVQLVESG\nGGLV')).toEqual([{ name: 'sequence', description: '', sequence: 'EVQLVESGGGLV', line: 1 }]);
   });
 });

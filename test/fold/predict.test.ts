@@ -12,7 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-import { pairRecords, parseFasta } from '../../src/antibody/fasta.js';
+import { parseFasta } from '../../src/antibody/fasta.js';
+import { pairRecords } from '../../src/antibody/pairing.js';
 import { readNumberedStructure } from '../../src/fold/dataset.js';
 import { fold, type AntibodyInput, type FoldedAntibody } from '../../src/fold/predict.js';
 import { ATOMS_PER_RESIDUE } from '../../src/fold/residue-constants.js';
@@ -25,7 +26,7 @@ import { need } from '../shared-data.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const fixture = fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'fold-baseline', 'antibodies.fasta'), 'utf8');
-const antibodies: AntibodyInput[] = pairRecords(parseFasta(fixture)).map((ab) => ({ name: ab.name, heavy: ab.heavy!.sequence, light: ab.light!.sequence }));
+const antibodies: AntibodyInput[] = pairRecords(parseFasta(fixture)).antibodies.map((ab) => ({ name: ab.name, heavy: ab.heavy!.sequence, light: ab.light!.sequence }));
 
 /** The acceptance bar, measured from the atoms (not from the fold's own report). */
 function expectValidGeometry(ab: FoldedAntibody): void {
