@@ -50,7 +50,7 @@ export interface PairingSummary {
   records: number;
   byName: number;
   byId: number;
-  /** Records standing alone, by reason. */
+  /** Records standing alone, by kind of reason. */
   single: Map<string, number>;
   duplicates: number;
 }
@@ -167,9 +167,10 @@ export function pairRecords(records: readonly FastaRecord[], options: PairOption
   const chain = new Map<FastaRecord, RecordChain>();
   if (canPair) for (const r of unique) chain.set(r, chainOf(r));
   const names = new Set(unique.map((r) => r.name));
-  const single = (r: FastaRecord, reason: string) => {
+  /** A record left alone; `kind` is its reason without the particulars, for the summary. */
+  const single = (r: FastaRecord, reason: string, kind = reason) => {
     slot.set(r, { name: r.name, single: r, unpaired: reason });
-    summary.single.set(reason, (summary.single.get(reason) ?? 0) + 1);
+    summary.single.set(kind, (summary.single.get(kind) ?? 0) + 1);
   };
   const pairUp = (name: string, heavy: FastaRecord, light: FastaRecord, by: PairedBy) => {
     const ab: AntibodyRecord = { name, heavy, light, pairedBy: by };
@@ -221,7 +222,8 @@ export function pairRecords(records: readonly FastaRecord[], options: PairOption
         pairUp(name, heavy[0]!, light[0]!, 'id');
       } else if (heavy.length + light.length > 1) {
         const reason = `id ${id} has ${plural(heavy.length, 'heavy record')} and ${plural(light.length, 'light record')} left to pair`;
-        for (const r of group) if (!slot.has(r)) single(r, chain.get(r) === undefined ? 'not numbered as an antibody chain' : chain.get(r) === 'both' ? 'holds two domains (scFv)' : reason);
+        const kind = 'their id has not one heavy and one light record';
+        for (const r of group) if (!slot.has(r)) chain.get(r) === undefined ? single(r, 'not numbered as an antibody chain') : chain.get(r) === 'both' ? single(r, 'holds two domains (scFv)') : single(r, reason, kind);
       }
     }
   }

@@ -3,10 +3,25 @@
  * X_H/X_L, X|VH, OAS's heavy_chain_…_contig_N, RCSB's FASTA headers, PDB chain letters), with
  * numbering of real chains (12e8's) deciding which record is heavy; and CSV input.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { idOf, nameWithoutChainToken, pairingLine, pairRecords, parseAntibodyCsv, parseFasta, type FastaRecord } from '../../src/antibody/index.js';
-import { VH12E8, VL12E8 } from './data.js';
+import {
+  chainOfNumbering,
+  decodeInput,
+  idOf,
+  nameWithoutChainToken,
+  number,
+  pairingLine,
+  pairRecords,
+  parseAntibodyCsv,
+  parseFasta,
+  translateLongestOrf,
+  type FastaRecord,
+} from '../../src/antibody/index.js';
+import { need } from '../shared-data.js';
+import { DATA, VH12E8, VL12E8, data } from './data.js';
 
 const LINKER = 'GGGGSGGGGSGGGGS';
 const LYSOZYME = 'KVFGRCELAAAMKRHGLDNYRGYSLGNWVCAAKFESNFNTQATNRNTDGSTDYGILQINSRWWCNDGRTPGSRNLCNIPCSALLSSDITASVNCAKKIVSDGNGMNAWVAWRNRCKGTDVQAWIRGCRL';
@@ -115,7 +130,7 @@ describe('pairing by name, then by id (real 12e8 chains numbered)', () => {
       ['scfv_B', null, null, 'scfv_B', 'no partner'],
     ]);
     expect(pairingLine(summary)).toBe(
-      'balmkit: pairing 9 records: 1 pair (0 by name, 1 by id), 7 records alone (3 id 2xyz has 2 heavy records and 1 light record left to pair; 2 no partner; 1 not numbered as an antibody chain; 1 holds two domains (scFv))',
+      'balmkit: pairing 9 records: 1 pair (0 by name, 1 by id), 7 records alone (3 their id has not one heavy and one light record; 2 no partner; 1 not numbered as an antibody chain; 1 holds two domains (scFv))',
     );
   });
 
@@ -186,5 +201,60 @@ describe('CSV input', () => {
     expect(() => parseAntibodyCsv('antibody,sequence\nx,EVQL\n', 'x.csv')).toThrow(
       /x\.csv line 1: the CSV header needs a name column \(name\/id\/sequence_id\) and a heavy or light column/,
     );
+  });
+});
+
+describe('pairing the shared sequence files (../shared/data)', () => {
+  const read = (rel: string) => parseFasta(decodeInput(fs.readFileSync(path.join(DATA, rel))));
+
+  it('pairs every OAS barcode: heavy_chain_<barcode>_contig_N with light_chain_<barcode>_contig_M', (ctx) => {
+    const rel = 'antibody-sequences/oas-paired-1279067_1.fasta.gz';
+    need(ctx, data(rel));
+    const records = read(rel).map((r) => ({ ...r, sequence: translateLongestOrf(r.sequence) }));
+    const barcodes = new Set(records.map((r) => /^(?:heavy|light)_chain_(.+)_contig_\d+$/.exec(r.name)![1]));
+    const { antibodies, summary } = pairRecords(records);
+    console.log(`OAS: ${pairingLine(summary)}; ${barcodes.size} barcodes`);
+    expect(barcodes.size).toBe(8437);
+    expect(summary.byName).toBe(8437);
+    expect(new Set(antibodies.filter((a) => a.pairedBy === 'name').map((a) => a.name))).toEqual(barcodes);
+  }, 60_000);
+
+  it('pairs every PDB id of antibody-sequences.fasta with exactly one heavy and one light record', (ctx) => {
+    const rel = 'antibody-sequences/antibody-sequences.fasta';
+    need(ctx, data(rel));
+    const records = read(rel);
+    // Independently of the pairing code: number each record (first of a repeated name) and group by id.
+    const seen = new Set<string>();
+    const byId = new Map<string, string[]>();
+    for (const r of records) {
+      if (seen.has(r.name)) continue;
+      seen.add(r.name);
+      let c;
+      try {
+        c = chainOfNumbering(number(r.sequence));
+      } catch {
+        continue;
+      }
+      if (c !== 'heavy' && c !== 'light') continue;
+      const id = r.name.slice(0, r.name.lastIndexOf('_'));
+      byId.set(id, [...(byId.get(id) ?? []), c]);
+    }
+    const expected = [...byId].filter(([, cs]) => cs.length === 2 && cs.includes('heavy') && cs.includes('light')).map(([id]) => id);
+    const { antibodies, summary } = pairRecords(records);
+    console.log(`antibody-sequences.fasta: ${pairingLine(summary)}; ${expected.length} ids with one heavy and one light record`);
+    const paired = antibodies.filter((a) => a.pairedBy !== undefined).map((a) => idOf(a.heavy!.name)!.id);
+    expect(paired.sort()).toEqual(expected.sort());
+    expect(expected.length).toBeGreaterThan(300);
+  }, 60_000);
+
+  it("pairs 12e8's four chains of pdb-antibody-chains.fasta.gz as H/L, then M/P", (ctx) => {
+    const rel = 'antibody-sequences/pdb-antibody-chains.fasta.gz';
+    need(ctx, data(rel));
+    const records = read(rel).filter((r) => r.name.startsWith('12e8_'));
+    expect(records.map((r) => r.name)).toEqual(['12e8_L', '12e8_M', '12e8_H', '12e8_P']);
+    expect(shape(pairRecords(records).antibodies)).toEqual([
+      ['12e8', '12e8_H', '12e8_L', null, 'name'],
+      ['12e8_P_M', '12e8_P', '12e8_M', null, 'id'],
+    ]);
   });
 });
