@@ -325,12 +325,27 @@ const LAST_POSITION: Record<ChainType, number> = { H: 128, K: 127, L: 127 };
  * local alignment that ends at IMGT 125–127. The residues right after take the occupied positions
  * up to the chain's last one (ANARCI's numbering ends there too), never into another domain.
  */
+/** IMGT's CDR3: 105–117. */
+const CDR3_FIRST = 105;
+const CDR3_LAST = 117;
+
 function extendEnd(a: Alignment, used: Uint8Array, codes: Uint8Array): void {
   rescueFr4(a, used, codes);
   // Kappa domains end at 127 (the next residue, often R, begins the constant region): ANARCI
   // never numbers a kappa 128, though the profile has the position.
   if (a.profile.chain === 'K') while (a.end > a.start && a.states[a.end]! > LAST_POSITION.K) a.end--;
   const k = a.states[a.end]!;
+  if (k >= CDR3_FIRST && k < CDR3_LAST) {
+    // A chain that stops inside CDR3 (a truncated construct, 2h3n_A's …YYCAMGA): its last few
+    // residues align to nothing; they are CDR3 residues, numbered forward from 105 as IMGT numbers
+    // a truncated CDR. Only when they run to the chain's end and fit before 117.
+    const tail = used.length - 1 - a.end;
+    if (tail > 0 && tail <= CDR3_LAST - k && used.subarray(a.end + 1).every((u) => u === 0)) {
+      for (let j = 1; j <= tail; j++) a.states[a.end + j] = k + j;
+      a.end += tail;
+    }
+    return;
+  }
   if (k < 118) return;
   const positions = occupiedPositions(a, k + 1, LAST_POSITION[a.profile.chain]);
   let j = 0;
