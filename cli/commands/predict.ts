@@ -120,6 +120,8 @@ ${JSON_SCHEMA}
     const errors: FoldFailure[] = [];
     const usedNames = new Map<string, string>();
     const trimmed: string[] = [];
+    /** Structures whose relaxation stopped at its iteration cap, with the largest atom move. */
+    const capped: { name: string; maxMove: number }[] = [];
     const t0 = performance.now();
     let done = 0;
     for (const rec of records) {
@@ -138,6 +140,7 @@ ${JSON_SCHEMA}
         continue;
       }
       const ab = outcome!.antibody;
+      if (ab.relax !== null && !ab.relax.converged) capped.push({ name: ab.name, maxMove: ab.relax.maxMoved });
       for (const c of ab.chains) {
         const line = trimmedLine(ab.name, c.id, c.trimmedBefore, c.trimmedAfter, c.length);
         if (line !== null) bar === null ? process.stderr.write(`${line}\n`) : trimmed.push(line);
@@ -174,6 +177,7 @@ ${JSON_SCHEMA}
       process.stdout.write(`${JSON.stringify(out, null, 1)}\n`);
     }
     for (const e of errors) process.stderr.write(`balmkit: ${e.message}\n`);
+    if (capped.length > 0) process.stderr.write(`${relaxCapLine(capped, summaries.length)}\n`);
     if (target.kind !== 'stdout') {
       const where = target.kind === 'file' ? target.path : `${target.path}${path.sep}`;
       process.stderr.write(`balmkit: predicted ${summaries.length} of ${records.length} antibod${records.length === 1 ? 'y' : 'ies'} with ${model.name} into ${where} (${round(totalMs / records.length)} ms each)\n`);
@@ -190,6 +194,16 @@ ${JSON_SCHEMA}
 }
 
 type Options = z.output<typeof schema>;
+
+/** The stderr line for structures whose relaxation stopped at the iteration cap (their files say so too: RELAX false). */
+export function relaxCapLine(capped: readonly { name: string; maxMove: number }[], of: number): string {
+  const worst = capped.reduce((a, b) => (b.maxMove > a.maxMove ? b : a));
+  const names = capped.length <= 5 ? capped.map((c) => c.name).join(', ') : `${capped.slice(0, 5).map((c) => c.name).join(', ')}, …`;
+  return (
+    `balmkit: ${capped.length} of ${of} structure${of === 1 ? '' : 's'} stopped at the relaxation's iteration cap before converging ` +
+    `(largest atom move ${worst.maxMove.toFixed(1)} Å, ${worst.name}): ${names}; geometry is still checked (relax and geometry in --json)`
+  );
+}
 
 /** Where structures go: stdout (one antibody, no -o), one file, or a folder. */
 type Target = { kind: 'stdout'; format: 'pdb' | 'cif' } | { kind: 'file' | 'dir'; path: string; format: 'pdb' | 'cif' };

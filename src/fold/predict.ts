@@ -403,6 +403,9 @@ async function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, d
     }
   }
   geometry ??= checkGeometry(atoms, tpl.chainStarts);
+  const trimmed = numbered
+    .map((c) => ({ chain: c.id, first: c.domain.start + 1, last: c.domain.end + 1, before: c.domain.start, after: c.length - 1 - c.domain.end }))
+    .filter((t) => t.before + t.after > 0);
   const structure: Structure = {
     chains: atom14ToChains(atoms, layout, residues.map((r) => r.error)),
     metadata: {
@@ -411,6 +414,8 @@ async function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, d
       scheme,
       sequences: numbered.map((c) => ({ chain: c.id, sequence: c.domain.sequence })),
       cdrs: cdrs.map(({ name, chain, start, end }) => ({ name, chain, start, end })),
+      ...(trimmed.length > 0 ? { trimmed } : {}),
+      ...(relaxInfo ? { relax: { converged: relaxInfo.converged, maxMove: relaxInfo.maxMoved } } : {}),
     },
   };
   return {

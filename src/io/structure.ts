@@ -68,6 +68,13 @@ export interface BalmkitMetadata {
   sequences: { chain: string; sequence: string }[];
   /** CDR ranges in the numbering scheme. */
   cdrs: CdrRange[];
+  /**
+   * Chains whose input record held more than the variable domain: the residues kept (1-based,
+   * inclusive, in the record) and how many were removed before and after them.
+   */
+  trimmed?: { chain: string; first: number; last: number; before: number; after: number }[];
+  /** The relaxation: whether it converged or stopped at its iteration cap, and the largest atom move (Å). */
+  relax?: { converged: boolean; maxMove: number };
 }
 
 /** A structure: the chains of the first model, and what the file said about itself. */
@@ -200,8 +207,13 @@ const SEQUENCE_CHUNK = 40;
  *     BFACTOR PREDICTED_ERROR_ANGSTROM
  *     SEQUENCE <chain> <part> <up to 40 one-letter residues>     (parts 1, 2, … concatenate)
  *     CDR <name> <chain> <start> <end>                          (residue ids like 111A, inclusive)
+ *     TRIMMED <chain> <first> <last> <before> <after>           (a chain whose record held more than
+ *                                                                its domain: residues first–last of the
+ *                                                                record kept, 1-based; before/after removed)
+ *     RELAX <converged> <max_move>                              (true|false; largest atom move in Å)
  *
- * Readers ignore records they do not know, so later format versions can add some.
+ * Readers ignore records they do not know, so later format versions can add some (TRIMMED and
+ * RELAX came that way: FORMAT stays 1, an older reader skips them).
  */
 export function metadataLines(meta: BalmkitMetadata): string[] {
   const clean = (s: string, what: string) => {
@@ -217,6 +229,8 @@ export function metadataLines(meta: BalmkitMetadata): string[] {
     }
   }
   for (const cdr of meta.cdrs) lines.push(`CDR ${cdr.name} ${cdr.chain} ${formatResidueId(cdr.start)} ${formatResidueId(cdr.end)}`);
+  for (const t of meta.trimmed ?? []) lines.push(`TRIMMED ${t.chain} ${t.first} ${t.last} ${t.before} ${t.after}`);
+  if (meta.relax) lines.push(`RELAX ${meta.relax.converged} ${meta.relax.maxMove.toFixed(2)}`);
   return lines;
 }
 
@@ -238,6 +252,11 @@ export function parseMetadataLines(lines: readonly string[]): BalmkitMetadata | 
     } else if (key === 'CDR' && rest.length === 4) {
       const [name, chain, start, end] = rest as [string, string, string, string];
       meta.cdrs.push({ name, chain, start: parseResidueId(start), end: parseResidueId(end) });
+    } else if (key === 'TRIMMED' && rest.length === 5) {
+      const [chain, first, last, before, after] = rest as [string, string, string, string, string];
+      (meta.trimmed ??= []).push({ chain, first: Number(first), last: Number(last), before: Number(before), after: Number(after) });
+    } else if (key === 'RELAX' && rest.length === 2) {
+      meta.relax = { converged: rest[0] === 'true', maxMove: Number(rest[1]) };
     }
   }
   meta.sequences = [...parts].map(([chain, p]) => ({ chain, sequence: p.join('') }));

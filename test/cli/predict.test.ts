@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { relaxCapLine } from '../../cli/commands/predict.js';
 import { parsePdb } from '../../src/io/pdb.js';
 import { parseMmcif } from '../../src/io/mmcif.js';
 import { MAIN, ROOT, balmkit, ensureBuilt } from './helpers.js';
@@ -90,6 +91,21 @@ describe('balmkit predict-structure', () => {
     const vh = seq('trastuzumab_H').length;
     expect(r.stderr).toContain(`record 'antibody', H chain: kept residues 1–${vh} of ${h.length} (trimmed 0 before, ${h.length - vh} after: outside the variable domain)`);
     expect(r.stderr).toMatch(/record 'antibody', L chain: kept residues 1–\d+ of \d+ \(trimmed 0 before, [67] after/);
+    // The file says it too, with the relaxation's outcome: TRIMMED and RELAX records, read back.
+    const text = fs.readFileSync(path.join(tmp, 'trim.pdb'), 'utf8');
+    expect(text).toContain(`REMARK 999 BALMKIT TRIMMED H 1 ${vh} 0 ${h.length - vh}\n`);
+    expect(text).toMatch(/^REMARK 999 BALMKIT RELAX (true|false) \d+\.\d\d$/m);
+    const meta = parsePdb(text).metadata!;
+    expect(meta.trimmed![0]).toEqual({ chain: 'H', first: 1, last: vh, before: 0, after: h.length - vh });
+    expect(meta.trimmed![1]).toMatchObject({ chain: 'L', first: 1, before: 0 });
+    expect(meta.relax!.maxMove).toBeGreaterThan(0);
+  });
+
+  it('names the structures whose relaxation stopped at its iteration cap, in one stderr line', () => {
+    const capped = ['a', 'b', 'c', 'd', 'e', 'f'].map((name, k) => ({ name, maxMove: k === 2 ? 4.1 : 0.5 }));
+    expect(relaxCapLine(capped, 34)).toBe(
+      "balmkit: 6 of 34 structures stopped at the relaxation's iteration cap before converging (largest atom move 4.1 Å, c): a, b, c, d, e, …; geometry is still checked (relax and geometry in --json)",
+    );
   });
 
   it('a digit in a sequence is reported without suggesting X, which a structure cannot hold', () => {

@@ -87,6 +87,24 @@ describe('PDB writer', () => {
     expect(parsePdb(text).metadata).toEqual({ version: '1.2.3', model: 'm 1', scheme: 'chothia', sequences: [{ chain: 'H', sequence: seq }], cdrs: [] });
   });
 
+  test('TRIMMED and RELAX records round-trip, and a reader without them still reads the file', () => {
+    const metadata = {
+      version: '1.2.3',
+      model: 'm',
+      scheme: 'imgt',
+      sequences: [{ chain: 'H', sequence: 'EVQL' }],
+      cdrs: [],
+      trimmed: [{ chain: 'H', first: 20, last: 139, before: 19, after: 104 }],
+      relax: { converged: false, maxMove: 4.1 },
+    };
+    const text = formatPdb({ chains: [], metadata });
+    expect(text).toContain('REMARK 999 BALMKIT TRIMMED H 20 139 19 104\n');
+    expect(text).toContain('REMARK 999 BALMKIT RELAX false 4.10\n');
+    expect(parsePdb(text).metadata).toEqual(metadata);
+    const older = text.replace(/^REMARK 999 BALMKIT (TRIMMED|RELAX) .*\n/gm, '');
+    expect(parsePdb(older).metadata).toEqual({ ...metadata, trimmed: undefined, relax: undefined });
+  });
+
   test('bad input is refused with a message naming it', () => {
     const fv = sampleFv();
     fv.chains[0]!.residues[0]!.insertion = 'AB';
