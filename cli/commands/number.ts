@@ -6,15 +6,17 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 
+import { anarciTables } from '../../src/antibody/anarci-table.js';
 import type { NumberOutput } from '../../src/antibody/output.js';
 import type { Scheme } from '../../src/antibody/schemes.js';
 import { isOgrdbPlaceholder } from '../../src/antibody/germline.js';
 import { PAIRING_HELP, TRANSLATE_HELP, numberAntibodies, readAntibodies, writeFileAtomically } from '../input.js';
-import { EXIT, choiceOption, parseOptions } from '../options.js';
+import { EXIT, UsageError, choiceOption, parseOptions } from '../options.js';
 
 const schema = z.strictObject({
   scheme: choiceOption(['imgt', 'chothia', 'kabat'] as const).optional(),
   json: z.boolean({ error: 'takes no value' }).optional(),
+  format: choiceOption(['table', 'json', 'csv', 'tsv'] as const).optional(),
   heavy: z.string().optional(),
   light: z.string().optional(),
   pair: z.boolean().optional(),
@@ -39,7 +41,24 @@ JSON output (--json; zod schema: numberOutputSchema in balmkit's antibody module
                                  "residues": [ {"aa": "E", "number": 1, "insertion": "", "region": "fwr1"}, … ] } ] } ],
     "errors": [ { "record": string, "chain": "heavy" | "light" | null, "reason": string, "message": string } ] }
   region: fwr1 cdr1 fwr2 cdr2 fwr3 cdr3 fwr4 under the scheme's own CDR definition.
-  An scFv record gives two chains; a record that fails is in "errors" only.`;
+  An scFv record gives two chains; a record that fails is in "errors" only.
+
+CSV/TSV output (--format csv|tsv, or -o x.csv / x.tsv): ANARCI's layout (ANARCI --csv), one file
+per chain type: x_H.csv for heavy chains, x_KL.csv for kappa and lambda. One row per numbered
+domain; columns Id, domain_no, hmm_species, chain_type, e-value (empty: balmkit computes none),
+score, seqstart_index, seqend_index (0-based), identity_species, v_gene, v_identity, j_gene,
+j_identity, then one column per position in numbering order (1, 2, …, 111A, …), residue or -.`;
+
+/** The output format: --format, else --json, else the -o file's extension, else a table. */
+function outputFormat(opts: { format?: OutputFormat; json?: boolean; output?: string }): OutputFormat {
+  const ext = /\.(json|csv|tsv)$/i.exec(opts.output ?? '')?.[1]?.toLowerCase() as OutputFormat | undefined;
+  if (opts.json === true && opts.format !== undefined && opts.format !== 'json') throw new UsageError(`--json and --format ${opts.format} disagree: give one`);
+  const format = opts.format ?? (opts.json === true ? 'json' : (ext ?? 'table'));
+  if (ext !== undefined && ext !== format) throw new UsageError(`-o ${opts.output} ends in .${ext} but the format is ${format}: make them agree`);
+  return format;
+}
+
+type OutputFormat = 'table' | 'json' | 'csv' | 'tsv';
 
 /** Registers `number` on the program. */
 export function register(program: Command): void {
@@ -59,8 +78,9 @@ export function register(program: Command): void {
     .option('--light <sequence>', 'a light chain sequence (must number as kappa or lambda)')
     .option('--no-pair', 'number every record on its own (no pairing)')
     .option('--translate', TRANSLATE_HELP)
-    .option('--json', 'print JSON (schema in --help)')
-    .option('-o, --output <file>', 'write the output to a file (atomically) instead of stdout');
+    .option('--format <format>', 'table, json, csv or tsv (ANARCI\'s CSV layout) [default: from -o\'s extension, else table]')
+    .option('--json', 'print JSON (schema in --help); the same as --format json')
+    .option('-o, --output <file>', 'write to a file (atomically) instead of stdout; x.csv writes x_H.csv and x_KL.csv');
   cmd.addHelpText(
     'after',
     `
@@ -69,6 +89,7 @@ Examples:
   $ balmkit number antibodies.fasta --scheme chothia
   $ balmkit number --heavy EVQLVES... --light DIQMTQS... --json
   $ balmkit number chains.fasta.gz --json --no-pair -o numbered.json
+  $ balmkit number antibodies.fasta -o numbered.csv      # numbered_H.csv, numbered_KL.csv (ANARCI's layout)
 ${PAIRING_HELP}
 ${JSON_SCHEMA}
 `,
@@ -76,6 +97,7 @@ ${JSON_SCHEMA}
   cmd.action(async (input: string | undefined, _raw: unknown, command: Command) => {
     const opts = parseOptions(command, schema);
     const scheme: Scheme = opts.scheme ?? 'imgt';
+    const format = outputFormat(opts);
     const { domainToJson } = await import('../../src/antibody/output.js');
     const antibodies = readAntibodies(input, opts, 'number');
     const { chains, errors } = numberAntibodies(antibodies, scheme);
@@ -91,9 +113,12 @@ ${JSON_SCHEMA}
       }
     }
     const doc: NumberOutput = { scheme, records: out, errors };
-    const text = opts.json === true ? `${JSON.stringify(doc, null, 1)}\n` : formatTable(scheme, out);
-    if (opts.output !== undefined) writeFileAtomically(opts.output, text);
-    else process.stdout.write(text);
+    if (format === 'csv' || format === 'tsv') writeAnarciTables(doc, format, opts.output);
+    else {
+      const text = format === 'json' ? `${JSON.stringify(doc, null, 1)}\n` : formatTable(scheme, out);
+      if (opts.output !== undefined) writeFileAtomically(opts.output, text);
+      else process.stdout.write(text);
+    }
     for (const e of errors) process.stderr.write(`balmkit: ${e.message}\n`);
     const chainsDone = out.reduce((n, r) => n + r.chains.length, 0);
     if (errors.length > 0) {
@@ -101,6 +126,24 @@ ${JSON_SCHEMA}
       process.exitCode = EXIT.failure;
     }
   });
+}
+
+/** ANARCI's tables: x_H.csv and x_KL.csv beside -o x.csv, or the one table on stdout. */
+function writeAnarciTables(doc: NumberOutput, format: 'csv' | 'tsv', output: string | undefined): void {
+  const tables = anarciTables(doc, format === 'csv' ? ',' : '\t');
+  if (output === undefined) {
+    if (tables.size > 1) throw new UsageError(`--format ${format}: heavy and light chains make two tables (as ANARCI's x_H.csv and x_KL.csv); give -o x.${format}`);
+    for (const t of tables.values()) process.stdout.write(t.text);
+    return;
+  }
+  const base = output.replace(new RegExp(`\\.${format}$`, 'i'), '');
+  const written: string[] = [];
+  for (const [kind, t] of tables) {
+    const file = `${base}_${kind}.${format}`;
+    writeFileAtomically(file, t.text);
+    written.push(`${file} (${t.chains} chain${t.chains === 1 ? '' : 's'})`);
+  }
+  process.stderr.write(`balmkit: wrote ${written.length > 0 ? written.join(', ') : 'no table (no chain numbered)'}\n`);
 }
 
 const CHAIN_NAMES: Record<string, string> = { H: 'heavy', K: 'kappa', L: 'lambda' };

@@ -33,4 +33,5 @@ export {
   type RecordChain,
 } from './pairing.js';
 export { looksLikeAntibodyCsv, parseAntibodyCsv } from './csv.js';
+export { ANARCI_LEADING_COLUMNS, anarciRows, anarciTables, formatDelimited, positionColumns, type AnarciTableKind, type NumberedDomainRow } from './anarci-table.js';
 export { domainToJson, numberOutputSchema, numberedChainSchema, type NumberedChainJson, type NumberOutput } from './output.js';

@@ -7,8 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { spawnSync } from 'node:child_process';
+
 import { numberOutputSchema } from '../../src/antibody/index.js';
 import { balmkit, ensureBuilt } from '../cli/helpers.js';
+import { BIOPYTHON, PYTHON } from '../fold/helpers.js';
+import { need } from '../shared-data.js';
+import { DATA, data } from './data.js';
 
 const VH =
   'EVQLQQSGAEVVRSGASVKLSCTASGFNIKDYYIHWVKQRPEKGLEWIGWIDPEIGDTEYVPKFQGKATMTADTSSNTAYLQLSSLTSEDTAVYYCNAGHDYDRGRFPYWGQGTLVTVSA';
@@ -99,6 +104,67 @@ describe('balmkit number', () => {
       ['ab1', 'duplicate-name'],
     ]);
     expect(c.stderr).toMatch(/record 'ab1' \(.*abs\.csv line 4\): the same name as the row on line 2/);
+  });
+
+  it("-o x.csv writes ANARCI's tables (x_H.csv, x_KL.csv) that agree with ANARCI's own numbering of 530 PDB chains", (ctx) => {
+    const rel = 'numbering/anarci-imgt-martin-aho-530.json';
+    need(ctx, data(rel), BIOPYTHON); // Python's csv module reads the tables (Biopython's gate: Debian's python3)
+    type Entry = { seq: string; imgt: { start: number; end: number; chain_type: string; numbers: string[]; residues: string[] } };
+    const anarci = JSON.parse(fs.readFileSync(path.join(DATA, rel), 'utf8')) as Record<string, Entry>;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-number-csv-'));
+    const fasta = path.join(dir, 'chains.fasta');
+    fs.writeFileSync(fasta, Object.entries(anarci).map(([id, e]) => `>${id}\n${e.seq}\n`).join(''));
+    const r = balmkit(['number', fasta, '--no-pair', '-o', path.join(dir, 'x.csv')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/wrote .*x_H\.csv \(\d+ chains\), .*x_KL\.csv \(\d+ chains\)/);
+    const read = spawnSync(PYTHON, ['-c', 'import csv, json, sys; print(json.dumps([list(csv.reader(open(p, newline=""))) for p in sys.argv[1:]]))', path.join(dir, 'x_H.csv'), path.join(dir, 'x_KL.csv')], { encoding: 'utf8' });
+    expect(read.status, read.stderr).toBe(0);
+    const tables = JSON.parse(read.stdout) as string[][][];
+    let same = 0;
+    let total = 0;
+    let rows = 0;
+    for (const [k, table] of tables.entries()) {
+      const header = table[0]!;
+      expect(header.slice(0, 13)).toEqual(['Id', 'domain_no', 'hmm_species', 'chain_type', 'e-value', 'score', 'seqstart_index', 'seqend_index', 'identity_species', 'v_gene', 'v_identity', 'j_gene', 'j_identity']);
+      const col = new Map(header.map((h, j) => [h, j]));
+      for (const row of table.slice(1)) {
+        if (row[1] !== '0') continue; // ANARCI's entry is a record's first domain
+        rows++;
+        const e = anarci[row[0]!]!.imgt;
+        expect(k === 0 ? row[3] === 'H' : ['K', 'L'].includes(row[3]!), row[0]).toBe(true);
+        // ANARCI's order of the positions it numbers is the header's (a position no balmkit chain
+        // has, where the numberings differ, is no column: counted as a disagreement).
+        const cols = e.numbers.map((n) => col.get(n)).filter((c) => c !== undefined);
+        expect(cols.every((c, j) => j === 0 || c > cols[j - 1]!), `${row[0]}: column order`).toBe(true);
+        e.numbers.forEach((n, j) => {
+          total++;
+          if (col.has(n) && row[col.get(n)!] === e.residues[j]) same++;
+        });
+      }
+    }
+    console.info(`ANARCI CSV layout: ${rows} chains, ${same}/${total} of ANARCI's numbered residues in the same column (${((100 * same) / total).toFixed(2)}%)`);
+    expect(rows).toBe(Object.keys(anarci).length);
+    expect(same / total).toBeGreaterThanOrEqual(0.995);
+  }, 60_000);
+
+  it('--format: json, table, csv/tsv agree with -o; a mismatch is a usage error', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-number-format-'));
+    const tsv = balmkit(['number', VH, '--format', 'tsv']);
+    expect(tsv.code, tsv.stderr).toBe(0);
+    const [head, row] = tsv.stdout.trimEnd().split('\n').map((l) => l.split('\t'));
+    expect(head!.slice(13, 16)).toEqual(['1', '2', '3']);
+    expect(row!.slice(0, 4)).toEqual(['sequence', '0', 'mouse', 'H']);
+    expect(row!.slice(13).filter((c) => c !== '-').join('')).toBe(VH);
+    const both = balmkit(['number', '--heavy', VH, '--light', VL, '--format', 'csv']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/two tables .* give -o x\.csv/);
+    const bad = balmkit(['number', VH, '--format', 'csv', '-o', path.join(dir, 'x.json')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/ends in \.json but the format is csv/);
+    expect(balmkit(['number', VH, '--json', '--format', 'table']).stderr).toMatch(/--json and --format table disagree/);
+    const j = balmkit(['number', VH, '-o', path.join(dir, 'n.json')]);
+    expect(j.code, j.stderr).toBe(0);
+    expect(numberOutputSchema.parse(JSON.parse(fs.readFileSync(path.join(dir, 'n.json'), 'utf8'))).records).toHaveLength(1);
   });
 
   it('checks --heavy/--light against the chain type', () => {
