@@ -6,8 +6,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { decompressByName } from '../io/compressed.js';
-import { formatMmcif } from '../io/mmcif.js';
+import { describePairing, pairResidues, type ResiduePairing } from '../fold/residue-pairs.js';
+import { formatMmcif, parseMmcif } from '../io/mmcif.js';
 import { parsePdb } from '../io/pdb.js';
+import type { Structure } from '../io/structure.js';
 
 /** A file given to the viewer that is not a structure (a usage mistake: exit code 2 in the CLI). */
 export class ViewInputError extends Error {
@@ -53,6 +55,37 @@ const STRUCTURE_NAME = /\.(pdb|ent|cif|mmcif)(\.gz|\.bz2)?$/i;
 export async function readViewFile(file: Pick<ViewFile, 'path' | 'asMmcif'>): Promise<string> {
   const text = Buffer.from(decompressByName(file.path, await readFile(file.path))).toString('utf8');
   return file.asMmcif ? formatMmcif(parsePdb(text, file.path), { name: path.basename(file.path).replace(/\..*$/, '') }) : text;
+}
+
+/** A served file read as a structure (for pairing residues on the server). */
+export async function readViewStructure(file: Pick<ViewFile, 'path' | 'asMmcif' | 'format' | 'name'>): Promise<Structure> {
+  const text = await readViewFile(file);
+  return file.format === 'mmcif' ? parseMmcif(text, file.name) : parsePdb(text, file.name);
+}
+
+/**
+ * The residue pairs to superpose file `moving` on file `fixed` (`/api/pairs/<moving>/<fixed>`):
+ * both numbered in one scheme by balmkit (src/fold/residue-pairs.ts), so files numbered in
+ * different schemes pair the same residues. Residues as [chain, number, insertion] triples.
+ */
+export async function viewPairs(moving: ViewFile, fixed: ViewFile): Promise<ViewPairs> {
+  const [m, f] = await Promise.all([readViewStructure(moving), readViewStructure(fixed)]);
+  const p = pairResidues(m, f);
+  return {
+    method: p.method,
+    description: describePairing(p),
+    chains: p.chains,
+    pairs: p.pairs.map((x) => [[x.moving.chain, x.moving.number, x.moving.insertion], [x.fixed.chain, x.fixed.number, x.fixed.insertion]]),
+  };
+}
+
+/** What `/api/pairs` answers. */
+export interface ViewPairs {
+  method: ResiduePairing['method'];
+  /** "222 residues paired by IMGT numbering of both structures: H↔H 120 (…), L↔L 102 (…)". */
+  description: string;
+  chains: ResiduePairing['chains'];
+  pairs: [[string, number, string], [string, number, string]][];
 }
 
 /** The format of a structure text: mmCIF starts with a `data_` block, anything else is read as PDB. */

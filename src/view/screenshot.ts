@@ -44,7 +44,7 @@ export interface ViewPageSummary {
   atomCount: number;
   chains: string[];
   colorMode: string;
-  superposition: { reference: number; rmsd: number; pairs: number } | null;
+  superposition: { reference: number; rmsd: number; pairs: number; method: 'numbering' | 'alignment'; description: string } | null;
 }
 
 /**

@@ -3,7 +3,7 @@
  * 127.0.0.1 only.
  *
  * Routing is by exact match against a table made at start (the viewer folder's files, `/api/files`
- * and `/files/<index>`); no path from a request is ever joined to a folder, so `..`, encoded
+ * `/files/<index>` and `/api/pairs/<moving>/<fixed>`); no path from a request is ever joined to a folder, so `..`, encoded
  * slashes and absolute paths simply match nothing and get 404.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { packageRoot } from '../runtime/paths.js';
-import { type ViewFile, type ViewFileInfo, readViewFile } from './files.js';
+import { type ViewFile, type ViewFileInfo, readViewFile, viewPairs } from './files.js';
 
 /** Options of {@link startViewServer}. */
 export interface ViewServerOptions {
@@ -87,6 +87,8 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
   const table = staticTable(options.viewerDir ?? defaultViewerDir());
   const listing: ViewFileInfo[] = files.map(({ index, name, format, kind }) => ({ index, name, format, kind }));
   let port = 0;
+  // Numbering both structures takes a moment: each pair of files is paired once.
+  const pairCache = new Map<string, Promise<string>>();
 
   const send = (res: http.ServerResponse, status: number, type: string, body: string | Buffer, head: boolean): void => {
     res.writeHead(status, {
@@ -115,6 +117,18 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
       readViewFile(file).then(
         (text) => send(res, 200, 'text/plain; charset=utf-8', text, head),
         (e: unknown) => send(res, 500, 'text/plain; charset=utf-8', `${file.name}: ${e instanceof Error ? e.message : String(e)}\n`, head),
+      );
+      return;
+    }
+    const pm = /^\/api\/pairs\/(0|[1-9][0-9]{0,8})\/(0|[1-9][0-9]{0,8})$/.exec(target);
+    if (pm) {
+      const [moving, fixed] = [files[Number(pm[1])], files[Number(pm[2])]];
+      if (!moving || !fixed) return send(res, 404, 'text/plain; charset=utf-8', 'no such file\n', head);
+      const key = `${moving.index}/${fixed.index}`;
+      if (!pairCache.has(key)) pairCache.set(key, viewPairs(moving, fixed).then((p) => JSON.stringify(p)));
+      pairCache.get(key)!.then(
+        (json) => send(res, 200, 'application/json', json, head),
+        (e: unknown) => send(res, 500, 'text/plain; charset=utf-8', `pairing ${moving.name} with ${fixed.name}: ${e instanceof Error ? e.message : String(e)}\n`, head),
       );
       return;
     }

@@ -28,6 +28,7 @@ import { formatMmcif } from '../../src/io/mmcif.js';
 import { readPdb, writePdb } from '../../src/io/pdb.js';
 import { fold } from '../../src/fold/predict.js';
 import { type Structure, type StructureChain, atomCount } from '../../src/io/structure.js';
+import { describePairing, pairResidues } from '../../src/fold/residue-pairs.js';
 import { kabsch } from '../../src/fold/superpose.js';
 import { findChromium, launchChromium } from '../../src/view/chromium.js';
 import { countColor, decodePng, findPatch, fractionDiffering } from './png.js';
@@ -142,8 +143,15 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
     imgtPrediction = imgtOutcome!.antibody.structure;
     const imgtFile = path.join(tmp, 'fv-1a14-imgt.pdb');
     await writePdb(imgtFile, imgtPrediction);
+    // The control: the same atoms without balmkit's metadata, an "experimental" PDB served as it
+    // is, where Mol* takes the IMGT numbers as sequence positions and finds gaps (it numbers
+    // residues serially when a file has insertion codes, so the chains without any are kept).
+    const plainChains = imgtPrediction.chains.filter((c) => c.residues.every((r) => r.insertion === ''));
+    expect(plainChains.length).toBeGreaterThan(0);
+    const imgtRaw = path.join(tmp, 'fv-1a14-imgt-plain.pdb');
+    await writePdb(imgtRaw, { chains: plainChains });
     // The CLI exactly as a user runs it, from the sources.
-    cli = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'view', PRED, MOVED, cif, imgtFile], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    cli = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'view', PRED, MOVED, cif, imgtFile, imgtRaw], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     cli.stderr!.on('data', (d: Buffer) => (cliErr += d.toString()));
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -276,21 +284,33 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
   it('superposes the prediction on the experimental structure and switches between files', async () => {
     await page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.show(0, 1));
     let s = await ready(page);
-    const sup = s.superposition as { reference: number; rmsd: number; pairs: number };
-    // An independent Kabsch fit over the same pairs: Cα of residues with the same chain, number
-    // and insertion code in both files (the viewer's pairing).
+    const sup = s.superposition as { reference: number; rmsd: number; pairs: number; method: string; description: string };
+    // A Kabsch fit in Node (src/fold/superpose.ts, not Mol*'s) over the pairs balmkit's pairing
+    // makes from numbering both files in IMGT.
     const mine = caByResidue(structure);
     const theirs = caByResidue(experimental);
-    const keys = [...mine.keys()].filter((k) => theirs.has(k));
-    const fit = kabsch(keys.flatMap((k) => mine.get(k)!), keys.flatMap((k) => theirs.get(k)!));
+    const pairing = pairResidues(structure, experimental);
+    const keys = pairing.pairs.map((p) => [`${p.moving.chain}:${p.moving.number}${p.moving.insertion}`, `${p.fixed.chain}:${p.fixed.number}${p.fixed.insertion}`] as const);
+    const fit = kabsch(keys.flatMap(([m]) => mine.get(m)!), keys.flatMap(([, f]) => theirs.get(f)!));
     expect(sup.reference).toBe(1);
+    expect(sup.method).toBe('numbering');
     expect(sup.pairs).toBe(keys.length);
-    expect(keys.length).toBeGreaterThan(0.9 * mine.size); // both are Chothia-numbered: nearly every residue pairs
+    expect(sup.description).toBe(describePairing(pairing));
+    expect(keys.length).toBeGreaterThan(0.9 * Math.min(mine.size, theirs.size)); // nearly every residue pairs
+    expect(await page.locator('#info').textContent()).toContain(`residues paired${sup.description}`);
     expect(Math.abs(sup.rmsd - fit.rmsd)).toBeLessThan(0.01);
     // A prediction, not a moved copy: it differs from the crystal by more than rounding, by less than a misfit.
     expect(fit.rmsd).toBeGreaterThan(0.1);
     expect(fit.rmsd).toBeLessThan(5);
     expect(s.colorMode).toBe('region'); // the colouring in use is kept
+
+    // The same prediction numbered IMGT, on the same Chothia-numbered crystal: the same residues
+    // pair (both files are numbered in IMGT by balmkit) and the RMSD is the same.
+    await page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.show(3, 1));
+    const imgtSup = (await ready(page)).superposition as typeof sup;
+    expect(imgtSup.pairs).toBe(sup.pairs);
+    expect(Math.abs(imgtSup.rmsd - sup.rmsd)).toBeLessThanOrEqual(0.01);
+    expect(imgtSup.description).toBe(sup.description);
 
     await page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.show(1, null));
     s = await ready(page);
@@ -322,6 +342,12 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
     s = await ready(page);
     expect([s.file, s.atomCount]).toEqual([3, atomCount(imgtPrediction)]);
     expect(await colorAt(page, 'H', '11')).not.toBeNull(); // IMGT numbers, as in the file
+    expect(s.polymerGaps).toBe(0); // no missing-residue segments: the chains are complete
+    // The control: read as plain PDB, the same chains have gaps at the numbering's jumps.
+    await page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.show(4, null));
+    s = await ready(page);
+    expect([s.file, s.atomCount]).toEqual([4, atomCount({ chains: imgtPrediction.chains.filter((c) => c.residues.every((r) => r.insertion === '')) })]);
+    expect(s.polymerGaps).toBeGreaterThan(0);
   });
 
   it('colours an experimental structure by region when its numbering is declared (scheme=chothia)', async () => {

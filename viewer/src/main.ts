@@ -9,7 +9,7 @@
  */
 import type { PluginContext } from 'molstar/lib/mol-plugin/context.js';
 import { type FileAnnotation, annotate, parseResidueLabel, residueKey } from './annotation.js';
-import { type LoadedStructure, colorAt, createPlugin, loadStructure, nextDraw, onHover, resetCamera, setBallAndStick, setColorMode } from './molstar-view.js';
+import { type LoadedStructure, type ResiduePairs, colorAt, createPlugin, loadStructure, nextDraw, onHover, resetCamera, setBallAndStick, setColorMode } from './molstar-view.js';
 import { BACKGROUND_COLOR, COLOR_MODES, CDR_NAMES, type ColorMode, ERROR_BINS, type LegendEntry, REGION_COLORS, chainColors } from './palette.js';
 import { renderCdrs, renderControls, renderFiles, renderInfo, renderLegend, renderSequence } from './panel.js';
 import { type BalmkitRemarks, parseRemarks } from './remarks.js';
@@ -43,6 +43,7 @@ const state: BalmkitViewerState = {
   files: [],
   file: null,
   atomCount: 0,
+  polymerGaps: 0,
   chains: [],
   colorMode: 'chain',
   availableModes: ['chain'],
@@ -90,6 +91,20 @@ function fail(e: unknown): void {
     box.textContent = message;
     box.hidden = false;
   }
+}
+
+/** What the server answers for `/api/pairs/<moving>/<fixed>`. */
+interface PairsAnswer {
+  method: 'numbering' | 'alignment';
+  description: string;
+  pairs: ResiduePairs;
+}
+
+/** The residue pairs for superposing file `moving` on `fixed` (the server numbers both in one scheme). */
+async function fetchPairs(moving: number, fixed: number): Promise<PairsAnswer> {
+  const res = await fetch(`api/pairs/${moving}/${fixed}`);
+  if (!res.ok) throw new Error(`pairing residues of files ${moving} and ${fixed}: the server answered ${res.status}: ${(await res.text()).trim()}`);
+  return (await res.json()) as PairsAnswer;
 }
 
 async function fetchText(index: number): Promise<string> {
@@ -159,7 +174,9 @@ async function showFile(index: number, referenceIndex: number | null): Promise<v
   const remarks = parseRemarks(text);
   await plugin.clear();
   let refLoaded: LoadedStructure | undefined;
+  let pairing: PairsAnswer | undefined;
   if (reference) {
+    pairing = await fetchPairs(index, reference.index);
     refLoaded = (await loadStructure(plugin, { text: await fetchText(reference.index), format: reference.format, label: reference.name, key: `ref${reference.index}`, mode: 'chain', ballAndStick: false, uniformColor: '#b5b5b5' })).loaded;
   }
   const key = String(index);
@@ -171,7 +188,7 @@ async function showFile(index: number, referenceIndex: number | null): Promise<v
     key,
     mode: 'chain',
     ballAndStick,
-    ...(refLoaded ? { superposeOn: refLoaded } : {}),
+    ...(refLoaded && pairing ? { superposeOn: { loaded: refLoaded, pairs: pairing.pairs } } : {}),
     beforeDraw: (residues) => {
       made.annotation = annotate(residues, remarks, declaredScheme);
       registerAnnotation(key, made.annotation);
@@ -182,9 +199,10 @@ async function showFile(index: number, referenceIndex: number | null): Promise<v
   shown = { file, loaded, remarks, annotation, reference };
   state.file = index;
   state.atomCount = loaded.atomCount;
+  state.polymerGaps = loaded.polymerGaps;
   state.chains = loaded.chains;
   state.availableModes = COLOR_MODES.filter((m) => m === 'chain' || (m === 'region' ? annotation.regionSource.kind !== 'none' : annotation.hasPredictedError));
-  state.superposition = superposition && reference ? { reference: reference.index, ...superposition } : null;
+  state.superposition = superposition && reference && pairing ? { reference: reference.index, ...superposition, method: pairing.method, description: pairing.description } : null;
   const mode: ColorMode = pendingColor ?? (shownBefore && state.availableModes.includes(state.colorMode) ? state.colorMode : defaultMode(state.availableModes));
   pendingColor = null;
   shownBefore = true;

@@ -37,6 +37,11 @@ export interface LoadedStructure {
   atomCount: number;
   /** Chain ids (author) in file order. */
   chains: string[];
+  /**
+   * Gaps Mol* found in the polymer (what it draws as dashed "missing residue" lines): pairs of
+   * elements in each unit's `gapElements`.
+   */
+  polymerGaps: number;
 }
 
 /**
@@ -108,8 +113,8 @@ export interface LoadOptions {
   key: string;
   mode: ColorMode;
   ballAndStick: boolean;
-  /** Superpose onto this structure (by CA atoms of residues with the same chain and number). */
-  superposeOn?: LoadedStructure;
+  /** Superpose onto this structure, by the CA atoms of these residue pairs (the server numbers both files in one scheme). */
+  superposeOn?: { loaded: LoadedStructure; pairs: ResiduePairs };
   /** Colour everything one colour (a reference structure under a prediction). */
   uniformColor?: string;
   /**
@@ -120,10 +125,13 @@ export interface LoadOptions {
   beforeDraw?: (residues: ResidueRecord[]) => void;
 }
 
+/** Residue pairs [moving, fixed], each [chain, number, insertion] (`/api/pairs`). */
+export type ResiduePairs = readonly (readonly [readonly [string, number, string], readonly [string, number, string]])[];
+
 /** Result of superposing one structure on another. */
 export interface Superposition {
   rmsd: number;
-  /** CA pairs used: residues with the same chain id, number and insertion code in both. */
+  /** CA pairs used (pairs whose residues both have a CA). */
   pairs: number;
 }
 
@@ -135,7 +143,7 @@ export async function loadStructure(plugin: PluginContext, o: LoadOptions): Prom
   let structure: StructureSelector = await plugin.builders.structure.createStructure(model, { name: 'model', params: {} });
   let superposition: Superposition | undefined;
   if (o.superposeOn) {
-    const fit = fitCa(structureData(structure), structureData(o.superposeOn.structure));
+    const fit = fitCa(structureData(structure), structureData(o.superposeOn.loaded.structure), o.superposeOn.pairs);
     superposition = { rmsd: fit.rmsd, pairs: fit.pairs };
     structure = await plugin
       .build()
@@ -155,6 +163,7 @@ export async function loadStructure(plugin: PluginContext, o: LoadOptions): Prom
     residues,
     atomCount: s.elementCount,
     chains: [...new Set(residues.map((r) => r.chain))],
+    polymerGaps: s.units.reduce((n, u) => n + (Unit.isAtomic(u) ? u.gapElements.length / 2 : 0), 0),
   };
   const polymer = await plugin.builders.structure.tryCreateComponentStatic(structure, 'polymer');
   const ligand = await plugin.builders.structure.tryCreateComponentStatic(structure, 'ligand');
@@ -214,25 +223,27 @@ function caPositions(structure: Structure): Map<string, [number, number, number]
 
 /**
  * The rigid motion that best puts `moving`'s CA atoms on `fixed`'s (Kabsch, via Mol*'s
- * MinimizeRmsd), over residues both number the same way.
+ * MinimizeRmsd), over the given residue pairs.
  *
- * @throws Error when fewer than 3 residues pair up (different numbering schemes, or chains).
+ * @throws Error when fewer than 3 pairs have a CA in both structures.
  */
-export function fitCa(moving: Structure, fixed: Structure): { transform: Mat4; rmsd: number; pairs: number } {
+export function fitCa(moving: Structure, fixed: Structure, pairs: ResiduePairs): { transform: Mat4; rmsd: number; pairs: number } {
   const a = caPositions(fixed);
   const b = caPositions(moving);
-  const keys = [...b.keys()].filter((k) => a.has(k));
-  if (keys.length < 3) throw new Error(`only ${keys.length} residues have the same chain and number in both structures: number them with the same scheme to superpose`);
-  const A = MinimizeRmsd.Positions.empty(keys.length);
-  const B = MinimizeRmsd.Positions.empty(keys.length);
-  keys.forEach((k, i) => {
-    const p = a.get(k)!;
-    const q = b.get(k)!;
+  const used = pairs
+    .map(([m, f]) => [residueKey(m[0], m[1], m[2]), residueKey(f[0], f[1], f[2])] as const)
+    .filter(([m, f]) => b.has(m) && a.has(f));
+  if (used.length < 3) throw new Error(`only ${used.length} residues pair up between the two structures (by numbering both, or by sequence alignment): too few to superpose`);
+  const A = MinimizeRmsd.Positions.empty(used.length);
+  const B = MinimizeRmsd.Positions.empty(used.length);
+  used.forEach(([mk, fk], i) => {
+    const p = a.get(fk)!;
+    const q = b.get(mk)!;
     [A.x[i], A.y[i], A.z[i]] = p;
     [B.x[i], B.y[i], B.z[i]] = q;
   });
   const r = MinimizeRmsd.compute({ a: A, b: B });
-  return { transform: r.bTransform, rmsd: r.rmsd, pairs: keys.length };
+  return { transform: r.bTransform, rmsd: r.rmsd, pairs: used.length };
 }
 
 /** Recolours a loaded structure's representations. */

@@ -91,7 +91,7 @@ export function renderLegend(title: string, entries: readonly LegendEntry[]): vo
 }
 
 /** What the file says about itself, and the superposition. */
-export function renderInfo(file: ServedFile, remarks: BalmkitRemarks | undefined, atomCount: number, chains: readonly string[], superposition: { name: string; rmsd: number; pairs: number } | null): void {
+export function renderInfo(file: ServedFile, remarks: BalmkitRemarks | undefined, atomCount: number, chains: readonly string[], superposition: { name: string; rmsd: number; pairs: number; description: string } | null): void {
   const s = section('info');
   const dl = el('dl');
   const row = (k: string, v: string): void => {
@@ -107,7 +107,10 @@ export function renderInfo(file: ServedFile, remarks: BalmkitRemarks | undefined
   }
   row('atoms', String(atomCount));
   row('chains', chains.join(', '));
-  if (superposition) row('superposed on', `${superposition.name}: Cα RMSD ${superposition.rmsd.toFixed(2)} Å over ${superposition.pairs} residues`);
+  if (superposition) {
+    row('superposed on', `${superposition.name}: Cα RMSD ${superposition.rmsd.toFixed(2)} Å over ${superposition.pairs} residues`);
+    row('residues paired', superposition.description);
+  }
   s.append(dl);
 }
 

@@ -25,6 +25,8 @@ export interface BalmkitViewerState {
   file: number | null;
   /** Atoms Mol* read from the shown file (its first model). */
   atomCount: number;
+  /** Gaps in the shown polymer, as Mol* draws them (dashed "missing residue" segments). */
+  polymerGaps: number;
   /** Chain ids (author) of the shown file, in file order. */
   chains: string[];
   /** The colouring in use. */
@@ -38,7 +40,15 @@ export interface BalmkitViewerState {
   /** Background colour of the 3D view, `#rrggbb`. */
   background: string;
   /** The superposition on a reference structure, when one is shown. */
-  superposition: { reference: number; rmsd: number; pairs: number } | null;
+  superposition: {
+    reference: number;
+    rmsd: number;
+    pairs: number;
+    /** How residues were paired: IMGT numbering of both structures, or sequence alignment. */
+    method: 'numbering' | 'alignment';
+    /** The pairing in words ("222 residues paired by IMGT numbering of both structures: H↔H 120 …"). */
+    description: string;
+  } | null;
   /**
    * The colour Mol*'s colour theme gives a residue of the shown file (its CA atom), `#rrggbb`;
    * null when there is no such residue. `residue` is a number with an optional insertion code
