@@ -197,11 +197,26 @@ export function trimmedLine(record: string, chain: string, before: number, after
   return `balmkit: record '${record}', ${chain} chain: kept residues ${before + 1}–${length - after} of ${length} (trimmed ${before} before, ${after} after: outside the variable domain)`;
 }
 
-/** Says on stderr what was trimmed from each numbered chain (one line per trimmed chain). */
+/**
+ * Says on stderr what was trimmed from each numbered record (one line per trimmed record); a
+ * record with two domains (an scFv) gets one line naming both and the linker between them.
+ */
 export function reportTrimmed(chains: readonly NumberedInputChain[]): void {
-  for (const c of chains) {
-    const line = trimmedLine(c.record, c.domain.chainType === 'H' ? 'H' : 'L', c.domain.start, c.length - 1 - c.domain.end, c.length);
-    if (line !== null) process.stderr.write(`${line}\n`);
+  const byRecord = new Map<string, NumberedInputChain[]>();
+  for (const c of chains) byRecord.set(c.record, [...(byRecord.get(c.record) ?? []), c]);
+  for (const [record, ds] of byRecord) {
+    const first = ds[0]!;
+    const last = ds[ds.length - 1]!;
+    if (ds.length === 1) {
+      const line = trimmedLine(record, first.domain.chainType === 'H' ? 'H' : 'L', first.domain.start, first.length - 1 - first.domain.end, first.length);
+      if (line !== null) process.stderr.write(`${line}\n`);
+      continue;
+    }
+    const spans = ds.map((c) => `${c.domain.chainType} ${c.domain.start + 1}–${c.domain.end + 1}`).join(', ');
+    const between = ds.slice(1).reduce((n, c, k) => n + c.domain.start - ds[k]!.domain.end - 1, 0);
+    process.stderr.write(
+      `balmkit: record '${record}': ${ds.length} domains (${spans} of ${first.length}; trimmed ${first.domain.start} before, ${between} between, ${first.length - 1 - last.domain.end} after)\n`,
+    );
   }
 }
 

@@ -10,7 +10,7 @@ import { anarciTables } from '../../src/antibody/anarci-table.js';
 import type { NumberOutput } from '../../src/antibody/output.js';
 import type { Scheme } from '../../src/antibody/schemes.js';
 import { isOgrdbPlaceholder } from '../../src/antibody/germline.js';
-import { PAIRING_HELP, TRANSLATE_HELP, numberAntibodies, readAntibodies, writeFileAtomically } from '../input.js';
+import { PAIRING_HELP, TRANSLATE_HELP, numberAntibodies, readAntibodies, reportTrimmed, writeFileAtomically } from '../input.js';
 import { EXIT, UsageError, choiceOption, parseOptions } from '../options.js';
 
 const schema = z.strictObject({
@@ -101,6 +101,7 @@ ${JSON_SCHEMA}
     const { domainToJson } = await import('../../src/antibody/output.js');
     const antibodies = readAntibodies(input, opts, 'number');
     const { chains, errors } = numberAntibodies(antibodies, scheme);
+    if (format !== 'table') reportTrimmed(chains); // the table says it in place
     const byName = new Map(antibodies.filter((ab) => ab.problem === undefined).map((ab) => [ab.name, ab]));
     const out: NumberOutput['records'] = [];
     for (const c of chains) {

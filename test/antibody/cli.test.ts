@@ -162,6 +162,11 @@ describe('balmkit number', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/ends in \.json but the format is csv/);
     expect(balmkit(['number', VH, '--json', '--format', 'table']).stderr).toMatch(/--json and --format table disagree/);
+    // An scFv with a His tag, as JSON: one stderr line names both domains, the linker and the tag
+    // (VH 120 + linker 15 + VL 108 whose last R starts the constant region + 6 His).
+    const scfv = balmkit(['number', `${VH}GGGGSGGGGSGGGGS${VL}HHHHHH`, '--json']);
+    expect(scfv.code, scfv.stderr).toBe(0);
+    expect(scfv.stderr).toContain("record 'sequence': 2 domains (H 1–120, K 136–242 of 249; trimmed 0 before, 15 between, 7 after)");
     const j = balmkit(['number', VH, '-o', path.join(dir, 'n.json')]);
     expect(j.code, j.stderr).toBe(0);
     expect(numberOutputSchema.parse(JSON.parse(fs.readFileSync(path.join(dir, 'n.json'), 'utf8'))).records).toHaveLength(1);
