@@ -36,7 +36,8 @@ JSON output (--json; zod schema: numberOutputSchema in balmkit's antibody module
                                  "species": string, "score": number (bits),
                                  "start": number, "end": number,   // 0-based, inclusive, in the record
                                  "length": number,                  // residues in the record
-                                 "vGene": {"name","species","identity","compared"} | null,
+                                 "vGene": {"name","species","identity","compared",   // closest germline
+                                           "placeholder"?: true} | null,    // an OGRDB label, not a gene name
                                  "jGene": {…} | null,
                                  "residues": [ {"aa": "E", "number": 1, "insertion": "", "region": "fwr1"}, … ] } ] } ],
     "errors": [ { "record": string, "chain": "heavy" | "light" | null, "reason": string, "message": string } ] }

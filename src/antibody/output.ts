@@ -4,10 +4,15 @@
  */
 import { z } from 'zod';
 
+import { isOgrdbPlaceholder } from './germline.js';
 import type { NumberedDomain } from './number.js';
 
+/**
+ * The closest germline gene of a domain: a fact about similarity, not a lineage call.
+ * `placeholder` marks an OGRDB label for a gene IUIS has not named (`IGHJ0-SCNX*00`).
+ */
 const geneSchema = z
-  .object({ name: z.string(), species: z.string(), identity: z.number().min(0).max(1), compared: z.number().int() })
+  .object({ name: z.string(), species: z.string(), identity: z.number().min(0).max(1), compared: z.number().int(), placeholder: z.boolean().optional() })
   .nullable();
 
 /** One numbered domain of one record. */
@@ -61,6 +66,11 @@ export type NumberedChainJson = z.infer<typeof numberedChainSchema>;
 export type NumberOutput = z.infer<typeof numberOutputSchema>;
 
 /** The JSON form of a numbered domain (residues as `{aa, number, insertion, region}`). */
+function geneJson(g: NumberedDomain['vGene']): NumberedChainJson['vGene'] {
+  if (g === null) return null;
+  return { ...g, ...(isOgrdbPlaceholder(g.name) ? { placeholder: true } : {}) };
+}
+
 export function domainToJson(record: string, given: 'heavy' | 'light' | null, d: NumberedDomain, length: number): NumberedChainJson {
   return {
     record,
@@ -71,8 +81,8 @@ export function domainToJson(record: string, given: 'heavy' | 'light' | null, d:
     start: d.start,
     end: d.end,
     length,
-    vGene: d.vGene,
-    jGene: d.jGene,
+    vGene: geneJson(d.vGene),
+    jGene: geneJson(d.jGene),
     residues: d.residues.map((r) => ({ aa: r.aa, number: r.number, insertion: r.insertion, region: r.region })),
   };
 }

@@ -40,6 +40,9 @@ describe('balmkit number', () => {
     const r = balmkit(['number', 'EVQLVESGGGLVQPGGSLRLSCAASGFNIKDTYIHWVRQAPGKGLEWVARIYPTNGYTRYADSVKGRFTISADTSKNTAYLQMNSLRAEDTAVYYCSRWGGDGFYAMDYWGQGTLVTVSS']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^sequence {2}heavy \(H\), score [\d.]+ bits; closest germlines: V human IGHV3-\S+ \d+%, J mouse IGHJ0-SCNX\*00 \(an OGRDB label for an unnamed gene\) \d+%$/m);
+    const j = numberOutputSchema.parse(JSON.parse(balmkit(['number', '--json', 'EVQLVESGGGLVQPGGSLRLSCAASGFNIKDTYIHWVRQAPGKGLEWVARIYPTNGYTRYADSVKGRFTISADTSKNTAYLQMNSLRAEDTAVYYCSRWGGDGFYAMDYWGQGTLVTVSS']).stdout));
+    const c = j.records[0]!.chains[0]!;
+    expect([c.jGene?.name, c.jGene?.placeholder, c.vGene?.placeholder]).toEqual(['IGHJ0-SCNX*00', true, undefined]);
   });
 
   it('DNA is reported as DNA with --translate offered, and --translate numbers it', () => {
