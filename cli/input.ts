@@ -10,7 +10,7 @@ import path from 'node:path';
 import { looksLikeAntibodyCsv, parseAntibodyCsv } from '../src/antibody/csv.js';
 import { type FastaRecord, decodeInput, parseFasta } from '../src/antibody/fasta.js';
 import { NotAnAntibodyError, type NumberedDomain, type NumberingResult, number } from '../src/antibody/number.js';
-import { type AntibodyRecord, chainOfNumbering, pairRecords, pairingLine } from '../src/antibody/pairing.js';
+import { type AntibodyRecord, type PairedBy, chainOfNumbering, pairRecords, pairingLine } from '../src/antibody/pairing.js';
 import type { ChainClass, Scheme } from '../src/antibody/schemes.js';
 import { looksLikeNucleotides, translateLongestOrf } from '../src/antibody/translate.js';
 import { SequenceError } from '../src/antibody/validate.js';
@@ -125,6 +125,11 @@ export function readAntibodies(input: string | undefined, opts: AntibodyInputOpt
   return antibodies;
 }
 
+/** An antibody's pairing as its JSON fields: `{pairedBy}`, `{unpaired}` or nothing. */
+export function pairingOf(ab: AntibodyRecord): NumberedInputChain['pairing'] {
+  return ab.pairedBy ? { pairedBy: ab.pairedBy } : ab.unpaired ? { unpaired: ab.unpaired } : {};
+}
+
 /** A record numbered (in `scheme`, expecting `given`), or the error that says why it cannot be. */
 function numberRecord(rec: FastaRecord, scheme: Scheme, given: ChainClass | null): NumberingResult | SequenceError | NotAnAntibodyError {
   try {
@@ -148,6 +153,8 @@ export interface NumberedInputChain {
   /** Residues in the record (before trimming). */
   length: number;
   domain: NumberedDomain;
+  /** How its antibody's chains were paired, or why its record stands alone (src/antibody/pairing.ts). */
+  pairing: { pairedBy: PairedBy } | { unpaired: string } | Record<string, never>;
 }
 
 /** A chain that could not be numbered. */
@@ -181,7 +188,7 @@ export function numberAntibodies(antibodies: readonly AntibodyRecord[], scheme: 
       if (r instanceof Error) {
         const e = r as SequenceError | NotAnAntibodyError;
         errors.push({ record: rec.name, chain: given, reason: e.reason, message: e.message });
-      } else for (const domain of r.domains) chains.push({ antibody: ab.name, record: rec.name, given, length: r.sequence.length, domain });
+      } else for (const domain of r.domains) chains.push({ antibody: ab.name, record: rec.name, given, length: r.sequence.length, domain, pairing: pairingOf(ab) });
     }
   }
   bar.done();

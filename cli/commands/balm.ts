@@ -76,8 +76,8 @@ Output:
   .safetensors  embeddings [total residues, hidden] (float32, chains one after another),
                 offsets [chains + 1] (int64: chain i is rows offsets[i]..offsets[i+1]),
                 mean [chains, hidden] (mean over residues), cls [chains, hidden] (the <cls> row);
-                metadata "chains": JSON list of {name, record, chainType, residues}, "model"
-  .json         {"model", "chains": [{name, record, chainType, residues, mean, cls, embeddings: [[…], …]}]}
+                metadata "chains": JSON list of {name, pairedBy | unpaired, record, chainType, residues}, "model"
+  .json         {"model", "chains": [{name, pairedBy | unpaired, record, chainType, residues, mean, cls, embeddings: [[…], …]}]}
   Each chain is one numbered variable domain (IMGT positions feed BALM's position embedding).`;
 
 export function register(program: Command): void {
@@ -105,7 +105,7 @@ export function register(program: Command): void {
         bar.tick(Math.min(batch, chains.length - i));
       }
       bar.done();
-      const meta = chains.map((c) => ({ name: c.antibody, record: chainLabel(c, chains), chainType: c.domain.chainType, residues: c.domain.residues.length }));
+      const meta = chains.map((c) => ({ name: c.antibody, ...c.pairing, record: chainLabel(c, chains), chainType: c.domain.chainType, residues: c.domain.residues.length }));
       const d = balm.hiddenSize;
       if (opts.output.endsWith('.json')) {
         const rows = (a: Float32Array) => Array.from({ length: a.length / d }, (_, r) => Array.from(a.subarray(r * d, (r + 1) * d)));
@@ -147,7 +147,7 @@ export function register(program: Command): void {
       .summary('BALM pseudo-log-likelihood of antibody chains (per residue, mean, pseudo-perplexity)')
       .description('Score antibody variable domains with BALM: each residue is masked in turn and its log-probability read (pseudo-log-likelihood).'),
   )
-    .option('--json', 'print JSON: {model, chains: [{name, record, chainType, residues, meanPll, pseudoPerplexity, perResidue: [{aa, number, insertion, pll}]}], errors}')
+    .option('--json', 'print JSON: {model, chains: [{name, pairedBy | unpaired, record, chainType, residues, meanPll, pseudoPerplexity, perResidue: [{aa, number, insertion, pll}]}], errors}')
     .addHelpText('after', `\nExamples:\n  $ balmkit score antibodies.fasta\n  $ balmkit score --heavy EVQLVES... --json\n${PAIRING_HELP}\n`);
   score.action(async (input: string | undefined, _raw: unknown, command: Command) => {
     const opts = parseOptions(command, z.strictObject({ ...inputShape, json: z.boolean().optional() }));
@@ -166,6 +166,7 @@ export function register(program: Command): void {
       bar.done();
       const rows = chains.map((c, i) => ({
         name: c.antibody,
+        ...c.pairing,
         record: chainLabel(c, chains),
         chainType: c.domain.chainType,
         residues: results[i].perResidue.length,

@@ -88,5 +88,7 @@ describe('embed and score', () => {
     expect(scored.chains.map((c) => c.record)).toEqual(['good', 'good2']);
     expect(scored.errors.map((e) => e.record)).toEqual(['letters', 'empty', 'lysozyme']);
     expect(scored.chains[0].pseudoPerplexity).toBeGreaterThan(1);
+    // Each chain says why it stands alone (these records have no partner by name or id).
+    expect((scored.chains as { unpaired?: string }[]).map((c) => c.unpaired)).toEqual(['no partner', 'no partner']);
   });
 });
