@@ -6,22 +6,28 @@
  * interleaved, same thread count on both sides. Both sides must agree on the logits first.
  *
  *   node --import tsx bench/llm.ts [--threads 2] [--contexts 512,4096] [--steps 16] [--rounds 2] [--chunk 512]
+ *   node --import tsx bench/llm.ts --model models/text-small,models/text-moe-small [--contexts 256,768]
+ *
+ * --model: Hugging Face folders (the text models trained here, dense and MoE) instead of the random
+ * Llama shape, each loaded as a user loads it (balmkit's loadModel; bench/llm_torch.py --model on
+ * the PyTorch side), one after the other in the same run.
  *
  * Prefill: the context's tokens in chunks of --chunk through the cache. Decode: after an untimed
  * prefill of the context, --steps single-token steps; the median step gives tokens/s.
  * Run it on a quiet machine: anything else on the cores makes both sides slower unevenly.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { readSafetensors } from '../src/io/safetensors.js';
-import { CausalLM, type DecoderState, logitsAt } from '../src/llm/index.js';
+import { CausalLM, type DecoderState, loadModel, logitsAt } from '../src/llm/index.js';
 import type { DecoderConfig } from '../src/nn/index.js';
 import { flagArgs, JsonLineProcess, median, runToEnd } from './lib.js';
 
 const args = flagArgs();
 const threads = Number(args.get('threads') ?? 2);
-const contexts = (args.get('contexts') ?? '512,4096').split(',').map(Number);
+const models = args.get('model')?.split(',') ?? [];
+const contexts = (args.get('contexts') ?? (models.length > 0 ? '256,768' : '512,4096')).split(',').map(Number);
 const steps = Number(args.get('steps') ?? 16);
 const rounds = Number(args.get('rounds') ?? 2);
 const chunk = Number(args.get('chunk') ?? 512);
@@ -31,7 +37,6 @@ const weightsPath = args.get('weights') ?? '/tmp/balmkit-bench-llm.safetensors';
 const torchScript = `${root}bench/llm_torch.py`;
 const maxSeq = Math.max(...contexts) + steps + 1;
 
-const torchArgs = [torchScript, '--weights', weightsPath, '--max-seq', String(maxSeq), '--threads', String(threads)];
 
 const token = (i: number, vocab: number) => (i * 7919 + 13) % vocab;
 
@@ -51,7 +56,8 @@ function agree(name: string, ours: Float32Array, theirs: number[]): void {
   if (worst > 2e-3) throw new Error(`balmkit and PyTorch disagree on ${name}; timings would be meaningless`);
 }
 
-async function main(): Promise<void> {
+/** The random Llama-shaped bench model, made once by the PyTorch side. */
+async function benchShape(): Promise<{ lm: CausalLM; label: string; torchArgs: string[] }> {
   if (!existsSync(weightsPath)) await runToEnd(python, [torchScript, '--make-weights', weightsPath]);
   const file = readSafetensors(weightsPath);
   const c = JSON.parse(file.metadata.config!) as Record<string, number>;
@@ -65,9 +71,25 @@ async function main(): Promise<void> {
     eps: c.eps!,
     rotary: { convention: 'half', theta: c.theta! },
   };
-  const t0 = performance.now();
   const lm = await CausalLM.create(file.tensors, { arch: 'llama', decoder, maxPositions: maxSeq, source: weightsPath, eos: [] }, null, { ep: 'cpu', threads });
-  console.error(`balmkit: graph built and session created in ${(performance.now() - t0).toFixed(0)} ms`);
+  const label = `Llama-shaped decoder ${decoder.layers}×${decoder.hidden}, ${decoder.heads} heads / ${decoder.kvHeads} KV heads, ffn ${decoder.ffn}, vocab ${decoder.vocab} (random weights)`;
+  return { lm, label, torchArgs: [torchScript, '--weights', weightsPath, '--max-seq', String(maxSeq), '--threads', String(threads)] };
+}
+
+/** A Hugging Face folder, as `balmkit llm` loads it. */
+async function benchFolder(folder: string): Promise<{ lm: CausalLM; label: string; torchArgs: string[] }> {
+  const lm = await loadModel(folder, { ep: 'cpu', threads });
+  const cfg = JSON.parse(readFileSync(`${folder}/config.json`, 'utf8')) as Record<string, unknown>;
+  const experts = cfg.num_local_experts ? `, ${String(cfg.num_local_experts)} experts top-${String(cfg.num_experts_per_tok)} of width ${String(cfg.intermediate_size)}` : `, ffn ${String(cfg.intermediate_size)}`;
+  const label = `${folder} (${String(cfg.model_type)}: ${String(cfg.num_hidden_layers)}×${String(cfg.hidden_size)}, ${String(cfg.num_attention_heads)} heads / ${String(cfg.num_key_value_heads)} KV heads${experts}, vocab ${String(cfg.vocab_size)})`;
+  if (maxSeq > Number(cfg.max_position_embeddings)) throw new Error(`${folder}: contexts + steps (${maxSeq}) exceed its ${String(cfg.max_position_embeddings)} positions; lower --contexts`);
+  return { lm, label, torchArgs: [torchScript, '--model', folder, '--max-seq', String(maxSeq), '--threads', String(threads)] };
+}
+
+async function benchOne(load: () => Promise<{ lm: CausalLM; label: string; torchArgs: string[] }>): Promise<string[]> {
+  const t0 = performance.now();
+  const { lm, label, torchArgs } = await load();
+  console.error(`balmkit: ${label}: graph built and session created in ${(performance.now() - t0).toFixed(0)} ms`);
   const torch = new JsonLineProcess(python, torchArgs);
   const ready = await torch.read();
   console.error(`torch ${String(ready.torch)}, BLAS ${String(ready.blas)}, ${String(ready.threads)} threads; ORT ${ort.env.versions.common}, ${threads} threads`);
@@ -106,9 +128,15 @@ async function main(): Promise<void> {
     rows.push(line(`decode, context ${T}`, median(ours.decode), median(theirs.decode), 1));
   }
   torch.quit();
-  console.log(`Llama-shaped decoder ${decoder.layers}×${decoder.hidden}, ${decoder.heads} heads / ${decoder.kvHeads} KV heads, ffn ${decoder.ffn}, vocab ${decoder.vocab}; batch 1; ${threads} threads each; medians of ${rounds} rounds (decode: ${steps} steps each)`);
-  for (const r of rows) console.log(r);
   await lm.release();
+  return [`${label}; batch 1; ${threads} threads each; medians of ${rounds} rounds (decode: ${steps} steps each)`, ...rows];
+}
+
+async function main(): Promise<void> {
+  const out: string[][] = [];
+  if (models.length === 0) out.push(await benchOne(benchShape));
+  for (const m of models) out.push(await benchOne(() => benchFolder(m)));
+  for (const block of out) for (const line of block) console.log(line);
 }
 
 main().catch((e: unknown) => {

@@ -3,6 +3,12 @@ stdin/stdout.
 
     /usr/bin/python3 bench/llm_torch.py --make-weights W.safetensors   # write bench weights
     /usr/bin/python3 bench/llm_torch.py --weights W.safetensors --max-seq 4096 --threads 2
+    /usr/bin/python3 bench/llm_torch.py --model models/text-moe-small --max-seq 1024 --threads 2
+
+--model: a Hugging Face folder (Llama or Mixtral, as models/text-small and models/text-moe-small),
+its weights in float32, run by the same `Runner` through `HfModel`, which maps the folder's tensor
+names onto the layer interface; norms and the Mixtral block are models/reference/llm_reference.py's
+(the MoE block runs only the experts each token picked, as transformers does).
 
 Model: models/reference/blocks.py `Decoder` weights (names as balmkit loads them: embed.weight,
 layers.{i}.attn_norm / attn.{q,k,v,o}_proj / mlp_norm / mlp.{gate,up,down}_proj, final_norm,
@@ -46,6 +52,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights")
     ap.add_argument("--make-weights", metavar="PATH")
+    ap.add_argument("--model", help="a Hugging Face folder (Llama / Mixtral) instead of --weights")
     ap.add_argument("--max-seq", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -67,11 +74,14 @@ def main() -> int:
 
     blas = require_openblas(torch, "llm_torch")
 
-    with open(args.weights, "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        cfg = Config.from_dict(json.loads(json.loads(f.read(n))["__metadata__"]["config"]))
-    model = Decoder(cfg).float().eval()
-    model.load_state_dict(load_file(args.weights), strict=True)
+    if args.model:
+        model, cfg = hf_model(torch, args.model, load_file)
+    else:
+        with open(args.weights, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            cfg = Config.from_dict(json.loads(json.loads(f.read(n))["__metadata__"]["config"]))
+        model = Decoder(cfg).float().eval()
+        model.load_state_dict(load_file(args.weights), strict=True)
     runner = Runner(torch, model, cfg, args.max_seq)
     emit({"ready": True, "torch": torch.__version__, "blas": blas, "threads": torch.get_num_threads()})
 
@@ -103,6 +113,36 @@ def main() -> int:
             else:
                 emit({"error": f"unknown command {cmd[0]!r}"})
     return 0
+
+
+def hf_model(torch, folder: str, load_file):
+    """A Hugging Face folder as the layer interface Runner drives, and its config in Runner's terms."""
+    from types import SimpleNamespace
+
+    from llm_reference import moe, rms_norm
+
+    F = torch.nn.functional
+    with open(os.path.join(folder, "config.json")) as f:
+        hf = json.load(f)
+    sd = {k: v.float() for k, v in load_file(os.path.join(folder, "model.safetensors")).items()}
+    eps = hf.get("rms_norm_eps", 1e-6)
+    lin = lambda name: (lambda x: x @ sd[name + ".weight"].T)  # noqa: E731
+    norm = lambda name: (lambda x: rms_norm(x, sd[name + ".weight"], eps))  # noqa: E731
+    layers = []
+    for i in range(hf["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        if hf.get("num_local_experts"):
+            mlp = lambda h, p=p: moe(hf, sd, p + "block_sparse_moe.", h)  # noqa: E731
+        else:
+            g, u, d = lin(p + "mlp.gate_proj"), lin(p + "mlp.up_proj"), lin(p + "mlp.down_proj")
+            mlp = lambda h, g=g, u=u, d=d: d(F.silu(g(h)) * u(h))  # noqa: E731
+        attn = SimpleNamespace(**{n: lin(p + f"self_attn.{n}") for n in ("q_proj", "k_proj", "v_proj", "o_proj")})
+        layers.append(SimpleNamespace(attn_norm=norm(p + "input_layernorm"), attn=attn, mlp_norm=norm(p + "post_attention_layernorm"), mlp=mlp))
+    head = sd["model.embed_tokens.weight"] if hf.get("tie_word_embeddings") else sd["lm_head.weight"]
+    model = SimpleNamespace(embed=lambda ids: sd["model.embed_tokens.weight"][ids], layers=layers, final_norm=norm("model.norm"), lm_head=lambda x: x @ head.T)
+    cfg = SimpleNamespace(vocab=hf["vocab_size"], hidden=hf["hidden_size"], layers=hf["num_hidden_layers"], heads=hf["num_attention_heads"],
+                          kv_heads=hf.get("num_key_value_heads") or hf["num_attention_heads"], theta=hf.get("rope_theta", 10000.0))
+    return model, cfg
 
 
 class Runner:
