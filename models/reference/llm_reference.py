@@ -27,7 +27,8 @@ installed here), one behaviour per place:
   models/mistral/modeling_mistral.py
                             the Llama layer with the sliding-window mask
   models/mixtral/modeling_mixtral.py
-    MixtralSparseMoeBlock   router_logits = gate(x); softmax in float32; topk(num_experts_per_tok);
+    MixtralSparseMoeBlock   router_logits = gate(x); softmax in float32; topk(num_experts_per_tok)
+                            (ties to the lower index here: see top_k_lower_index_first);
                             weights /= their sum; output = sum of weight * expert(x)
     MixtralBlockSparseTop2MLP
                             w2(silu(w1(x)) * w3(x))
@@ -155,13 +156,22 @@ def forward(cfg: dict, sd: dict, input_ids: torch.Tensor, attention_mask: torch.
     return x @ head.T
 
 
+def top_k_lower_index_first(probs: torch.Tensor, k: int):
+    """The k largest along the last axis, ties to the lower index (ONNX TopK's rule). torch.topk
+    leaves the order of ties unspecified: on this CPU build it returns the higher index first, so
+    transformers' Mixtral (torch.topk) can pick other experts than balmkit on an exact tie. Exact
+    ties need equal router rows; on trained routers they do not happen."""
+    chosen = torch.argsort(-probs, dim=-1, stable=True)[..., :k]
+    return probs.gather(-1, chosen), chosen
+
+
 def moe(cfg: dict, sd: dict, p: str, h: torch.Tensor) -> torch.Tensor:
     """MixtralSparseMoeBlock, token by token over the selected experts (sparse, as transformers does)."""
     E, k = cfg["num_local_experts"], cfg["num_experts_per_tok"]
     B, S, D = h.shape
     flat = h.reshape(-1, D)
     router = torch.softmax((flat @ sd[p + "gate.weight"].T).to(torch.promote_types(flat.dtype, torch.float32)), dim=-1)
-    weights, chosen = torch.topk(router, k, dim=-1)
+    weights, chosen = top_k_lower_index_first(router, k)
     weights = (weights / weights.sum(-1, keepdim=True)).to(flat.dtype)
     out = torch.zeros_like(flat)
     for e in range(E):

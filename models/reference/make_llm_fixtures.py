@@ -1,7 +1,7 @@
 """Write test/fixtures/llm/hf/<case>/: tiny random Hugging Face-format causal LMs and their
 expected logits from the PyTorch reference (llm_reference.py).
 
-    /usr/bin/python3 models/reference/make_llm_fixtures.py
+    /usr/bin/python3 models/reference/make_llm_fixtures.py [--only case,case]
 
 Each folder is what balmkit loads: `config.json` and the weights in one of the layouts a Hugging
 Face folder uses, plus `expected.safetensors` with `input.input_ids` and `input.attention_mask`
@@ -20,6 +20,8 @@ rounds the logits once, so a 1e-4 comparison measures balmkit, not the reference
 | llama_sharded    | two shards + model.safetensors.index.json                  | model-0000{1,2}-of-00002   |
 | llama_bin        | torch.save pytorch_model.bin, bfloat16 weights             | pytorch_model.bin          |
 | mixtral_moe      | Mixtral: 4 experts, top-2 routing, renormalized weights    | model.safetensors          |
+| mixtral_tied     | router rows 1-3 equal (ties: exactly k, lower index first); | model.safetensors          |
+|                  | expected-keep-0-3: experts {0, 3} kept, others removed     |                            |
 | gpt2             | GPT-2: Conv1D [in, out] weights, fused c_attn, learned     | model.safetensors          |
 |                  | positions, LayerNorm, gelu_new, tied head, "transformer."  |                            |
 
@@ -137,6 +139,10 @@ CASES = {
     "mixtral_moe": dict(model_type="mixtral", num_local_experts=4, num_experts_per_tok=2, intermediate_size=24),
     "gpt2": dict(model_type="gpt2", vocab_size=48, n_embd=32, n_layer=2, n_head=4, n_positions=32, n_inner=64,
                  layer_norm_epsilon=1e-5, activation_function="gelu_new"),
+    # Router rows 1, 2 and 3 equal: every token ties three experts; Mixtral keeps exactly k, here
+    # the lower index first (ONNX TopK's rule, which the reference implements explicitly). Also the expert-drop case: experts
+    # {0, 3} kept, against the reference with the others removed (expected-keep-0-3.safetensors).
+    "mixtral_tied": dict(model_type="mixtral", num_local_experts=4, num_experts_per_tok=2, intermediate_size=24),
 }
 
 GPT2_DROP = ["hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "intermediate_size",
@@ -191,12 +197,45 @@ def inputs(V: int, seed: int):
     return ids, mask
 
 
+def drop_experts(cfg: dict, sd: dict, keep: list) -> tuple:
+    """The Mixtral model with only `keep` experts: router rows sliced, experts renumbered, top-k = min(k, kept)."""
+    out = {k: v for k, v in sd.items() if ".block_sparse_moe." not in k}
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}.block_sparse_moe."
+        out[p + "gate.weight"] = sd[p + "gate.weight"][keep]
+        for j, e in enumerate(keep):
+            for w in ("w1", "w2", "w3"):
+                out[p + f"experts.{j}.{w}.weight"] = sd[p + f"experts.{e}.{w}.weight"]
+    return dict(cfg, num_local_experts=len(keep), num_experts_per_tok=min(cfg["num_experts_per_tok"], len(keep))), out
+
+
+def check_ties_lower_index_first(cfg: dict, sd: dict, ids) -> None:
+    """The tied fixture really ties, and the reference picks the lower expert index on ties (ONNX
+    TopK's rule; torch.topk's own order differs on this build, see llm_reference.top_k_lower_index_first)."""
+    from llm_reference import rms_norm, top_k_lower_index_first
+    h = rms_norm(sd["model.embed_tokens.weight"][ids].reshape(-1, cfg["hidden_size"]), sd["model.layers.0.input_layernorm.weight"], cfg["rms_norm_eps"])
+    probs = torch.softmax(h @ sd["model.layers.0.block_sparse_moe.gate.weight"].T, dim=-1)
+    assert torch.equal(probs[:, 1], probs[:, 2]) and torch.equal(probs[:, 2], probs[:, 3]), "router rows 1-3 must tie exactly"
+    _, chosen = top_k_lower_index_first(probs, cfg["num_experts_per_tok"])
+    assert all(sorted(row) == row and (row == [0, 1] or row == [1, 2]) for row in chosen.tolist()), chosen.tolist()
+    other = torch.topk(probs, cfg["num_experts_per_tok"], dim=-1).indices
+    print(f"  ties: the reference picks {sorted(set(map(tuple, chosen.tolist())))}; torch.topk here would pick {sorted(set(map(tuple, other.sort(-1).values.tolist())))}")
+
+
 def main() -> None:
+    only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
     for n, (name, over) in enumerate(CASES.items()):
+        if only is not None and name not in only:
+            continue
         cfg = {**BASE, **over}
         if name == "gpt2":
             cfg = {k: v for k, v in cfg.items() if k not in GPT2_DROP}
         sd = gpt2_state_dict(cfg, 100 + n) if name == "gpt2" else state_dict(cfg, 100 + n)
+        if name == "mixtral_tied":
+            for i in range(cfg["num_hidden_layers"]):
+                gate = sd[f"model.layers.{i}.block_sparse_moe.gate.weight"]
+                gate[2] = gate[1]
+                gate[3] = gate[1]
         run = gpt2_forward if name == "gpt2" else forward
         if name == "llama_bin":
             sd = {k: v.to(torch.bfloat16) for k, v in sd.items()}
@@ -235,6 +274,13 @@ def main() -> None:
                   os.path.join(folder, "expected.safetensors"))
         back = load_file(os.path.join(folder, "expected.safetensors"))
         assert torch.equal(back["output.logits"], logits.to(torch.float32))
+        if name == "mixtral_tied":
+            check_ties_lower_index_first(cfg, {k: v.to(torch.float64) for k, v in sd.items()}, ids)
+            kcfg, ksd = drop_experts(cfg, sd, [0, 3])
+            with torch.no_grad():
+                kept = run(kcfg, {k: v.to(torch.float64) for k, v in ksd.items()}, ids, mask)
+            save_file({"input.input_ids": ids, "input.attention_mask": mask, "output.logits": kept.to(torch.float32)},
+                      os.path.join(folder, "expected-keep-0-3.safetensors"))
         print(f"{name}: logits {tuple(logits.shape)}, float32-vs-float64 gap {gap:.2e}")
 
 

@@ -4,7 +4,7 @@
  * rotary attention (sequential positions), and the ESM LM head with its tied decoder.
  */
 import type { HostTensor, NamedTensors } from '../io/tensor.js';
-import { type EncoderConfig, type StackOptions, Weights, embedding, encoderContext, encoderLayers, gelu, layerNorm, linear } from '../nn/index.js';
+import { type EncoderConfig, type StackOptions, Weights, checkChoiceUsed, embedding, encoderContext, encoderLayers, gelu, layerNorm, linear } from '../nn/index.js';
 import { GraphBuilder, op, type Value } from '../onnx/index.js';
 import type { EsmConfig } from './config.js';
 
@@ -105,11 +105,12 @@ export function buildBalmGraph(weights: NamedTensors, c: EsmConfig, opts: BalmGr
   if (opts.logits ?? true) {
     const head = w.scope('lm_head');
     const d = { inFeatures: c.hidden_size, outFeatures: c.hidden_size, bias: true };
-    const y = layerNorm(gelu(linear(h, head.scope('dense'), d)), head.scope('layer_norm'), c.hidden_size, c.layer_norm_eps);
+    const y = layerNorm(gelu(linear(h, head.scope('dense'), d, opts.linear)), head.scope('layer_norm'), c.hidden_size, c.layer_norm_eps);
     const decoder = head.has('decoder.weight') && !c.tie_word_embeddings ? head.scope('decoder') : w.scope('embed');
-    const logits = linear(y, decoder, { inFeatures: c.hidden_size, outFeatures: c.vocab_size, bias: false });
+    const logits = linear(y, decoder, { inFeatures: c.hidden_size, outFeatures: c.vocab_size, bias: false }, opts.linear);
     g.output(op.add(logits, head.value('bias', { shape: [c.vocab_size] })), 'logits');
   }
+  checkChoiceUsed(opts.linear, 'BALM');
   return g;
 }
 

@@ -92,7 +92,7 @@ export class CausalLM {
     files: readonly string[] = [],
   ): Promise<CausalLM> {
     const { stack = {}, ...sessionOptions } = options;
-    const variants = stack.attention !== undefined || stack.linear !== undefined;
+    const variants = stack.attention !== undefined || stack.linear !== undefined || stack.moe !== undefined;
     const { session } = await cachedSession(
       {
         label: `${info.arch} ${basename(info.source)}`,

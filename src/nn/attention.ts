@@ -8,7 +8,7 @@
  * plus a window) by declaring other cache slots, without any caller changing.
  */
 import { GraphError, type Shape, op, type Value } from '../onnx/index.js';
-import { type LinearVariant, linear } from './linear.js';
+import { type LinearChoice, linear } from './linear.js';
 import { type RotaryConfig, type RotaryTables, applyRotary } from './rotary.js';
 import type { Weights } from './weights.js';
 
@@ -203,7 +203,7 @@ export interface AttentionSpec {
   outBias?: boolean;
   rotary?: RotaryConfig | null;
   scale?: number;
-  linear?: LinearVariant;
+  linear?: LinearChoice;
 }
 
 export function attentionDims(s: AttentionSpec): AttentionDims {

@@ -11,13 +11,13 @@
 import type { NamedTensors } from '../io/tensor.js';
 import { GraphBuilder, type GraphOptions, op, type Value } from '../onnx/index.js';
 import { type AttentionSpec, type CacheSlot, attention, attentionDims } from './attention.js';
-import { type LinearVariant, linear } from './linear.js';
+import { type LinearChoice, checkChoiceUsed, linear } from './linear.js';
 import { embedding } from './embedding.js';
 import { mlp } from './mlp.js';
 import { moe } from './moe.js';
 import { layerNorm, rmsNorm } from './norm.js';
 import { type RotaryConfig, rotaryTables } from './rotary.js';
-import { type StackOptions, dimOf, maskFromSlots, variantFor } from './stack.js';
+import { type StackOptions, keptExpertsFor, dimOf, maskFromSlots, variantFor } from './stack.js';
 import { Weights } from './weights.js';
 
 export interface DecoderConfig {
@@ -66,7 +66,7 @@ export function decoderCacheSlots(cfg: DecoderConfig, opts: StackOptions = {}): 
   return Array.from({ length: cfg.layers }, (_, i) => variantFor(opts, i).cacheSlots(dims, 'batch'));
 }
 
-function decoderAttentionSpec(cfg: DecoderConfig, linearVariant?: LinearVariant): AttentionSpec {
+function decoderAttentionSpec(cfg: DecoderConfig, linearVariant?: LinearChoice): AttentionSpec {
   const headDim = cfg.headDim ?? cfg.hidden / cfg.heads;
   return {
     hidden: cfg.hidden,
@@ -119,7 +119,15 @@ export function buildDecoderGraph(tensors: NamedTensors, cfg: DecoderConfig, opt
     const lv = opts.linear ? { linear: opts.linear } : {};
     const y =
       ff.kind === 'moe'
-        ? moe(x, lw.scope('mlp'), { hidden: cfg.hidden, ffn: cfg.ffn, experts: ff.experts, topK: ff.topK, ...lv })
+        ? moe(x, lw.scope('mlp'), {
+            hidden: cfg.hidden,
+            ffn: cfg.ffn,
+            experts: ff.experts,
+            topK: ff.topK,
+            ...lv,
+            ...(keptExpertsFor(opts, i) ? { keep: keptExpertsFor(opts, i)! } : {}),
+            ...(opts.moe?.compute ? { compute: opts.moe.compute } : {}),
+          })
         : mlp(x, lw.scope('mlp'), { kind: ff.kind, hidden: cfg.hidden, ffn: cfg.ffn, bias: cfg.mlpBias ?? false, ...lv });
     h = op.add(h, y);
   }
@@ -134,5 +142,6 @@ export function buildDecoderGraph(tensors: NamedTensors, cfg: DecoderConfig, opt
   // The last hidden state (after the final norm, the positions kept), as transformers' last_hidden_state: embeddings.
   g.output(h, 'hidden');
   if (useCache) presents.forEach((layer, i) => layer.forEach((v, j) => g.output(v, `present.${i}.${slots[i][j].name}`)));
+  checkChoiceUsed(opts.linear, 'decoder');
   return g;
 }

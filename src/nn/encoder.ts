@@ -6,6 +6,7 @@ import type { NamedTensors } from '../io/tensor.js';
 import { GraphBuilder, type GraphOptions, op, type Value } from '../onnx/index.js';
 import { type AttentionSpec, type MaskContext, attention } from './attention.js';
 import { embedding } from './embedding.js';
+import { checkChoiceUsed } from './linear.js';
 import { mlp } from './mlp.js';
 import { layerNorm } from './norm.js';
 import { type RotaryConfig, type RotaryTables, rotaryTables } from './rotary.js';
@@ -83,5 +84,6 @@ export function buildEncoderGraph(tensors: NamedTensors, cfg: EncoderConfig, opt
   const x = embedding(ids, w.scope('embed'), cfg.vocab, cfg.hidden);
   const ctx = encoderContext(x, am, cfg);
   g.output(encoderLayers(x, w, cfg, ctx, opts), 'hidden_states');
+  checkChoiceUsed(opts.linear, 'encoder');
   return g;
 }

@@ -1,7 +1,20 @@
 /** Shared transformer blocks: every model in balmkit (BALM, BALMFold's trunk, LLMs) is built from these. */
 export { Weights } from './weights.js';
 export { embedding } from './embedding.js';
-export { type LinearImpl, type LinearSpec, type LinearVariant, linear, registerLinearVariant } from './linear.js';
+export {
+  type LinearChoice,
+  type LinearSite,
+  type LinearSpec,
+  type LinearVariant,
+  type PatternScope,
+  capturingLinear,
+  checkChoiceUsed,
+  denseLinear,
+  linear,
+  linearFor,
+  linearPatterns,
+  siteOf,
+} from './linear.js';
 export { layerNorm, norm, type NormKind, rmsNorm } from './norm.js';
 export { gelu, geluTanh, mlp, type MlpKind, type MlpSpec, silu } from './mlp.js';
 export { moe, type MoeSpec } from './moe.js';
@@ -24,7 +37,7 @@ export {
   headsFirst,
   scaledDotProductAttention,
 } from './attention.js';
-export { type StackOptions, arange, dimOf, maskFromSlots, variantFor } from './stack.js';
+export { type MoeOptions, type StackOptions, arange, dimOf, keptExpertsFor, maskFromSlots, variantFor } from './stack.js';
 export { type EncoderConfig, type EncoderContext, buildEncoderGraph, encoderContext, encoderLayer, encoderLayers } from './encoder.js';
 export { type DecoderConfig, type DecoderGraphOptions, buildDecoderGraph, decoderCacheSlots } from './decoder.js';
 export { DecoderCache } from './cache.js';

@@ -1,6 +1,6 @@
 /** Activations and feed-forward blocks: GELU MLP (BERT/ESM) and SwiGLU (Llama). */
 import { op, type Value } from '../onnx/index.js';
-import { type LinearVariant, linear } from './linear.js';
+import { type LinearChoice, linear } from './linear.js';
 import type { Weights } from './weights.js';
 
 /** Exact GELU: 0.5·x·(1 + erf(x/√2)) (ORT fuses this pattern into its Gelu kernel). */
@@ -24,7 +24,7 @@ export interface MlpSpec {
   hidden: number;
   ffn: number;
   bias: boolean;
-  linear?: LinearVariant;
+  linear?: LinearChoice;
 }
 
 /** gelu: fc2(gelu(fc1 x)); gelu_tanh: the same with GPT-2's tanh GELU; swiglu: down_proj(silu(gate_proj x) · up_proj x). */

@@ -1,14 +1,20 @@
 /**
- * Mixture-of-experts feed-forward (Mixtral): a router picks the top-k experts per token from
- * softmax(router x), their weights renormalized to sum to 1, and the output is the weighted sum of
- * those experts' SwiGLU outputs.
+ * Mixture-of-experts feed-forward (Mixtral): a router scores the experts, softmax over them, the
+ * top-k are kept (exactly k: ties go to the lower expert index, ONNX TopK's rule and
+ * `torch.topk`'s on CPU), their weights renormalised to sum to 1, and the output is the weighted
+ * sum of those experts' SwiGLU outputs.
  *
- * Computed densely: every expert runs on every token and unselected experts get weight 0, so the
- * cost is `experts / topK` times a sparse implementation's (4× for Mixtral's 8 experts, top 2).
- * Sparse routing (gather tokens per expert) is later work; the weights and results are the same.
+ * Only the selected experts run: the tokens are flattened, each expert gathers the rows routed to
+ * it (NonZero), runs on those and adds its weighted output back (ScatterND with reduction add).
+ * At decode an expert that no token picked runs on zero rows. `compute: 'dense'` runs every
+ * expert on every token instead (the old graph, kept to measure against and as a reference).
+ *
+ * `keep` lists the experts the model still has (expert drop is a config change): the router's
+ * rows of the others are not read, the softmax is over the kept experts, top-k is min(k, kept),
+ * and the weights of dropped experts are never asked for.
  */
-import { op, type Value } from '../onnx/index.js';
-import type { LinearVariant } from './linear.js';
+import { GraphError, op, type Value } from '../onnx/index.js';
+import type { LinearChoice } from './linear.js';
 import { linear } from './linear.js';
 import { mlp } from './mlp.js';
 import type { Weights } from './weights.js';
@@ -20,7 +26,22 @@ export interface MoeSpec {
   experts: number;
   /** Experts per token (Mixtral: 2). */
   topK: number;
-  linear?: LinearVariant;
+  /** The experts kept, ascending (default all). Their weights keep their checkpoint index. */
+  keep?: readonly number[];
+  /** `sparse` (default): each expert runs on the tokens routed to it; `dense`: every expert on every token. */
+  compute?: 'sparse' | 'dense';
+  linear?: LinearChoice;
+}
+
+/** The kept experts, checked. */
+function keptExperts(s: MoeSpec): number[] {
+  const keep = s.keep ? [...s.keep] : Array.from({ length: s.experts }, (_, e) => e);
+  if (keep.length === 0) throw new GraphError('MoE keep: at least one expert must be kept');
+  keep.forEach((e, i) => {
+    if (!Number.isInteger(e) || e < 0 || e >= s.experts) throw new GraphError(`MoE keep: expert ${e} is not one of 0…${s.experts - 1}`);
+    if (i > 0 && e <= keep[i - 1]!) throw new GraphError(`MoE keep: experts must be listed once, ascending (got ${keep.join(', ')})`);
+  });
+  return keep;
 }
 
 /**
@@ -28,17 +49,32 @@ export interface MoeSpec {
  * `experts.<e>.{gate_proj,up_proj,down_proj}.weight`. x [B, S, hidden] → [B, S, hidden].
  */
 export function moe(x: Value, w: Weights, s: MoeSpec): Value {
-  if (!(s.topK >= 1 && s.topK <= s.experts)) throw new Error(`MoE topK ${s.topK} must be 1…${s.experts}`);
-  const logits = linear(x, w.scope('router'), { inFeatures: s.hidden, outFeatures: s.experts, bias: false });
-  const probs = op.softmax(logits, -1); // [B,S,E]
-  // Keep the top-k probabilities (those ≥ the k-th largest) and renormalize them.
-  const [top] = op.topK(probs, s.topK, -1);
-  const kth = op.slice(top, [s.topK - 1], [s.topK], [2]); // [B,S,1]
-  const kept = op.where(op.greaterOrEqual(probs, kth), probs, op.constant(x.graph, 'float32', [0], []));
-  const gates = op.div(kept, op.reduceSum(kept, [-1])); // [B,S,E]
-  const outs = Array.from({ length: s.experts }, (_, e) =>
-    op.unsqueeze(mlp(x, w.scope(`experts.${e}`), { kind: 'swiglu', hidden: s.hidden, ffn: s.ffn, bias: false, ...(s.linear ? { linear: s.linear } : {}) }), [2]),
-  );
-  const all = op.concat(outs, 2); // [B,S,E,D]
-  return op.reduceSum(op.mul(all, op.unsqueeze(gates, [3])), [2], false);
+  if (!(s.topK >= 1 && s.topK <= s.experts)) throw new GraphError(`MoE topK ${s.topK} must be 1…${s.experts}`);
+  const keep = keptExperts(s);
+  const k = Math.min(s.topK, keep.length);
+  const g = x.graph;
+  const xf = op.reshape(x, [-1, s.hidden]); // [N, D]
+  let logits = linear(xf, w.scope('router'), { inFeatures: s.hidden, outFeatures: s.experts, bias: false }, s.linear); // [N, E]
+  if (keep.length < s.experts) logits = op.gather(logits, keep, 1); // [N, kept]
+  const probs = op.softmax(logits, -1);
+  const [top, picked] = op.topK(probs, k, -1); // exactly k per token; ties: lower index
+  const gates = op.div(top, op.reduceSum(top, [-1])); // [N, k]
+  const expert = (j: number, rows: Value) => mlp(rows, w.scope(`experts.${keep[j]!}`), { kind: 'swiglu', hidden: s.hidden, ffn: s.ffn, bias: false, ...(s.linear ? { linear: s.linear } : {}) });
+  const zero = op.constant(g, 'float32', [0], []);
+  /** Each token's weight for kept expert j: its gate where j was picked, else 0. [N] */
+  const weightOf = (j: number) => op.reduceSum(op.where(op.equal(picked, op.constant(g, 'int64', [j], [])), gates, zero), [-1], false);
+
+  let out: Value;
+  if (s.compute === 'dense') {
+    out = keep.map((_, j) => op.mul(expert(j, xf), op.unsqueeze(weightOf(j), [1]))).reduce((a, b) => op.add(a, b));
+  } else {
+    out = op.mul(xf, zero); // [N, D] zeros of x's shape
+    for (let j = 0; j < keep.length; j++) {
+      const wj = weightOf(j);
+      const rows = op.transpose(op.nonZero(op.greater(wj, zero)), [1, 0]); // [n, 1]: tokens that picked j
+      const y = expert(j, op.gatherND(xf, rows)); // [n, D]
+      out = op.scatterND(out, rows, op.mul(y, op.unsqueeze(op.gatherND(wj, rows), [1])), { reduction: 'add' });
+    }
+  }
+  return op.reshape(out, op.shape(x));
 }

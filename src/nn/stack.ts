@@ -1,13 +1,28 @@
 /** What every stack shares: the per-layer attention variant choice and the masks built from slots. */
 import { op, type Value } from '../onnx/index.js';
 import { type AttentionVariant, fullAttention, MaskContext } from './attention.js';
-import type { LinearVariant } from './linear.js';
+import type { LinearChoice } from './linear.js';
 
 export interface StackOptions {
   /** Attention variant for every layer, or per layer. Default: {@link fullAttention}. */
   attention?: AttentionVariant | ((layer: number) => AttentionVariant);
-  /** Linear variant for every projection. Default dense. */
-  linear?: LinearVariant;
+  /** Linear variant of each projection (one for all, a function of the site, or {@link linearPatterns}). Default dense. */
+  linear?: LinearChoice;
+  /** Mixture-of-experts layers: which experts each keeps (expert drop), and how experts are computed. */
+  moe?: MoeOptions;
+}
+
+export interface MoeOptions {
+  /** The experts kept, for every layer or per layer (default all). */
+  keep?: readonly number[] | ((layer: number) => readonly number[]);
+  /** `sparse` (default): each expert on the tokens routed to it; `dense`: every expert on every token. */
+  compute?: 'sparse' | 'dense';
+}
+
+/** The experts layer `layer` keeps (undefined: all). */
+export function keptExpertsFor(opts: StackOptions, layer: number): readonly number[] | undefined {
+  const k = opts.moe?.keep;
+  return typeof k === 'function' ? k(layer) : k;
 }
 
 export function variantFor(opts: StackOptions, layer: number): AttentionVariant {

@@ -254,8 +254,14 @@ export function gatherND(x: Value, indices: Value, batchDims = 0, o?: OpOptions)
   return one(x.graph, 'GatherND', [x, indices], batchDims ? { batch_dims: attr.int(batchDims) } : {}, o);
 }
 
-export function scatterND(x: Value, indices: Value, updates: Value, o?: OpOptions): Value {
-  return one(x.graph, 'ScatterND', [x, indices, updates], {}, o);
+/** ScatterND; `reduction: 'add'` adds the updates to x (a repeated index adds twice) instead of overwriting. */
+export function scatterND(x: Value, indices: Value, updates: Value, o?: OpOptions & { reduction?: 'add' | 'mul' }): Value {
+  return one(x.graph, 'ScatterND', [x, indices, updates], o?.reduction ? { reduction: attr.string(o.reduction) } : {}, o);
+}
+
+/** The indices of the non-zero elements of x, int64 [rank, count]. */
+export function nonZero(x: Value, o?: OpOptions): Value {
+  return one(x.graph, 'NonZero', [x], {}, o);
 }
 
 export function scatterElements(x: Value, indices: Value, updates: Value, axis: number, o?: OpOptions): Value {

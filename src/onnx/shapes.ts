@@ -939,6 +939,16 @@ registerOp('', 'GatherND', {
   },
 });
 
+registerOp('', 'NonZero', {
+  minInputs: 1,
+  maxInputs: 1,
+  rule: (c: Ctx) => {
+    const x = c.in(0, 'X');
+    // int64 [rank, number of non-zero elements]: the count is known only when the graph runs.
+    return [{ dtype: 'int64', shape: x.shape ? [x.shape.length, null] : null }];
+  },
+});
+
 registerOp('', 'ScatterND', {
   minInputs: 3,
   maxInputs: 3,

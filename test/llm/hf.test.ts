@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
-import { type CausalLM, type Logits, loadModel } from '../../src/llm/index.js';
+import { type LinearSite, denseLinear } from '../../src/nn/index.js';
+import { type CausalLM, type Logits, type ModelOptions, loadModel } from '../../src/llm/index.js';
 import { fixture, maxAbsDiff } from './helpers.js';
 
-const CASES = ['llama_rope_llama3', 'llama_rope_linear', 'mistral_sliding', 'qwen2_bias', 'llama_tied', 'llama_sharded', 'llama_bin', 'mixtral_moe', 'gpt2'] as const;
+const CASES = ['llama_rope_llama3', 'llama_rope_linear', 'mistral_sliding', 'qwen2_bias', 'llama_tied', 'llama_sharded', 'llama_bin', 'mixtral_moe', 'gpt2', 'mixtral_tied'] as const;
 
 function expected(name: string) {
   const t = readSafetensors(join(fixture('hf'), name, 'expected.safetensors')).tensors;
@@ -64,6 +65,54 @@ describe('HF checkpoints: parity with the PyTorch reference', () => {
     expect(await info('qwen2_bias')).toMatchObject({ attentionBias: true, outputBias: false });
     expect((await info('llama_tied')).tiedEmbeddings).toBe(true);
     expect((await info('llama_rope_llama3')).rotary?.scaling).toBeTypeOf('function');
+  });
+});
+
+describe('mixture of experts: exact top-k, selected experts only, expert drop', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'balmkit-moe-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const tied = join(fixture('hf'), 'mixtral_tied');
+  const logitsOf = async (folder: string, stack: ModelOptions['stack'], file = 'expected.safetensors') => {
+    const lm = await loadModel(folder, { ep: 'cpu', threads: 2, stack });
+    const e = expected(folder.split('/').pop()!);
+    const want = readSafetensors(join(tied, file)).tensors.get('output.logits')!.data as Float32Array;
+    const got = await lm.forward(lm.newState(e.B), e.ids, e.mask);
+    await lm.release();
+    return { worst: worstOnTokens(got, want, e.mask, e.S, 0), got, e };
+  };
+
+  test('tied router probabilities: exactly k experts, the lower index first, as the reference (≤ 1e-5)', async () => {
+    expect((await logitsOf(tied, {})).worst).toBeLessThanOrEqual(1e-5);
+    // The same computed densely (every expert on every token) agrees: selection, not compute, decides.
+    expect((await logitsOf(tied, { moe: { compute: 'dense' } })).worst).toBeLessThanOrEqual(1e-5);
+    // The fixture discriminates: keeping all three tied experts (what a "≥ the k-th probability"
+    // rule keeps) gives other logits.
+    const three = join(dir, 'mixtral_tied_top3');
+    cpSync(tied, three, { recursive: true });
+    const cfg = JSON.parse(readFileSync(join(three, 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(three, 'config.json'), JSON.stringify({ ...cfg, num_experts_per_tok: 3 }));
+    const lm = await loadModel(three, { ep: 'cpu', threads: 2 });
+    const e = expected('mixtral_tied');
+    const top3 = await lm.forward(lm.newState(e.B), e.ids, e.mask);
+    await lm.release();
+    expect(worstOnTokens(top3, e.logits, e.mask, e.S, 0)).toBeGreaterThan(1e-2);
+  });
+
+  test('experts {0, 3} kept of 4 equal the reference with the others removed (router rows sliced, softmax over the kept)', async () => {
+    const r = await logitsOf(tied, { moe: { keep: [0, 3] } }, 'expected-keep-0-3.safetensors');
+    expect(r.worst).toBeLessThanOrEqual(1e-5);
+    // Per layer too (the same list for both layers here), and bad lists are refused.
+    expect((await logitsOf(tied, { moe: { keep: () => [0, 3] } }, 'expected-keep-0-3.safetensors')).worst).toBeLessThanOrEqual(1e-5);
+    await expect(loadModel(tied, { ep: 'cpu', stack: { moe: { keep: [3, 0] } } })).rejects.toThrow(/listed once, ascending/);
+    await expect(loadModel(tied, { ep: 'cpu', stack: { moe: { keep: [4] } } })).rejects.toThrow(/expert 4 is not one of 0…3/);
+  });
+
+  test('the router and the experts are linear sites', async () => {
+    const seen: string[] = [];
+    const spy = (site: LinearSite) => (seen.push(site.path), denseLinear());
+    await (await loadModel(tied, { ep: 'cpu', stack: { linear: spy } })).release();
+    expect(seen).toContain('layers.1.mlp.router');
+    expect(seen).toContain('layers.0.mlp.experts.3.down_proj');
   });
 });
 

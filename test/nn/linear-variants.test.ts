@@ -1,0 +1,88 @@
+/**
+ * Linear variants as typed objects chosen per site: a variant defined here, outside src/, wraps
+ * the q projection of one layer of a decoder fixture (through a PEFT-style pattern map) and
+ * changes only what comes after it; every site is visible (attention and MLP projections, the
+ * MoE router, the LM head), a pattern that matches nothing is refused, and sites read their
+ * layer and module from the weights' scope.
+ */
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, test } from 'vitest';
+import { readSafetensors } from '../../src/io/safetensors.js';
+import type { HostTensor } from '../../src/io/tensor.js';
+import {
+  type LinearSite,
+  type LinearVariant,
+  Weights,
+  buildDecoderGraph,
+  capturingLinear,
+  denseLinear,
+  linearPatterns,
+  siteOf,
+} from '../../src/nn/index.js';
+import { GraphBuilder, op, serializeModel, type Value } from '../../src/onnx/index.js';
+import { decoderConfig } from '../../models/reference/configs.js';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/nn/', import.meta.url));
+const f = readSafetensors(`${FIXTURES}decoder_gqa_half.safetensors`);
+const cfg = decoderConfig(JSON.parse(f.metadata.config));
+const i64 = (t: HostTensor) => new ort.Tensor('int64', t.data as BigInt64Array, t.shape);
+
+/** y = 2 · dense(x): a variant of our own, built from the public interface only. */
+const doubled: LinearVariant = {
+  kind: 'doubled',
+  build: (x, w, spec, site) => op.mul(denseLinear().build(x, w, spec, site), 2),
+};
+
+/** Runs the decoder with `linear`, every site's input captured as an output `in:<path>`. */
+async function run(linear: (site: LinearSite) => LinearVariant): Promise<{ sites: string[]; values: Map<string, Float32Array> }> {
+  const sites: string[] = [];
+  const capture = (inner: LinearVariant, site: LinearSite) =>
+    capturingLinear(inner, (x: Value, s) => {
+      sites.push(s.path);
+      x.graph.output(op.identity(x), `in:${s.path}`);
+    }).build;
+  const choice = (site: LinearSite): LinearVariant => ({ kind: 'captured', build: (x, w, spec) => capture(linear(site), site)(x, w, spec, site) });
+  const g = buildDecoderGraph(f.tensors, cfg, { linear: choice }, { cache: false });
+  const s = await ort.InferenceSession.create(serializeModel(g), { intraOpNumThreads: 2, logSeverityLevel: 3 });
+  const ids = f.tensors.get('input.input_ids')!;
+  const out = await s.run({ input_ids: i64(ids), position_ids: i64(f.tensors.get('input.positions')!), attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.data.length).fill(1n), ids.shape) });
+  const values = new Map(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
+  return { sites, values };
+}
+
+const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+describe('linear variants per site', () => {
+  test('a variant from a test file on layer 1 q_proj changes only what follows it', async () => {
+    const base = await run(() => denseLinear());
+    const patterns = linearPatterns({ q_proj: doubled }, { layers: [1, 1] });
+    const mine = await run(patterns);
+    expect(patterns.unmatched()).toEqual([]);
+    expect(mine.sites).toEqual(base.sites);
+    // Every projection is a site, the LM head included.
+    expect(base.sites).toContain('layers.0.attn.q_proj');
+    expect(base.sites).toContain('layers.1.mlp.down_proj');
+    expect(base.sites.at(-1)).toMatch(/^(embed|lm_head)$/);
+    // Inputs up to layer 1's attention are identical; from its o_proj on, they differ.
+    const changed = base.sites.filter((p) => !same(base.values.get(`in:${p}`)!, mine.values.get(`in:${p}`)!));
+    expect(changed[0]).toBe('layers.1.attn.o_proj');
+    expect(base.sites.slice(0, base.sites.indexOf('layers.1.attn.o_proj')).every((p) => !changed.includes(p))).toBe(true);
+    expect(same(base.values.get('logits')!, mine.values.get('logits')!)).toBe(false);
+  });
+
+  test('a pattern that matches no site is refused, naming it', () => {
+    expect(() => buildDecoderGraph(f.tensors, cfg, { linear: linearPatterns({ qproj: doubled }) }, { cache: false })).toThrow(/linear pattern 'qproj' matched no layer/);
+    // A regular expression over the path works as PEFT's target_modules regex does.
+    const re = linearPatterns({ '/^layers\\.0\\.mlp\\./': doubled });
+    buildDecoderGraph(f.tensors, cfg, { linear: re }, { cache: false });
+    expect(re.unmatched()).toEqual([]);
+  });
+
+  test('sites read their layer and module from the weights scope', () => {
+    const w = new Weights(new GraphBuilder('t'), new Map());
+    expect(siteOf(w.scope('layers.3').scope('attn').scope('q_proj'))).toEqual({ path: 'layers.3.attn.q_proj', name: 'q_proj', layer: 3, module: 'attn' });
+    expect(siteOf(w.scope('layers.0.mlp.experts.2.gate_proj'))).toEqual({ path: 'layers.0.mlp.experts.2.gate_proj', name: 'gate_proj', layer: 0, module: 'mlp.experts.2' });
+    expect(siteOf(w.scope('lm_head'))).toEqual({ path: 'lm_head', name: 'lm_head', layer: null, module: null });
+  });
+});
