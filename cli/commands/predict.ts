@@ -14,6 +14,7 @@ import type { AntibodyInput, FoldedAntibody, FoldFailure } from '../../src/fold/
 import type { PairedBy } from '../../src/antibody/pairing.js';
 import { PAIRING_HELP, TRANSLATE_HELP, readAntibodies, trimmedLine } from '../input.js';
 import { EXIT, UsageError, addRuntimeOptions, choiceOption, intOption, parseOptions, runtimeOf, runtimeOptionsShape } from '../options.js';
+import { BadInputError } from '../../src/runtime/errors.js';
 
 const schema = z.strictObject({
   heavy: z.string().min(1, { error: 'needs a sequence' }).optional(),
@@ -156,7 +157,7 @@ ${JSON_SCHEMA}
           summaries.push(toJson(ab, file, rec));
         }
       } catch (e) {
-        if (!(e instanceof RangeError)) throw e;
+        if (!(e instanceof BadInputError)) throw e;
         errors.push({ name: ab.name, chain: null, reason: 'cannot-write', message: `record '${ab.name}': ${e.message}` });
       }
       bar?.update(done, rec.name);
@@ -252,7 +253,7 @@ function safeName(name: string): string {
 function claimName(record: string, used: Map<string, string>): string {
   const name = safeName(record);
   const other = used.get(name.toLowerCase());
-  if (other !== undefined) throw new RangeError(`its file name ${name} is already that of record '${other}' (names differing only in case or in characters other than letters, digits, . _ -); rename one`);
+  if (other !== undefined) throw new BadInputError(`its file name ${name} is already that of record '${other}' (names differing only in case or in characters other than letters, digits, . _ -); rename one`);
   used.set(name.toLowerCase(), record);
   return name;
 }

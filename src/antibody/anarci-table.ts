@@ -9,6 +9,7 @@
  * germline calls come from OGRDB genes (balmkit's germline module), not ANARCI's IMGT set.
  */
 import type { NumberOutput } from './output.js';
+import { BadInputError } from '../runtime/errors.js';
 
 type Chain = NumberOutput['records'][number]['chains'][number];
 
@@ -102,7 +103,7 @@ export function anarciRows(domains: readonly NumberedDomainRow[]): string[][] {
 export function formatDelimited(rows: readonly (readonly string[])[], delimiter: ',' | '\t'): string {
   const cell = (s: string) => {
     if (delimiter === '\t') {
-      if (/[\t\r\n]/.test(s)) throw new RangeError(`a TSV cell cannot hold a tab or line break: ${JSON.stringify(s)}`);
+      if (/[\t\r\n]/.test(s)) throw new BadInputError(`a TSV cell cannot hold a tab or line break: ${JSON.stringify(s)}`);
       return s;
     }
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;

@@ -12,6 +12,7 @@ import { backboneFrames } from './atoms.js';
 import type { BaselineTemplates } from './baseline-model.js';
 import { templateModel, type TemplateChainInput, type TemplateModel } from './baseline.js';
 import { restypeIndex } from './residue-constants.js';
+import { BadInputError } from '../runtime/errors.js';
 
 /** Inputs of the BALMFold graph for n residues (chains in order, heavy first). */
 export interface BalmFoldInputs {
@@ -44,7 +45,7 @@ export interface BalmFoldInputs {
  */
 export async function balmFoldInputs(templates: BaselineTemplates, balm: Balm, chains: readonly TemplateChainInput[]): Promise<BalmFoldInputs> {
   for (const c of chains) {
-    if (c.residues.length > MAX_LENGTH - 2) throw new RangeError(`chain ${c.id}: ${c.residues.length} residues in the variable domain; BALM reads at most ${MAX_LENGTH - 2}`);
+    if (c.residues.length > MAX_LENGTH - 2) throw new BadInputError(`chain ${c.id}: ${c.residues.length} residues in the variable domain; BALM reads at most ${MAX_LENGTH - 2}`);
   }
   const template = templateModel(templates, chains);
   const n = template.atoms.aatype.length;

@@ -19,6 +19,7 @@ import { atomsFromFrames, backboneFrames, NUM_TORSIONS, TORSION, torsionsFromAto
 import type { BaselineTemplates, RotamerTemplate, SlotTemplate } from './baseline-model.js';
 import { ATOMS_PER_RESIDUE, RESNAMES, restypeIndex } from './residue-constants.js';
 import { CHI_COUNT } from './rigid-groups.js';
+import { BadInputError } from '../runtime/errors.js';
 
 /** Å of predicted error added per residue of difference when a CDR length was not seen in training. */
 export const UNSEEN_LENGTH_PENALTY = 0.5;
@@ -119,7 +120,7 @@ function placeChain(t: BaselineTemplates, chain: TemplateChainInput): Placed[] {
 /** Interpolates residues without a template between their placed neighbours (extrapolates at the ends). */
 function fillGaps(placed: Placed[], chain: TemplateChainInput): void {
   const known = placed.flatMap((p, i) => (p.backbone ? [i] : []));
-  if (known.length < 2) throw new RangeError(`chain ${chain.id}: the templates cover ${known.length} of its ${placed.length} residues; is it an antibody variable domain?`);
+  if (known.length < 2) throw new BadInputError(`chain ${chain.id}: the templates cover ${known.length} of its ${placed.length} residues; is it an antibody variable domain?`);
   for (let i = 0; i < placed.length; i++) {
     if (placed[i]!.backbone) continue;
     const prev = [...known].reverse().find((k) => k < i);
@@ -163,7 +164,7 @@ export function templateModel(t: BaselineTemplates, chains: readonly TemplateCha
     const placed = placeChain(t, chain);
     chain.residues.forEach((r, k) => {
       const type = restypeIndex(r.aa);
-      if (type < 0) throw new RangeError(`chain ${chain.id}, IMGT ${imgtId(r)}: '${r.aa}' has no atoms to build (an unknown residue X?); give the residue's one-letter code`);
+      if (type < 0) throw new BadInputError(`chain ${chain.id}, IMGT ${imgtId(r)}: '${r.aa}' has no atoms to build (an unknown residue X?); give the residue's one-letter code`);
       backbone.aatype[i] = type;
       const p = placed[k]!;
       for (let s = 0; s < 4; s++) {

@@ -24,6 +24,7 @@ import { buildBalmFoldGraph, runBalmFold } from './balmfold-model.js';
 import { relax } from './relax.js';
 import { atom14ToChains } from './to-structure.js';
 import { checkGeometry, type GeometryReport } from './validate.js';
+import { BadInputError } from '../runtime/errors.js';
 
 /** One antibody to fold: a heavy and/or a light chain, or one chain of unknown kind. */
 export interface AntibodyInput {
@@ -479,7 +480,7 @@ export async function fold(records: AntibodyInput | readonly AntibodyInput[], op
       out.push({ ok: true, antibody: await foldOne(input, model, scheme, options.relax ?? true, getRunner) });
     } catch (e) {
       if (e instanceof RecordError) out.push({ ok: false, failure: { name: input.name, chain: e.chain, reason: e.reason, message: e.message } });
-      else if (e instanceof RangeError) out.push({ ok: false, failure: { name: input.name, chain: null, reason: 'cannot-build', message: `record '${input.name}': ${e.message}` } });
+      else if (e instanceof BadInputError) out.push({ ok: false, failure: { name: input.name, chain: null, reason: 'cannot-build', message: `record '${input.name}': ${e.message}` } });
       else throw e;
     }
     options.onProgress?.(k + 1, list.length);

@@ -20,6 +20,7 @@ import {
   parseMetadataLines,
   writeTextAtomic,
 } from './structure.js';
+import { BadInputError } from '../runtime/errors.js';
 
 /** A value as CIF writes it: bare when it can be, else quoted (or a `;` text field). */
 export function cifValue(v: string): string {
@@ -52,12 +53,12 @@ export function formatMmcif(structure: Structure, options: { name?: string; meta
   let serial = 0;
   const seen = new Set<string>();
   structure.chains.forEach((chain, ci) => {
-    if (!/^[A-Za-z0-9]+$/.test(chain.id)) throw new RangeError(`mmCIF: chain id '${chain.id}' must be letters or digits`);
-    if (seen.has(chain.id)) throw new RangeError(`mmCIF: chain '${chain.id}' appears twice`);
+    if (!/^[A-Za-z0-9]+$/.test(chain.id)) throw new BadInputError(`mmCIF: chain id '${chain.id}' must be letters or digits`);
+    if (seen.has(chain.id)) throw new BadInputError(`mmCIF: chain '${chain.id}' appears twice`);
     seen.add(chain.id);
     chain.residues.forEach((res, ri) => {
-      if (!Number.isInteger(res.number)) throw new RangeError(`mmCIF: chain ${chain.id} residue number ${res.number} is not an integer`);
-      if (!/^[A-Za-z]?$/.test(res.insertion)) throw new RangeError(`mmCIF: chain ${chain.id} residue ${res.number}: insertion code '${res.insertion}' must be one letter or empty`);
+      if (!Number.isInteger(res.number)) throw new BadInputError(`mmCIF: chain ${chain.id} residue number ${res.number} is not an integer`);
+      if (!/^[A-Za-z]?$/.test(res.insertion)) throw new BadInputError(`mmCIF: chain ${chain.id} residue ${res.number}: insertion code '${res.insertion}' must be one letter or empty`);
       for (const atom of res.atoms) {
         serial++;
         const row = [

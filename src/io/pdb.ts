@@ -21,12 +21,13 @@ import {
   writeTextAtomic,
 } from './structure.js';
 import { readTextMaybeCompressed } from './compressed.js';
+import { BadInputError } from '../runtime/errors.js';
 
 const REMARK_TAG = 'REMARK 999 BALMKIT ';
 
 function fixed(x: number, width: number, digits: number, what: string): string {
   const s = x.toFixed(digits);
-  if (s.length > width || !Number.isFinite(x)) throw new RangeError(`PDB: ${what} ${x} does not fit ${width} columns`);
+  if (s.length > width || !Number.isFinite(x)) throw new BadInputError(`PDB: ${what} ${x} does not fit ${width} columns`);
   return s.padStart(width);
 }
 
@@ -44,16 +45,16 @@ export function formatPdb(structure: Structure, options: { metadata?: BalmkitMet
   let serial = 0;
   const seen = new Set<string>();
   for (const chain of structure.chains) {
-    if (!/^[A-Za-z0-9]$/.test(chain.id)) throw new RangeError(`PDB: chain id '${chain.id}' must be one letter or digit`);
-    if (seen.has(chain.id)) throw new RangeError(`PDB: chain '${chain.id}' appears twice`);
+    if (!/^[A-Za-z0-9]$/.test(chain.id)) throw new BadInputError(`PDB: chain id '${chain.id}' must be one letter or digit`);
+    if (seen.has(chain.id)) throw new BadInputError(`PDB: chain '${chain.id}' appears twice`);
     seen.add(chain.id);
     let last: StructureResidue | undefined;
     for (const res of chain.residues) {
-      if (res.number < -999 || res.number > 9999 || !Number.isInteger(res.number)) throw new RangeError(`PDB: chain ${chain.id} residue number ${res.number} does not fit 4 columns`);
-      if (!/^[A-Za-z]?$/.test(res.insertion)) throw new RangeError(`PDB: chain ${chain.id} residue ${res.number}: insertion code '${res.insertion}' must be one letter or empty`);
+      if (res.number < -999 || res.number > 9999 || !Number.isInteger(res.number)) throw new BadInputError(`PDB: chain ${chain.id} residue number ${res.number} does not fit 4 columns`);
+      if (!/^[A-Za-z]?$/.test(res.insertion)) throw new BadInputError(`PDB: chain ${chain.id} residue ${res.number}: insertion code '${res.insertion}' must be one letter or empty`);
       for (const atom of res.atoms) {
         serial++;
-        if (serial > 99999) throw new RangeError('PDB: more than 99,999 atoms; write mmCIF instead');
+        if (serial > 99999) throw new BadInputError('PDB: more than 99,999 atoms; write mmCIF instead');
         const record = res.hetero ? 'HETATM' : 'ATOM  ';
         lines.push(
           record +

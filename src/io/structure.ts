@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rename, unlink, writeFile } from 'node:fs/promises';
+import { BadInputError } from '../runtime/errors.js';
 
 /** One atom. */
 export interface StructureAtom {
@@ -217,13 +218,13 @@ const SEQUENCE_CHUNK = 40;
  */
 export function metadataLines(meta: BalmkitMetadata): string[] {
   const clean = (s: string, what: string) => {
-    if (/[\r\n]/.test(s)) throw new RangeError(`metadata ${what}: line breaks are not allowed`);
+    if (/[\r\n]/.test(s)) throw new BadInputError(`metadata ${what}: line breaks are not allowed`);
     return s.trim();
   };
   const lines = ['FORMAT 1', `VERSION ${clean(meta.version, 'version')}`, `MODEL ${clean(meta.model, 'model')}`, `SCHEME ${clean(meta.scheme, 'scheme')}`, 'BFACTOR PREDICTED_ERROR_ANGSTROM'];
   for (const { chain, sequence } of meta.sequences) {
-    if (!/^[A-Za-z0-9]$/.test(chain)) throw new RangeError(`metadata sequence: chain id '${chain}' must be one letter or digit`);
-    if (!/^[A-Za-z]*$/.test(sequence)) throw new RangeError(`metadata sequence of chain ${chain}: only letters are allowed`);
+    if (!/^[A-Za-z0-9]$/.test(chain)) throw new BadInputError(`metadata sequence: chain id '${chain}' must be one letter or digit`);
+    if (!/^[A-Za-z]*$/.test(sequence)) throw new BadInputError(`metadata sequence of chain ${chain}: only letters are allowed`);
     for (let part = 0; part * SEQUENCE_CHUNK < sequence.length; part++) {
       lines.push(`SEQUENCE ${chain} ${part + 1} ${sequence.slice(part * SEQUENCE_CHUNK, (part + 1) * SEQUENCE_CHUNK)}`);
     }

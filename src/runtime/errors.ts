@@ -1,7 +1,21 @@
 /**
- * Errors raised by the runtime. Both are "expected" errors: the CLI prints their message as
- * `balmkit: <message>` without a stack trace.
+ * Errors raised by the runtime and for bad input. All are "expected" errors: the CLI prints their
+ * message as `balmkit: <message>` without a stack trace.
  */
+
+/**
+ * A value from the input that balmkit cannot build or write (a chain id a PDB file cannot hold, a
+ * residue number too wide for its columns, a residue with no atoms, a chain too long for the
+ * model): the record it came from is a bad record, and a batch reports it and goes on. Bugs
+ * (inconsistent array lengths inside balmkit) stay `RangeError` and are never taken for a bad
+ * record.
+ */
+export class BadInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadInputError';
+  }
+}
 
 /**
  * A runtime option or environment variable has a value balmkit cannot use. The message names the

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import { BadInputError } from '../../src/runtime/errors.js';
 import { requireGates } from '../shared-data.js';
 import { chainBreaks, chainSequence, formatPdb, parsePdb, readPdb, readTextMaybeCompressed, writePdb, type Structure } from '../../src/io/index.js';
 import { DOCKING_PDBS, ROSETTA_FV, BIOPYTHON, biopythonRead, biopythonReadAll, expectSameAsBiopython, sampleFiles, sampleFv, sharedStructures, type BiopythonView } from '../fold/helpers.js';
@@ -110,6 +111,9 @@ describe('PDB writer', () => {
     fv.chains[0]!.residues[0]!.insertion = 'AB';
     expect(() => formatPdb(fv)).toThrow(/chain H residue 100: insertion code 'AB'/);
     expect(() => formatPdb({ chains: [{ id: 'HH', residues: [] }] })).toThrow(/chain id 'HH'/);
+    // A bad record's error, which a batch reports and goes past; never a RangeError (a bug's class).
+    expect(() => formatPdb({ chains: [{ id: 'HH', residues: [] }] })).toThrow(BadInputError);
+    expect(() => formatPdb({ chains: [{ id: 'HH', residues: [] }] })).not.toThrow(RangeError);
   });
 });
 
