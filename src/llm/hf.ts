@@ -310,12 +310,42 @@ function mapGpt2Tensors(tensors: NamedTensors, cfg: DecoderConfig, source: strin
 }
 
 /**
+ * Tensors a checkpoint may hold that the model does not use, and why they are harmless: nothing
+ * else is skipped, so a LoRA tensor or a bias the config does not declare is an error instead of
+ * vanishing.
+ */
+export const HARMLESS_HF_TENSORS: readonly { pattern: RegExp; why: string }[] = [
+  { pattern: /(^|\.)rotary_emb\.inv_freq$/, why: 'rotary frequencies older transformers saved as a buffer; balmkit computes them from config.json' },
+  { pattern: /^(transformer\.)?h\.\d+\.attn\.(masked_)?bias$/, why: "GPT-2's causal-mask buffers" },
+];
+
+/** Refuses tensors neither used nor known to be harmless, naming the first few. */
+function refuseUnused(tensors: NamedTensors, used: ReadonlySet<string>, source: string, tied: boolean): void {
+  const unused = [...tensors.keys()].filter((k) => !used.has(k) && !(tied && k === 'lm_head.weight') && !HARMLESS_HF_TENSORS.some((h) => h.pattern.test(k)));
+  if (unused.length === 0) return;
+  const lora = unused.some((k) => /lora_|\.base_layer\./.test(k));
+  throw new Error(
+    `${source}: tensor${unused.length === 1 ? '' : 's'} ${unused.slice(0, 4).map((k) => `'${k}'`).join(', ')}${unused.length > 4 ? ` and ${unused.length - 4} more` : ''} ` +
+      `${unused.length === 1 ? 'is' : 'are'} not part of the model config.json describes` +
+      (lora ? ' (LoRA tensors: merge the adapter into the weights first, or load it as an adapter)' : ' (a bias or layer the config does not declare? check config.json)'),
+  );
+}
+
+/**
  * Checks the checkpoint against the config and renames its tensors for the decoder (no copy,
  * except GPT-2's Conv1D matrices).
- * @throws naming the first missing tensor, or a tensor whose shape differs (both shapes).
+ * @throws naming the first missing tensor, a tensor whose shape differs (both shapes), or tensors
+ *   the model does not use (except {@link HARMLESS_HF_TENSORS}; a tied checkpoint's copy of the head).
  */
 export function mapHfTensors(tensors: NamedTensors, cfg: DecoderConfig, source: string, arch = 'llama'): NamedTensors {
-  if (arch === 'gpt2') return mapGpt2Tensors(tensors, cfg, source);
+  if (arch === 'gpt2') {
+    const out = mapGpt2Tensors(tensors, cfg, source);
+    const p = tensors.has('transformer.wte.weight') ? 'transformer.' : '';
+    const layer = ['ln_1', 'ln_2', 'attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'].flatMap((m) => [`${m}.weight`, `${m}.bias`]);
+    const used = ['wte.weight', 'wpe.weight', 'ln_f.weight', 'ln_f.bias', ...Array.from({ length: cfg.layers }, (_, i) => layer.map((n) => `h.${i}.${n}`)).flat()];
+    refuseUnused(tensors, new Set(used.map((n) => p + n)), source, true);
+    return out;
+  }
   const out: NamedTensors = new Map();
   for (const e of expectedHfTensors(cfg)) {
     const t: HostTensor | undefined = tensors.get(e.hf);
@@ -328,5 +358,6 @@ export function mapHfTensors(tensors: NamedTensors, cfg: DecoderConfig, source: 
     }
     out.set(e.name, t);
   }
+  refuseUnused(tensors, new Set(expectedHfTensors(cfg).map((e) => e.hf)), source, cfg.tiedEmbeddings ?? false);
   return out;
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { type LinearSite, denseLinear } from '../../src/nn/index.js';
+import { HARMLESS_HF_TENSORS } from '../../src/llm/hf.js';
 import { type CausalLM, type Logits, type ModelOptions, loadModel } from '../../src/llm/index.js';
 import { fixture, maxAbsDiff } from './helpers.js';
 
@@ -140,6 +141,25 @@ describe('broken checkpoints are refused, naming the tensor', () => {
     t.delete('lm_head.weight');
     writeSafetensors(join(d, 'model.safetensors'), t);
     await expect(loadModel(d, { ep: 'cpu' })).rejects.toThrow(/'lm_head\.weight' is missing.*tie_word_embeddings/);
+  });
+
+  test('an unexpected tensor is refused, naming it; the known harmless ones are skipped', async () => {
+    const d = copy('extra');
+    const t = readSafetensors(join(d, 'model.safetensors')).tensors;
+    const q = t.get('model.layers.0.self_attn.q_proj.weight')!;
+    t.set('model.layers.0.self_attn.q_proj.lora_A.weight', { ...q, shape: [4, q.shape[1]!], data: (q.data as Float32Array).slice(0, 4 * q.shape[1]!) });
+    writeSafetensors(join(d, 'model.safetensors'), t);
+    await expect(loadModel(d, { ep: 'cpu' })).rejects.toThrow(/tensor 'model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight' is not part of the model config\.json describes \(LoRA tensors: merge/);
+    t.delete('model.layers.0.self_attn.q_proj.lora_A.weight');
+    t.set('model.layers.0.mlp.up_proj.bias', { dtype: 'float32', shape: [48], data: new Float32Array(48) });
+    writeSafetensors(join(d, 'model.safetensors'), t);
+    await expect(loadModel(d, { ep: 'cpu' })).rejects.toThrow(/'model\.layers\.0\.mlp\.up_proj\.bias' is not part of the model .*a bias or layer the config does not declare/);
+    // The skip list: an old checkpoint's rotary buffer loads (and is documented in HARMLESS_HF_TENSORS).
+    t.delete('model.layers.0.mlp.up_proj.bias');
+    t.set('model.layers.1.self_attn.rotary_emb.inv_freq', { dtype: 'float32', shape: [4], data: new Float32Array(4) });
+    writeSafetensors(join(d, 'model.safetensors'), t);
+    await (await loadModel(d, { ep: 'cpu' })).release();
+    expect(HARMLESS_HF_TENSORS.map((h) => h.why).join('; ')).toMatch(/rotary.*GPT-2/);
   });
 
   test('a wrong shape names both shapes', async () => {
