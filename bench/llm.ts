@@ -22,7 +22,7 @@ import * as ort from 'onnxruntime-node';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { CausalLM, type DecoderState, loadModel, logitsAt } from '../src/llm/index.js';
 import type { DecoderConfig } from '../src/nn/index.js';
-import { flagArgs, JsonLineProcess, median, runToEnd } from './lib.js';
+import { flagArgs, JsonLineProcess, median, quantile, runToEnd } from './lib.js';
 
 const args = flagArgs();
 const threads = Number(args.get('threads') ?? 2);
@@ -122,10 +122,11 @@ async function benchOne(load: () => Promise<{ lm: CausalLM; label: string; torch
       if (r === 0) agree(`decode at ${T}`, logits, td.last as number[]);
     }
     const tps = (tokens: number, ms: number) => (tokens / ms) * 1000;
-    const line = (what: string, o: number, p: number, tokens: number) =>
-      `${what.padEnd(22)} balmkit ${tps(tokens, o).toFixed(1).padStart(8)} tok/s   PyTorch ${tps(tokens, p).toFixed(1).padStart(8)} tok/s   speed-up ${(p / o).toFixed(2)}×`;
-    rows.push(line(`prefill, context ${T}`, median(ours.prefill), median(theirs.prefill), T));
-    rows.push(line(`decode, context ${T}`, median(ours.decode), median(theirs.decode), 1));
+    const iqr = (xs: number[]) => `IQR ${quantile(xs, 0.25).toFixed(1)}–${quantile(xs, 0.75).toFixed(1)} ms`;
+    const line = (what: string, o: number[], p: number[], tokens: number) =>
+      `${what.padEnd(22)} balmkit ${tps(tokens, median(o)).toFixed(1).padStart(8)} tok/s (${iqr(o)})   PyTorch ${tps(tokens, median(p)).toFixed(1).padStart(8)} tok/s (${iqr(p)})   speed-up ${(median(p) / median(o)).toFixed(2)}×`;
+    rows.push(line(`prefill, context ${T}`, ours.prefill, theirs.prefill, T));
+    rows.push(line(`decode, context ${T}`, ours.decode, theirs.decode, 1));
   }
   torch.quit();
   await lm.release();
