@@ -46,7 +46,14 @@ async function main(): Promise<void> {
     if (seen.has(r.sequence)) continue;
     seen.add(r.sequence);
     try {
-      for (const d of number(r.sequence).domains) if (chains.length < count) chains.push(encodeChain(d.sequence, d.residues.map((x) => x.imgt)));
+      for (const d of number(r.sequence).domains)
+        if (chains.length < count)
+          chains.push(
+            encodeChain(
+              d.sequence,
+              d.residues.map((x) => x.imgt),
+            ),
+          );
     } catch {
       /* not numberable: skipped on both sides */
     }

@@ -83,7 +83,9 @@ async function main(): Promise<void> {
   }
   torch.quit();
 
-  console.log(`encoder ${cfg.layers}×${cfg.hidden} (${cfg.heads} heads, ffn ${cfg.ffn}, ${cfg.norm}-LN, rotary), batch ${batch} × ${seq}, ${threads} threads, ${iters} interleaved runs after ${warmup} warm-up`);
+  console.log(
+    `encoder ${cfg.layers}×${cfg.hidden} (${cfg.heads} heads, ffn ${cfg.ffn}, ${cfg.norm}-LN, rotary), batch ${batch} × ${seq}, ${threads} threads, ${iters} interleaved runs after ${warmup} warm-up`,
+  );
   console.log(timingRow(`balmkit (ORT ${ort.env.versions.common}${fused ? '' : ', unfused'})`, ours));
   console.log(timingRow(`PyTorch ${String(ready.torch)}`, theirs));
   console.log(`speed-up (PyTorch median / balmkit median): ${(median(theirs) / median(ours)).toFixed(2)}×`);

@@ -41,8 +41,10 @@ const opt = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 if (args.includes('--help') || args.includes('-h')) {
-  process.stdout.write('node --import tsx bench/fold-accuracy.ts [--set test|validation|both] [--model fold-baseline|balmfold-small|DIR]\n' +
-    '    [--recycles N] [--data ../shared/data] [--limit N] [--json] [--no-nearest] [--no-relax]\n(what it measures: the comment at the top of this file)\n');
+  process.stdout.write(
+    'node --import tsx bench/fold-accuracy.ts [--set test|validation|both] [--model fold-baseline|balmfold-small|DIR]\n' +
+      '    [--recycles N] [--data ../shared/data] [--limit N] [--json] [--no-nearest] [--no-relax]\n(what it measures: the comment at the top of this file)\n',
+  );
   process.exit(0);
 }
 const data = path.resolve(opt('--data') ?? path.join(ROOT, '..', 'shared', 'data'));
@@ -173,7 +175,10 @@ async function trainingSet(): Promise<TemplateEntry[]> {
       const t: TemplateEntry = { id: e.id };
       for (const c of e.chains) {
         if (c.chainType === 'H') t.H = mapOfEntryChain(c);
-        else (t.L = mapOfEntryChain(c)), (t.lightType = c.chainType);
+        else {
+          t.L = mapOfEntryChain(c);
+          t.lightType = c.chainType;
+        }
       }
       return t;
     });
@@ -196,7 +201,10 @@ function pairAtoms(t: ChainMap, o: ChainMap, pick: (r: ByImgt) => boolean): { p:
     if (!tr || !pick(r)) continue;
     for (let s = 0; s < 4; s++) {
       if (Number.isNaN(r.bb[s * 3]!) || Number.isNaN(tr.bb[s * 3]!)) continue;
-      for (let x = 0; x < 3; x++) (P.push(tr.bb[s * 3 + x]!), O.push(r.bb[s * 3 + x]!));
+      for (let x = 0; x < 3; x++) {
+        P.push(tr.bb[s * 3 + x]!);
+        O.push(r.bb[s * 3 + x]!);
+      }
     }
   }
   return { p: P, o: O };
@@ -260,17 +268,29 @@ async function evaluate(id: string): Promise<EntryResult | string> {
   const light = s.chains.find((c) => c.chainType !== 'H');
   if (!heavy && !light) return `${id}: no numbered chain (${s.skipped.map((x) => `${x.chain}: ${x.reason}`).join('; ')})`;
   const t0 = performance.now();
-  const [outcome] = await fold({ name: id, ...(heavy ? { heavy: heavy.sequence } : {}), ...(light ? { light: light.sequence } : {}) }, { model, relax, ...(recycles !== undefined ? { recycles } : {}) });
+  const [outcome] = await fold(
+    { name: id, ...(heavy ? { heavy: heavy.sequence } : {}), ...(light ? { light: light.sequence } : {}) },
+    { model, relax, ...(recycles !== undefined ? { recycles } : {}) },
+  );
   const ms = performance.now() - t0;
   if (!outcome!.ok) return `${id}: ${outcome!.failure.message}`;
   const ab = outcome!.antibody;
   const pos = ab.atoms.positions;
   // Heavy-only (nanobody) and light-only entries have one chain; its framework is the "Fv" one.
-  const chains = [
-    ...(heavy ? [{ obs: heavy, start: ab.chainStarts[0]!, name: 'H' }] : []),
-    ...(light ? [{ obs: light, start: ab.chainStarts[heavy ? 1 : 0]!, name: 'L' }] : []),
-  ];
-  const result: EntryResult = { id, cdr: {}, fvFramework: NaN, fvFrameworkCa: NaN, chainFramework: {}, residues: [], h3PredictedError: NaN, geometry: ab.geometry, relaxPasses: ab.relax?.passes ?? 0, ms, chains: chains.map((c) => c.name).join('') };
+  const chains = [...(heavy ? [{ obs: heavy, start: ab.chainStarts[0]!, name: 'H' }] : []), ...(light ? [{ obs: light, start: ab.chainStarts[heavy ? 1 : 0]!, name: 'L' }] : [])];
+  const result: EntryResult = {
+    id,
+    cdr: {},
+    fvFramework: NaN,
+    fvFrameworkCa: NaN,
+    chainFramework: {},
+    residues: [],
+    h3PredictedError: NaN,
+    geometry: ab.geometry,
+    relaxPasses: ab.relax?.passes ?? 0,
+    ms,
+    chains: chains.map((c) => c.name).join(''),
+  };
   const fvP: number[] = [];
   const fvO: number[] = [];
   const fvPca: number[] = [];
@@ -354,7 +374,9 @@ function median(x: number[]): number {
 function pearson(a: number[], b: number[]): number {
   const ma = mean(a);
   const mb = mean(b);
-  let sab = 0, saa = 0, sbb = 0;
+  let sab = 0,
+    saa = 0,
+    sbb = 0;
   for (let i = 0; i < a.length; i++) {
     sab += (a[i]! - ma) * (b[i]! - mb);
     saa += (a[i]! - ma) ** 2;
@@ -366,7 +388,7 @@ function spearman(a: number[], b: number[]): number {
   const rank = (x: number[]) => {
     const order = x.map((v, i) => [v, i] as const).sort((p, q) => p[0] - q[0]);
     const r = new Array<number>(x.length);
-    for (let i = 0; i < order.length; ) {
+    for (let i = 0; i < order.length;) {
       let j = i;
       while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
       for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2;
@@ -391,7 +413,16 @@ interface Summary {
   failed: string[];
   rows: { region: string; definition: string; n: number; mean: number; median: number; caMean: number; caMedian: number; nearest?: { n: number; mean: number; median: number }; published?: string }[];
   correlation: { perResiduePearson: number; perResidueSpearman: number; residues: number; h3PerStructurePearson: number; h3PerStructureSpearman: number };
-  geometry: { notAcceptable: string[]; secondRelaxPass: number; outputs: number; bondsIdeal99: number; minBondsIdealFraction: number; peptideBondsOff: number; withClashes: number; withDAminoAcids: number };
+  geometry: {
+    notAcceptable: string[];
+    secondRelaxPass: number;
+    outputs: number;
+    bondsIdeal99: number;
+    minBondsIdealFraction: number;
+    peptideBondsOff: number;
+    withClashes: number;
+    withDAminoAcids: number;
+  };
   msPerAntibody: number;
   /** Each entry's Fv framework and CDR (IMGT, backbone) RMSDs, for looking at outliers (`--json`). */
   perEntry: { id: string; fvFramework: number; chainFramework: Record<string, number>; cdr: Record<string, number> }[];
@@ -452,11 +483,23 @@ async function runSet(name: string, ids: string[]): Promise<Summary> {
     failed,
     rows,
     correlation: {
-      perResiduePearson: pearson(pr.map((x) => x.predicted), pr.map((x) => x.observed)),
-      perResidueSpearman: spearman(pr.map((x) => x.predicted), pr.map((x) => x.observed)),
+      perResiduePearson: pearson(
+        pr.map((x) => x.predicted),
+        pr.map((x) => x.observed),
+      ),
+      perResidueSpearman: spearman(
+        pr.map((x) => x.predicted),
+        pr.map((x) => x.observed),
+      ),
       residues: pr.length,
-      h3PerStructurePearson: pearson(h3.map(([p]) => p), h3.map(([, o]) => o)),
-      h3PerStructureSpearman: spearman(h3.map(([p]) => p), h3.map(([, o]) => o)),
+      h3PerStructurePearson: pearson(
+        h3.map(([p]) => p),
+        h3.map(([, o]) => o),
+      ),
+      h3PerStructureSpearman: spearman(
+        h3.map(([p]) => p),
+        h3.map(([, o]) => o),
+      ),
     },
     geometry: {
       notAcceptable: results
@@ -488,7 +531,9 @@ function format(s: Summary): string {
   ];
   for (const r of s.rows) {
     const near = r.nearest ? `${f(r.nearest.mean)} ${f(r.nearest.median)}${r.nearest.n !== r.n ? ` (n=${r.nearest.n})` : ''}` : '';
-    lines.push(`  ${r.region.padEnd(13)} ${r.definition.padEnd(8)} ${String(r.n).padStart(3)}   ${f(r.mean)} ${f(r.median)}         ${f(r.caMean)} ${f(r.caMedian)}   ${near.padEnd(27)}   ${r.published ?? ''}`);
+    lines.push(
+      `  ${r.region.padEnd(13)} ${r.definition.padEnd(8)} ${String(r.n).padStart(3)}   ${f(r.mean)} ${f(r.median)}         ${f(r.caMean)} ${f(r.caMedian)}   ${near.padEnd(27)}   ${r.published ?? ''}`,
+    );
   }
   const c = s.correlation;
   lines.push(
@@ -554,10 +599,12 @@ function constantPerPosition(target: 'observed' | 'observedChainBackbone'): { se
 }
 const errorBaseline = [...constantPerPosition('observed'), ...constantPerPosition('observedChainBackbone')];
 if (!asJson) {
-  const what = { observed: 'Cα deviation after the Fv framework superposition (the head\'s target)', observedChainBackbone: 'backbone deviation after the chain framework superposition' };
+  const what = { observed: "Cα deviation after the Fv framework superposition (the head's target)", observedChainBackbone: 'backbone deviation after the chain framework superposition' };
   for (const e of errorBaseline) {
     const f = (x: ErrorScores) => `Pearson ${x.pearson.toFixed(3)}, Spearman ${x.spearman.toFixed(3)}, mean |error − observed| ${x.mae.toFixed(3)} Å`;
-    process.stdout.write(`per-residue error on ${e.set} (${e.residues} residues) vs ${what[e.target as keyof typeof what]}:\n  ${model.name} ${f(e.model)}\n  constant per IMGT position fit on ${e.fitOn}: ${f(e.constant)}\n`);
+    process.stdout.write(
+      `per-residue error on ${e.set} (${e.residues} residues) vs ${what[e.target as keyof typeof what]}:\n  ${model.name} ${f(e.model)}\n  constant per IMGT position fit on ${e.fitOn}: ${f(e.constant)}\n`,
+    );
   }
   if (errorBaseline.length) process.stdout.write('\n');
 }

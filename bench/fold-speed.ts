@@ -108,7 +108,10 @@ async function foldAndWrite(list: AntibodyInput | AntibodyInput[], model: FoldMo
 /** The chains of a record as `fold` numbers them (heavy and light given). */
 function chainsOf(ab: AntibodyInput): TemplateChainInput[] {
   const out: TemplateChainInput[] = [];
-  for (const [id, seq, expect] of [['H', ab.heavy, 'heavy'], ['L', ab.light, 'light']] as const) {
+  for (const [id, seq, expect] of [
+    ['H', ab.heavy, 'heavy'],
+    ['L', ab.light, 'light'],
+  ] as const) {
     if (seq === undefined) continue;
     const d = number(seq, { scheme: 'imgt', expect }).domains[0]!;
     out.push({ id, chainType: d.chainType, residues: d.residues });
@@ -133,16 +136,52 @@ function writeInputs(file: string, xs: BalmFoldInputs[]): void {
     return out;
   };
   const tensors: Record<string, HostTensor> = {
-    offsets: hostTensor('int64', [offsets.length], BigInt64Array.from(offsets, (v) => BigInt(v))),
-    features: hostTensor('float32', [R, d], f32((x) => x.features, d)),
-    aatype: hostTensor('int64', [R], i64((x) => x.aatype)),
-    chain: hostTensor('int64', [R], i64((x) => x.chain)),
-    residue_index: hostTensor('int64', [R], i64((x) => x.residueIndex)),
-    imgt_position: hostTensor('int64', [R], i64((x) => x.imgtPosition)),
-    template_frames: hostTensor('float32', [R, 12], f32((x) => x.templateFrames, 12)),
-    template_error: hostTensor('float32', [R], f32((x) => x.templateError, 1)),
+    offsets: hostTensor(
+      'int64',
+      [offsets.length],
+      BigInt64Array.from(offsets, (v) => BigInt(v)),
+    ),
+    features: hostTensor(
+      'float32',
+      [R, d],
+      f32((x) => x.features, d),
+    ),
+    aatype: hostTensor(
+      'int64',
+      [R],
+      i64((x) => x.aatype),
+    ),
+    chain: hostTensor(
+      'int64',
+      [R],
+      i64((x) => x.chain),
+    ),
+    residue_index: hostTensor(
+      'int64',
+      [R],
+      i64((x) => x.residueIndex),
+    ),
+    imgt_position: hostTensor(
+      'int64',
+      [R],
+      i64((x) => x.imgtPosition),
+    ),
+    template_frames: hostTensor(
+      'float32',
+      [R, 12],
+      f32((x) => x.templateFrames, 12),
+    ),
+    template_error: hostTensor(
+      'float32',
+      [R],
+      f32((x) => x.templateError, 1),
+    ),
     'table.default_frames': hostTensor('float32', [NUM_RESTYPES, NUM_GROUPS, 12], Float32Array.from(DEFAULT_FRAMES)),
-    'table.atom14_group': hostTensor('int64', [NUM_RESTYPES, ATOMS_PER_RESIDUE], BigInt64Array.from(ATOM14_GROUP, (x) => BigInt(x))),
+    'table.atom14_group': hostTensor(
+      'int64',
+      [NUM_RESTYPES, ATOMS_PER_RESIDUE],
+      BigInt64Array.from(ATOM14_GROUP, (x) => BigInt(x)),
+    ),
     'table.atom14_position': hostTensor('float32', [NUM_RESTYPES, ATOMS_PER_RESIDUE, 3], Float32Array.from(ATOM14_POSITION)),
     'table.atom14_mask': hostTensor('float32', [NUM_RESTYPES, ATOMS_PER_RESIDUE], Float32Array.from(ATOM14_MASK)),
   };

@@ -26,7 +26,10 @@ export class JsonLineProcess {
   private readonly proc;
   private readonly lines: AsyncIterableIterator<string>;
 
-  constructor(readonly command: string, args: readonly string[]) {
+  constructor(
+    readonly command: string,
+    args: readonly string[],
+  ) {
     this.proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
   }

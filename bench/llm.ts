@@ -37,7 +37,6 @@ const weightsPath = args.get('weights') ?? '/tmp/balmkit-bench-llm.safetensors';
 const torchScript = `${root}bench/llm_torch.py`;
 const maxSeq = Math.max(...contexts) + steps + 1;
 
-
 const token = (i: number, vocab: number) => (i * 7919 + 13) % vocab;
 
 async function prefill(lm: CausalLM, state: DecoderState, T: number): Promise<Float32Array> {
@@ -80,7 +79,9 @@ async function benchShape(): Promise<{ lm: CausalLM; label: string; torchArgs: s
 async function benchFolder(folder: string): Promise<{ lm: CausalLM; label: string; torchArgs: string[] }> {
   const lm = await loadModel(folder, { ep: 'cpu', threads });
   const cfg = JSON.parse(readFileSync(`${folder}/config.json`, 'utf8')) as Record<string, unknown>;
-  const experts = cfg.num_local_experts ? `, ${String(cfg.num_local_experts)} experts top-${String(cfg.num_experts_per_tok)} of width ${String(cfg.intermediate_size)}` : `, ffn ${String(cfg.intermediate_size)}`;
+  const experts = cfg.num_local_experts
+    ? `, ${String(cfg.num_local_experts)} experts top-${String(cfg.num_experts_per_tok)} of width ${String(cfg.intermediate_size)}`
+    : `, ffn ${String(cfg.intermediate_size)}`;
   const label = `${folder} (${String(cfg.model_type)}: ${String(cfg.num_hidden_layers)}×${String(cfg.hidden_size)}, ${String(cfg.num_attention_heads)} heads / ${String(cfg.num_key_value_heads)} KV heads${experts}, vocab ${String(cfg.vocab_size)})`;
   if (maxSeq > Number(cfg.max_position_embeddings)) throw new Error(`${folder}: contexts + steps (${maxSeq}) exceed its ${String(cfg.max_position_embeddings)} positions; lower --contexts`);
   return { lm, label, torchArgs: [torchScript, '--model', folder, '--max-seq', String(maxSeq), '--threads', String(threads)] };

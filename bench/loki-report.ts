@@ -17,18 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NumberedChain } from '../src/balm/index.js';
-import {
-  type LayerBasis,
-  collectBalmKeys,
-  collectLlmKeys,
-  evaluateBalmAttention,
-  evaluateLlmAttention,
-  fitBases,
-  formatRankTable,
-  rankTable,
-  readTexts,
-  saveBases,
-} from '../src/sparse/index.js';
+import { type LayerBasis, collectBalmKeys, collectLlmKeys, evaluateBalmAttention, evaluateLlmAttention, fitBases, formatRankTable, rankTable, readTexts, saveBases } from '../src/sparse/index.js';
 import { generate, loadModel } from '../src/llm/index.js';
 import { flagArgs } from './lib.js';
 
@@ -150,10 +139,19 @@ async function lmSection(): Promise<string[]> {
 }
 
 async function balmSection(model: string, dataPath: string): Promise<string[]> {
-  const rows = readFileSync(dataPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { sequence: string; numbering: [number, string][]; split: string });
+  const rows = readFileSync(dataPath, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { sequence: string; numbering: [number, string][]; split: string });
   const toChain = (r: { sequence: string; numbering: [number, string][] }): NumberedChain => ({ sequence: r.sequence, numbering: r.numbering.map(([number, insertion]) => ({ number, insertion })) });
-  const calib = rows.filter((r) => r.split === 'train').slice(0, 500).map(toChain);
-  const held = rows.filter((r) => r.split === 'valid').slice(0, 300).map(toChain);
+  const calib = rows
+    .filter((r) => r.split === 'train')
+    .slice(0, 500)
+    .map(toChain);
+  const held = rows
+    .filter((r) => r.split === 'valid')
+    .slice(0, 300)
+    .map(toChain);
   const bases: Record<string, LayerBasis[]> = {};
   let headDim = 0;
   let tokens = 0;

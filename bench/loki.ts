@@ -117,7 +117,7 @@ function feedsFor(v: Variant, b: number, t: number, key: Float32Array, value: Fl
 }
 
 // Larger than any L3 here: reading it evicts the caches between timed runs.
-const flush = new Float64Array(64 * 1024 * 1024 / 8);
+const flush = new Float64Array((64 * 1024 * 1024) / 8);
 function coldCaches(): number {
   let s = 0;
   for (let i = 0; i < flush.length; i += 8) s += flush[i];
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
           if (r >= 2) times[i].push(performance.now() - t0); // the first two rounds warm up
         }
       const full = Math.min(median(times[0]), median(times[1]));
-      const cells = times.map((xs, i) => {
+      const cells = times.map((xs) => {
         const m = median(xs);
         return `${m.toFixed(2)} (${quantile(xs, 0.1).toFixed(2)}–${quantile(xs, 0.9).toFixed(2)}) ×${(full / m).toFixed(2)}`.padEnd(30);
       });

@@ -86,8 +86,6 @@ if (process.argv[2] === '--worker') {
   const cpuWall = Math.max(...results.map((r) => r.cpuMs)) / 1000;
   console.log(`balmkit number: ${unique.length} unique chains (${numbered} numbered, ${rejected} rejected) on ${nWorkers} worker process(es), ${os.availableParallelism()} CPUs`);
   console.log(`  wall clock: ${wall.toFixed(2)} s = ${rate.toFixed(0)} chains/s  (ANARCI+HMMER on this machine: 51 chains/s → ${(rate / 51).toFixed(1)}×; target 2,000)`);
-  console.log(
-    `  CPU time per worker: ${results.map((r) => `${(r.cpuMs / 1000).toFixed(2)} s`).join(', ')} → ${(unique.length / cpuWall).toFixed(0)} chains/s when the cores are not shared`,
-  );
+  console.log(`  CPU time per worker: ${results.map((r) => `${(r.cpuMs / 1000).toFixed(2)} s`).join(', ')} → ${(unique.length / cpuWall).toFixed(0)} chains/s when the cores are not shared`);
   console.log(`  load average (1 min) before ${load0.toFixed(2)}, after ${os.loadavg()[0]!.toFixed(2)}`);
 }

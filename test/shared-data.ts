@@ -13,9 +13,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeEach, type TestContext } from 'vitest';
 
-export const SHARED_DATA = process.env.BALMKIT_SHARED_DATA
-  ? resolve(process.env.BALMKIT_SHARED_DATA)
-  : join(fileURLToPath(new URL('../', import.meta.url)), '..', 'shared', 'data');
+export const SHARED_DATA = process.env.BALMKIT_SHARED_DATA ? resolve(process.env.BALMKIT_SHARED_DATA) : join(fileURLToPath(new URL('../', import.meta.url)), '..', 'shared', 'data');
 
 /** Something a test needs; checked once, when first asked, never at collection. */
 export class Gate {
@@ -49,9 +47,7 @@ export class SharedData extends Gate {
   ) {
     super(() => {
       const missing = rels.map((r) => join(SHARED_DATA, r)).filter((p) => !existsSync(p));
-      return missing.length === 0
-        ? null
-        : `${missing.join(', ')} not found (needed by ${what}; the shared data set lives in ../shared/data beside the repository, never in it)`;
+      return missing.length === 0 ? null : `${missing.join(', ')} not found (needed by ${what}; the shared data set lives in ../shared/data beside the repository, never in it)`;
     });
   }
 

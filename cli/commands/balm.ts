@@ -88,7 +88,10 @@ export function register(program: Command): void {
       .description('Embed antibody variable domains with BALM. Chains are numbered (IMGT) by balmkit first; each domain is one item.'),
   )
     .requiredOption('-o, --output <file>', 'output file: .safetensors or .json')
-    .addHelpText('after', `\nExamples:\n  $ balmkit embed antibodies.fasta -o embeddings.safetensors\n  $ balmkit embed --heavy EVQLVES... -o h.json --model path/to/BALM\n${PAIRING_HELP}\n${EMBED_FORMAT}\n`);
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ balmkit embed antibodies.fasta -o embeddings.safetensors\n  $ balmkit embed --heavy EVQLVES... -o h.json --model path/to/BALM\n${PAIRING_HELP}\n${EMBED_FORMAT}\n`,
+    );
   embed.action(async (input: string | undefined, _raw: unknown, command: Command) => {
     const opts = parseOptions(command, z.strictObject({ ...inputShape, output: z.string().regex(/\.(safetensors|json)$/, { error: 'must end in .safetensors or .json' }) }));
     const { chains, errors } = numberAntibodies(readAntibodies(input, opts, 'embed'), 'imgt');
@@ -178,7 +181,9 @@ export function register(program: Command): void {
       else {
         process.stdout.write(`${'record'.padEnd(24)} chain  residues  mean PLL  pseudo-perplexity\n`);
         for (const r of rows) {
-          process.stdout.write(`${r.record.padEnd(24)} ${r.chainType.padEnd(6)} ${String(r.residues).padStart(8)}  ${r.meanPll.toFixed(4).padStart(8)}  ${r.pseudoPerplexity.toFixed(3).padStart(17)}\n`);
+          process.stdout.write(
+            `${r.record.padEnd(24)} ${r.chainType.padEnd(6)} ${String(r.residues).padStart(8)}  ${r.meanPll.toFixed(4).padStart(8)}  ${r.pseudoPerplexity.toFixed(3).padStart(17)}\n`,
+          );
         }
       }
       reportErrors(errors, chains.length, 'scored');

@@ -19,9 +19,9 @@ export function register(program: Command): void {
     .description(
       'balmkit builds each model (BALM, BALMFold, the LLMs) into an ONNX graph and lets onnxruntime optimize it the ' +
         'first time it runs on this machine, then stores the result so later processes load it in a fraction of the ' +
-        'time. Entries are keyed by the model files\' contents, balmkit and onnxruntime versions, the execution ' +
+        "time. Entries are keyed by the model files' contents, balmkit and onnxruntime versions, the execution " +
         'provider and the CPU, and checked by sha256 when loaded (a damaged entry is rebuilt). The folder is ' +
-        '$BALMKIT_CACHE_DIR, else the platform\'s cache folder (~/.cache/balmkit on Linux). Commands that load models ' +
+        "$BALMKIT_CACHE_DIR, else the platform's cache folder (~/.cache/balmkit on Linux). Commands that load models " +
         'take --no-cache (or BALMKIT_NO_CACHE=1) to build afresh.',
     );
   cache.addHelpText('after', '\nExamples:\n  $ balmkit cache info\n  $ balmkit cache clear\n  $ BALMKIT_CACHE_DIR=/scratch/balmkit-cache balmkit predict-structure ab.fasta -o out/\n');

@@ -80,12 +80,7 @@ export function formatReport(r: DoctorReport): string {
   } else {
     const bundled = r.onnxruntime.backends.filter((b) => b.bundled).map((b) => b.name);
     const extra = r.onnxruntime.backends.filter((b) => !b.bundled).map((b) => b.name);
-    row(
-      'ORT backends',
-      [bundled.length > 0 ? `${bundled.join(', ')} (bundled)` : '', extra.length > 0 ? `${extra.join(', ')} (installed separately)` : '']
-        .filter((s) => s !== '')
-        .join('; '),
-    );
+    row('ORT backends', [bundled.length > 0 ? `${bundled.join(', ')} (bundled)` : '', extra.length > 0 ? `${extra.join(', ')} (installed separately)` : ''].filter((s) => s !== '').join('; '));
   }
   row('ORT libraries', r.onnxruntime.binFolder);
 
@@ -111,8 +106,7 @@ export function formatReport(r: DoctorReport): string {
   row('sessions use', `${used}  [ep ${r.ep.requested} from ${source}]`);
 
   lines.push('', 'Threads:');
-  const from =
-    r.threads.source === 'option' ? '--threads' : r.threads.source === 'BALMKIT_THREADS' ? '$BALMKIT_THREADS' : 'os.availableParallelism()';
+  const from = r.threads.source === 'option' ? '--threads' : r.threads.source === 'BALMKIT_THREADS' ? '$BALMKIT_THREADS' : 'os.availableParallelism()';
   row('intra-op', `${r.threads.intraOpNumThreads}  (from ${from}; ${r.threads.availableParallelism} CPUs available to this process, ${r.threads.cpus} on the machine)`);
   row('inter-op', `${r.threads.interOpNumThreads}  (graphs run in sequential mode)`);
 

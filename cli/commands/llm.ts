@@ -48,7 +48,9 @@ const perplexitySchema = z.strictObject({
 
 const serveSchema = z.strictObject({
   ...modelShape,
-  port: intOption(0, '--port 8000').pipe(z.number().max(65535, { error: 'must be ≤ 65535' })).optional(),
+  port: intOption(0, '--port 8000')
+    .pipe(z.number().max(65535, { error: 'must be ≤ 65535' }))
+    .optional(),
   name: z.string().min(1).optional(),
   concurrency: intOption(1, '--concurrency 1').optional(),
   queue: intOption(0, '--queue 32').optional(),
@@ -75,10 +77,10 @@ const DEFAULT_PORT = 8000;
 
 /** Registers `llm generate|perplexity|serve` on the program. */
 export function register(program: Command): void {
-  const llm = program.command('llm').summary('causal LMs: generate text, perplexity, an OpenAI-compatible server').description(
-    'Causal language models from Hugging Face folders (Llama, Mistral, Qwen2, Mixtral, GPT-2) and llama2.c checkpoints, ' +
-      'built from the same blocks as BALM and run on onnxruntime.',
-  );
+  const llm = program
+    .command('llm')
+    .summary('causal LMs: generate text, perplexity, an OpenAI-compatible server')
+    .description('Causal language models from Hugging Face folders (Llama, Mistral, Qwen2, Mixtral, GPT-2) and llama2.c checkpoints, ' + 'built from the same blocks as BALM and run on onnxruntime.');
 
   const gen = modelOptions(
     llm
@@ -92,11 +94,14 @@ export function register(program: Command): void {
       .option('--seed <s>', 'random seed for sampling [default: 1]')
       .option('--stop <text...>', 'stop where any of these strings appears'),
   );
-  gen.addHelpText('after', `
+  gen.addHelpText(
+    'after',
+    `
 Examples:
   $ balmkit llm generate --model ../shared/data/lm/aidreams260K.bin --tokenizer ../shared/data/lm/tok512.bin --prompt "Once upon a time" --max-tokens 50
   $ balmkit llm generate --model ./my-llama --prompt "The capital of France is" --temperature 0.8 --seed 42 --json
-`);
+`,
+  );
   gen.action(async (_raw: unknown, command: Command) => {
     const o = parseOptions(command, generateSchema);
     const { llm: m, lm } = await load(o);
@@ -123,13 +128,16 @@ Examples:
       .option('--window <n>', "tokens of context per window [default: the model's context]")
       .option('--stride <n>', 'how far each window moves past the context [default: window / 2]'),
   );
-  ppl.addHelpText('after', `
+  ppl.addHelpText(
+    'after',
+    `
 BOS is prepended and every token of the text is scored once. A text longer than the window is
 scored with a sliding window (each token with up to window − 1 tokens of context).
 
 Examples:
   $ balmkit llm perplexity --model ../shared/data/lm/aidreams260K.bin --tokenizer ../shared/data/lm/tok512.bin notes.txt
-`);
+`,
+  );
   ppl.action(async (file: string, _raw: unknown, command: Command) => {
     const o = parseOptions(command, perplexitySchema);
     let text: string;
@@ -156,7 +164,9 @@ Examples:
       .option('--queue <n>', 'requests allowed to wait; more get 429 [default: 32]'),
     { json: false },
   );
-  srv.addHelpText('after', `
+  srv.addHelpText(
+    'after',
+    `
 Endpoints: GET /v1/models, POST /v1/completions (echo, logprobs, vLLM prompt_logprobs, stream),
 POST /v1/chat/completions (the model's chat template, or "role: content" lines, stream),
 POST /v1/embeddings (mean of the last hidden state over the input's tokens; float or base64).
@@ -166,7 +176,8 @@ Any OpenAI-compatible client works, e.g. the official one: new OpenAI({ baseURL:
 Examples:
   $ balmkit llm serve --model ./my-llama --port 8000
   $ curl -s 127.0.0.1:8000/v1/completions -d '{"prompt": "Hello", "max_tokens": 8}'
-`);
+`,
+  );
   srv.action(async (_raw: unknown, command: Command) => {
     const o = parseOptions(command, serveSchema);
     const { llm: m, lm } = await load(o);

@@ -79,7 +79,7 @@ export function register(program: Command): void {
     .option('--light <sequence>', 'a light chain sequence (must number as kappa or lambda)')
     .option('--no-pair', 'number every record on its own (no pairing)')
     .option('--translate', TRANSLATE_HELP)
-    .option('--format <format>', 'table, json, csv or tsv (ANARCI\'s CSV layout) [default: from -o\'s extension, else table]')
+    .option('--format <format>', "table, json, csv or tsv (ANARCI's CSV layout) [default: from -o's extension, else table]")
     .option('--json', 'print JSON (schema in --help); the same as --format json')
     .option('-o, --output <file>', 'write to a file (atomically) instead of stdout; x.csv writes x_H.csv and x_KL.csv');
   cmd.addHelpText(

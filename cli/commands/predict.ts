@@ -19,7 +19,10 @@ import { BadInputError } from '../../src/runtime/errors.js';
 const schema = z.strictObject({
   heavy: z.string().min(1, { error: 'needs a sequence' }).optional(),
   light: z.string().min(1, { error: 'needs a sequence' }).optional(),
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/, { error: 'must be letters, digits, . _ or -' }).optional(),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, { error: 'must be letters, digits, . _ or -' })
+    .optional(),
   output: z.string().min(1, { error: 'needs a folder or a file name' }).optional(),
   format: choiceOption(['pdb', 'cif'] as const).optional(),
   scheme: choiceOption(['imgt', 'chothia', 'kabat'] as const).optional(),
@@ -71,7 +74,7 @@ export function register(program: Command): void {
     .option('--format <format>', 'pdb or cif [default: from the -o file extension, else pdb]')
     .option('--scheme <scheme>', 'residue numbering: imgt, chothia or kabat [default: imgt]')
     .option('--model <model>', 'model folder or shipped model name: balmfold-small (BALMFold, learned, the default; see models/balmfold-small/README.md) or fold-baseline (template baseline)')
-    .option('--recycles <n>', 'BALMFold recycling passes: fewer are faster, 0 is one pass [default: the model\'s own, 3 for balmfold-small]')
+    .option('--recycles <n>', "BALMFold recycling passes: fewer are faster, 0 is one pass [default: the model's own, 3 for balmfold-small]")
     .option('--translate', TRANSLATE_HELP)
     .option('--json', 'print a JSON summary on stdout (schema in --help)')
     .option('--no-progress', 'no progress bar (it is shown for batches when stderr is a terminal)')
@@ -144,7 +147,8 @@ ${JSON_SCHEMA}
       if (ab.relax !== null && !ab.relax.converged) capped.push({ name: ab.name, maxMove: ab.relax.maxMoved });
       for (const c of ab.chains) {
         const line = trimmedLine(ab.name, c.id, c.trimmedBefore, c.trimmedAfter, c.length);
-        if (line !== null) bar === null ? process.stderr.write(`${line}\n`) : trimmed.push(line);
+        if (line !== null && bar === null) process.stderr.write(`${line}\n`);
+        else if (line !== null) trimmed.push(line);
       }
       try {
         if (target.kind === 'stdout') {
@@ -181,7 +185,9 @@ ${JSON_SCHEMA}
     if (capped.length > 0) process.stderr.write(`${relaxCapLine(capped, summaries.length)}\n`);
     if (target.kind !== 'stdout') {
       const where = target.kind === 'file' ? target.path : `${target.path}${path.sep}`;
-      process.stderr.write(`balmkit: predicted ${summaries.length} of ${records.length} antibod${records.length === 1 ? 'y' : 'ies'} with ${model.name} into ${where} (${round(totalMs / records.length)} ms each)\n`);
+      process.stderr.write(
+        `balmkit: predicted ${summaries.length} of ${records.length} antibod${records.length === 1 ? 'y' : 'ies'} with ${model.name} into ${where} (${round(totalMs / records.length)} ms each)\n`,
+      );
     }
     if (errors.length > 0) {
       process.stderr.write(`balmkit: ${errors.length} record(s) failed (listed above)\n`);
@@ -189,7 +195,10 @@ ${JSON_SCHEMA}
     }
     if (opts.view === true && summaries.length > 0) {
       const { serveViewer } = await import('../../src/view/index.js');
-      await serveViewer(summaries.map((x) => x.file), { open: true });
+      await serveViewer(
+        summaries.map((x) => x.file),
+        { open: true },
+      );
     }
   });
 }
@@ -199,7 +208,13 @@ type Options = z.output<typeof schema>;
 /** The stderr line for structures whose relaxation stopped at the iteration cap (their files say so too: RELAX false). */
 export function relaxCapLine(capped: readonly { name: string; maxMove: number }[], of: number): string {
   const worst = capped.reduce((a, b) => (b.maxMove > a.maxMove ? b : a));
-  const names = capped.length <= 5 ? capped.map((c) => c.name).join(', ') : `${capped.slice(0, 5).map((c) => c.name).join(', ')}, …`;
+  const names =
+    capped.length <= 5
+      ? capped.map((c) => c.name).join(', ')
+      : `${capped
+          .slice(0, 5)
+          .map((c) => c.name)
+          .join(', ')}, …`;
   return (
     `balmkit: ${capped.length} of ${of} structure${of === 1 ? '' : 's'} stopped at the relaxation's iteration cap before converging ` +
     `(largest atom move ${worst.maxMove.toFixed(1)} Å, ${worst.name}): ${names}; geometry is still checked (relax and geometry in --json)`
@@ -253,7 +268,8 @@ function safeName(name: string): string {
 function claimName(record: string, used: Map<string, string>): string {
   const name = safeName(record);
   const other = used.get(name.toLowerCase());
-  if (other !== undefined) throw new BadInputError(`its file name ${name} is already that of record '${other}' (names differing only in case or in characters other than letters, digits, . _ -); rename one`);
+  if (other !== undefined)
+    throw new BadInputError(`its file name ${name} is already that of record '${other}' (names differing only in case or in characters other than letters, digits, . _ -); rename one`);
   used.set(name.toLowerCase(), record);
   return name;
 }

@@ -14,11 +14,7 @@ const modelDataShape = {
   model: z.string().min(1),
   data: z.string().min(1),
   tokenizer: z.string().optional(),
-  maxRecords: z
-    .string()
-    .regex(/^\d+$/, { error: 'must be a whole number ≥ 1 (e.g. --max-records 500)' })
-    .transform(Number)
-    .optional(),
+  maxRecords: z.string().regex(/^\d+$/, { error: 'must be a whole number ≥ 1 (e.g. --max-records 500)' }).transform(Number).optional(),
   ...runtimeOptionsShape,
 };
 
@@ -41,7 +37,10 @@ function modelKind(model: string): 'balm' | 'llm' {
 }
 
 /** Key statistics of `stage` over the command's data, for either kind of model. */
-async function collectKeys(opts: { model: string; data: string; maxRecords?: number; tokenizer?: string; ep?: 'auto' | 'cuda' | 'cpu'; threads?: number; deviceId?: number }, stage: 'post-rotary' | 'pre-rotary') {
+async function collectKeys(
+  opts: { model: string; data: string; maxRecords?: number; tokenizer?: string; ep?: 'auto' | 'cuda' | 'cpu'; threads?: number; deviceId?: number },
+  stage: 'post-rotary' | 'pre-rotary',
+) {
   const runtime = { ep: opts.ep, threads: opts.threads, deviceId: opts.deviceId };
   const sparse = await import('../../src/sparse/index.js');
   if (modelKind(opts.model) === 'balm') {
@@ -78,7 +77,12 @@ export function register(program: Command): void {
   calibrate.action(async (_raw: unknown, command: Command) => {
     const opts = parseOptions(
       command,
-      z.strictObject({ ...modelDataShape, output: z.string().regex(/\.safetensors$/, { error: 'must end in .safetensors' }), stage: choiceOption(['post-rotary', 'pre-rotary'] as const).optional(), centred: z.boolean().optional() }),
+      z.strictObject({
+        ...modelDataShape,
+        output: z.string().regex(/\.safetensors$/, { error: 'must end in .safetensors' }),
+        stage: choiceOption(['post-rotary', 'pre-rotary'] as const).optional(),
+        centred: z.boolean().optional(),
+      }),
     );
     const { fitBases, saveBases } = await import('../../src/sparse/index.js');
     const stage = opts.stage ?? 'post-rotary';
@@ -97,7 +101,17 @@ export function register(program: Command): void {
     .option('--json', 'print the table as JSON')
     .addHelpText('after', '\nExample:\n  $ balmkit sparse rank --model models/balm-small --data chains.fasta --svg rank.svg\n');
   rank.action(async (_raw: unknown, command: Command) => {
-    const opts = parseOptions(command, z.strictObject({ ...modelDataShape, svg: z.string().regex(/\.svg$/, { error: 'must end in .svg' }).optional(), json: z.boolean().optional() }));
+    const opts = parseOptions(
+      command,
+      z.strictObject({
+        ...modelDataShape,
+        svg: z
+          .string()
+          .regex(/\.svg$/, { error: 'must end in .svg' })
+          .optional(),
+        json: z.boolean().optional(),
+      }),
+    );
     const { fitBases, rankTable, formatRankTable, rankPlotSvg } = await import('../../src/sparse/index.js');
     const bases: Record<string, ReturnType<typeof fitBases>> = {};
     let headDim = 0;
@@ -123,7 +137,9 @@ export function register(program: Command): void {
     sparse
       .command('eval')
       .summary('masked-token perplexity, top-k recall and attention error of a sparse variant vs full attention')
-      .description('Evaluate Loki or exact top-k: perplexity beside full attention (BALM: masked-token, 15% masked, fixed seed; LMs: teacher-forced, each text one prefill), recall of Loki\'s selection against exact top-k, and the relative error of every layer\'s attention output against full attention on the same inputs.'),
+      .description(
+        "Evaluate Loki or exact top-k: perplexity beside full attention (BALM: masked-token, 15% masked, fixed seed; LMs: teacher-forced, each text one prefill), recall of Loki's selection against exact top-k, and the relative error of every layer's attention output against full attention on the same inputs.",
+      ),
   )
     .requiredOption('--attention <variant>', 'loki, exact-topk, or (causal LMs, decoded token by token with a budget of k × context keys) h2o or streaming')
     .option('--d <fraction>', 'Loki: fraction of the head dimension for approximate scores [default: 0.25]')
@@ -134,7 +150,14 @@ export function register(program: Command): void {
   evaluate.action(async (_raw: unknown, command: Command) => {
     const opts = parseOptions(
       command,
-      z.strictObject({ ...modelDataShape, attention: choiceOption(['loki', 'exact-topk', 'h2o', 'streaming'] as const), d: fraction('--d').optional(), k: fraction('--k').optional(), bases: z.string().optional(), json: z.boolean().optional() }),
+      z.strictObject({
+        ...modelDataShape,
+        attention: choiceOption(['loki', 'exact-topk', 'h2o', 'streaming'] as const),
+        d: fraction('--d').optional(),
+        k: fraction('--k').optional(),
+        bases: z.string().optional(),
+        json: z.boolean().optional(),
+      }),
     );
     if (opts.attention === 'loki' && opts.bases === undefined) throw new UsageError('--attention loki needs --bases (make them with balmkit sparse calibrate)');
     const sparse = await import('../../src/sparse/index.js');
@@ -142,7 +165,8 @@ export function register(program: Command): void {
     let r: { perplexity: { full: number; variant: number }; recall: number | null; attentionError: number[] };
     let scope: string;
     if (modelKind(opts.model) === 'balm') {
-      if (settings.attention === 'h2o' || settings.attention === 'streaming') throw new UsageError(`--attention ${settings.attention} applies to causal LMs; BALM is bidirectional (use loki or exact-topk)`);
+      if (settings.attention === 'h2o' || settings.attention === 'streaming')
+        throw new UsageError(`--attention ${settings.attention} applies to causal LMs; BALM is bidirectional (use loki or exact-topk)`);
       const e = await sparse.evaluateBalmAttention(opts.model, balmChains(opts.data, opts.maxRecords), { ...settings, attention: settings.attention });
       r = e;
       scope = `${e.chains} chains (${e.maskedTokens} masked tokens; masked-token perplexity)`;

@@ -9,7 +9,9 @@ import { z } from 'zod';
 import { UsageError, choiceOption, intOption, parseOptions } from '../options.js';
 
 const schema = z.strictObject({
-  port: intOption(1, '--port 8080').pipe(z.number().max(65535, { error: 'must be a port number ≤ 65535' })).optional(),
+  port: intOption(1, '--port 8080')
+    .pipe(z.number().max(65535, { error: 'must be a port number ≤ 65535' }))
+    .optional(),
   open: z.boolean({ error: 'takes no value' }).optional(),
   screenshot: z.string({ error: 'needs a file name' }).min(1).optional(),
   color: choiceOption(['chain', 'region', 'error'] as const).optional(),
@@ -37,7 +39,10 @@ export function register(program: Command): void {
     .option('--open', 'open the page in the default browser')
     .option('--screenshot <png>', 'render the first file headlessly to this PNG and exit (needs Chromium)')
     .option('--color <mode>', 'colouring to open with: chain, region or error [default: error for predictions, else region when known, else chain]')
-    .option('--reference <file>', 'an experimental structure to superpose the prediction on (residues paired by numbering both in IMGT, whatever scheme each file uses; by sequence alignment if one has no antibody domain)')
+    .option(
+      '--reference <file>',
+      'an experimental structure to superpose the prediction on (residues paired by numbering both in IMGT, whatever scheme each file uses; by sequence alignment if one has no antibody domain)',
+    )
     .option('--scheme <scheme>', 'numbering of files without balmkit metadata (imgt, chothia or kabat): gives the CDRs for region colouring')
     .option('--ball-and-stick', 'show atoms and bonds over the cartoon')
     .option('--no-panel', 'the 3D view only, without the side panel')
@@ -72,7 +77,9 @@ Chromium for --screenshot: $BALMKIT_CHROMIUM, else /usr/bin/chromium (Debian: ap
       if (opts.port !== undefined || opts.open === true) throw new UsageError('--screenshot renders and exits: --port and --open do not apply');
       const out = path.resolve(opts.screenshot);
       const s = await renderScreenshot({ files, out, ...page, ...(opts.width !== undefined ? { width: opts.width } : {}), ...(opts.height !== undefined ? { height: opts.height } : {}) });
-      process.stderr.write(`balmkit view: ${files[0]!.name}: ${s.atomCount} atoms, chains ${s.chains.join(', ')}, coloured by ${s.colorMode}${s.superposition ? `, superposed (Cα RMSD ${s.superposition.rmsd.toFixed(2)} Å over ${s.superposition.description})` : ''}\n`);
+      process.stderr.write(
+        `balmkit view: ${files[0]!.name}: ${s.atomCount} atoms, chains ${s.chains.join(', ')}, coloured by ${s.colorMode}${s.superposition ? `, superposed (Cα RMSD ${s.superposition.rmsd.toFixed(2)} Å over ${s.superposition.description})` : ''}\n`,
+      );
       process.stdout.write(`${out}\n`);
       return;
     }

@@ -135,7 +135,12 @@ for (let it = 0; it < CONSENSUS_ITERATIONS; it++) {
     const target: number[] = [];
     for (const s of fw) {
       const c = consensus.get(s.key)!;
-      for (let a = 0; a < 3; a++) for (let k = 0; k < 3; k++) (mobile.push(s.bb[a * 3 + k]!), target.push(c[a * 3 + k]!));
+      for (let a = 0; a < 3; a++) {
+        for (let k = 0; k < 3; k++) {
+          mobile.push(s.bb[a * 3 + k]!);
+          target.push(c[a * 3 + k]!);
+        }
+      }
     }
     let fit = kabsch(mobile, target);
     // Refit without residues that sit far off after the first fit (misnumbered, disordered).
@@ -203,7 +208,7 @@ for (const [key, samples] of groups) {
     const first = slotTemplate(samples);
     const ca = first.backbone.slice(3, 6);
     const kept = samples.filter((s) => Math.hypot(s.bb[3]! - ca[0]!, s.bb[4]! - ca[1]!, s.bb[5]! - ca[2]!) <= FRAMEWORK_OUTLIER);
-    ((framework[chainType] ??= {})[id] = slotTemplate(kept.length >= 5 ? kept : samples));
+    (framework[chainType] ??= {})[id] = slotTemplate(kept.length >= 5 ? kept : samples);
   } else {
     const [chainType, cdr, length, id] = parts as [string, string, string, string];
     const byLength = (((cdrs[chainType] ??= {})[cdr] ??= {})[length] ??= { ids: [], slots: [] });
@@ -261,7 +266,10 @@ function medoid(ids: string[], group: Map<string, Float64Array>[]): SlotTemplate
   for (const a of complete) {
     let score = 0;
     for (const b of complete) score += dev(a, b);
-    if (score < bestScore) (bestScore = score), (best = a);
+    if (score < bestScore) {
+      bestScore = score;
+      best = a;
+    }
   }
   return ids.map((id) => {
     const m = best.get(id)!;
@@ -316,7 +324,10 @@ process.stderr.write(`  ${medoids} CDR lengths use the medoid loop (mean collaps
 function shrink(slots: SlotTemplate[]): void {
   let num = 0;
   let den = 0;
-  for (const s of slots) (num += s.samples * s.spread ** 2), (den += s.samples);
+  for (const s of slots) {
+    num += s.samples * s.spread ** 2;
+    den += s.samples;
+  }
   const pooled = num / Math.max(1, den);
   for (const s of slots) {
     const v = (s.samples * s.spread ** 2 + SPREAD_PRIOR_SAMPLES * pooled) / (s.samples + SPREAD_PRIOR_SAMPLES);
@@ -328,7 +339,8 @@ for (const byCdr of Object.values(cdrs)) for (const byLength of Object.values(by
 
 // --- 5. rotamers -----------------------------------------------------------------------------
 function circularMean(deg: number[], period: number): number {
-  let s = 0, c = 0;
+  let s = 0,
+    c = 0;
   for (const d of deg) {
     s += Math.sin((d * 2 * Math.PI) / period);
     c += Math.cos((d * 2 * Math.PI) / period);
@@ -353,7 +365,12 @@ function commonRotamer(resname: string, samples: (number | null)[][]): { chi: nu
     (counts.get(key) ?? counts.set(key, []).get(key)!).push(s);
   }
   const [, best] = [...counts].sort((a, b) => b[1].length - a[1].length)[0]!;
-  const chi = best[0]!.map((_, k) => circularMean(best.map((s) => s[k]!), periodic.has(k) ? 180 : 360));
+  const chi = best[0]!.map((_, k) =>
+    circularMean(
+      best.map((s) => s[k]!),
+      periodic.has(k) ? 180 : 360,
+    ),
+  );
   return { chi, fraction: Math.round((best.length / complete.length) * 1000) / 1000 };
 }
 

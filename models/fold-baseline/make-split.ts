@@ -37,7 +37,6 @@ const IDENTITY_LIMIT = 0.95;
 /** Deterministic pseudo-random numbers (mulberry32). */
 const rng = mulberry32;
 
-
 /** CDR sequences by the Rosetta curation (`rosetta-fv.info`: pdb … h1 h2 h3 l1 l2 l3 frh frl). */
 function readInfoCdrs(file: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -46,7 +45,10 @@ function readInfoCdrs(file: string): Map<string, string[]> {
     const f = line.trim().split(/\s+/);
     if (f.length < 12) continue;
     const [h1, h2, h3, l1, l2, l3] = f.slice(6, 12);
-    out.set(f[0]!.toLowerCase(), [h1!, h2!, h3!, l1!, l2!, l3!].map((s) => (s === '-' ? '' : s)));
+    out.set(
+      f[0]!.toLowerCase(),
+      [h1!, h2!, h3!, l1!, l2!, l3!].map((s) => (s === '-' ? '' : s)),
+    );
   }
   return out;
 }
@@ -126,7 +128,7 @@ const keys = new Map(entries.map((e) => [e.id, keysOf(e)]));
 
 const removed: Record<string, string[]> = {};
 const remove = (id: string, why: string) => {
-  (removed[id] ??= []).includes(why) || removed[id]!.push(why);
+  if (!(removed[id] ??= []).includes(why)) removed[id]!.push(why);
 };
 const testSameCdrSet = new Set<string>();
 for (const e of entries) {
@@ -150,7 +152,10 @@ for (const e of entries) {
   }
 }
 
-const rest = entries.map((e) => e.id).filter((id) => !testSet.has(id) && removed[id] === undefined).sort();
+const rest = entries
+  .map((e) => e.id)
+  .filter((id) => !testSet.has(id) && removed[id] === undefined)
+  .sort();
 // Validation by clusters: entries linked by the same rules (identical CDR set or CDR-H3, Fv ≥ 95%
 // identical) fall on the same side, so validation measures generalisation as the test set does
 // instead of rewarding a copy of a near-duplicate in training.
@@ -210,8 +215,7 @@ const train = rest.filter((id) => !valSet.has(id));
 
 const count = (pred: (why: string) => boolean) => Object.values(removed).filter((w) => w.some(pred)).length;
 const split = {
-  description:
-    'Leakage-free split of rosetta-fv for balmkit structure models; made by models/fold-baseline/make-split.ts (rules in its header comment).',
+  description: 'Leakage-free split of rosetta-fv for balmkit structure models; made by models/fold-baseline/make-split.ts (rules in its header comment).',
   source: 'RosettaCommons/tools @14c1d16 antibody/antibody_database (rosetta-fv), RAB-49 (Graylab/deepH3-distances-orientations @a62bfef), ImmuneBuilder @0df4e2a split lists',
   seed: SEED,
   rules: {

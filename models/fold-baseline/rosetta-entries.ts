@@ -103,7 +103,10 @@ function atomAt(c: NumberedChain, i: number, name: string): [number, number, num
  */
 export async function loadRosettaEntries(data: string): Promise<Entry[]> {
   const folder = rosettaFolder(data);
-  const files = fs.readdirSync(folder).filter((f) => /^pdb\w{4}_chothia\.pdb\.bz2$/.test(f)).sort();
+  const files = fs
+    .readdirSync(folder)
+    .filter((f) => /^pdb\w{4}_chothia\.pdb\.bz2$/.test(f))
+    .sort();
   // The key covers the file list and the numbering code and profiles, so a changed numbering rebuilds.
   const hash = createHash('sha256').update(files.join('\n')).update('v1');
   const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');

@@ -22,15 +22,7 @@ import { gzipSync } from 'node:zlib';
 
 import { AMINO_ACIDS, BACKGROUND } from '../../src/antibody/alphabet.js';
 import { number } from '../../src/antibody/number.js';
-import {
-  PROFILE_FORMAT,
-  PROFILE_POSITIONS,
-  parseProfileSet,
-  type GermlineJson,
-  type ProfileFile,
-  type ProfileJson,
-  type ProfileSet,
-} from '../../src/antibody/profile.js';
+import { PROFILE_FORMAT, PROFILE_POSITIONS, parseProfileSet, type GermlineJson, type ProfileFile, type ProfileJson, type ProfileSet } from '../../src/antibody/profile.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const outArg = process.argv.indexOf('--out');
@@ -104,7 +96,9 @@ const B62 = `
 
 /** P(a | b): the probability BLOSUM62's target frequencies give residue a at a site holding b. */
 function substitutionProbabilities(): number[][] {
-  const rows = B62.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  const rows = B62.trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number));
   const s = (a: number, b: number): number => rows[B62_ORDER.indexOf(AMINO_ACIDS[a]!)]![B62_ORDER.indexOf(AMINO_ACIDS[b]!)]!;
   const p: number[][] = [];
   for (let b = 0; b < 20; b++) {
@@ -264,7 +258,19 @@ const inRange = (p: number, r: number[]): boolean => p >= r[0]! && p <= r[1]!;
 
 /** CDR3 occupancy by IMGT position: IMGT fills 105–117 from both ends, so the middle is emptiest. */
 const CDR3_OCCUPANCY: Record<number, number> = {
-  105: 0.98, 106: 0.97, 107: 0.95, 108: 0.9, 109: 0.85, 110: 0.8, 111: 0.7, 112: 0.7, 113: 0.8, 114: 0.85, 115: 0.9, 116: 0.95, 117: 0.98,
+  105: 0.98,
+  106: 0.97,
+  107: 0.95,
+  108: 0.9,
+  109: 0.85,
+  110: 0.8,
+  111: 0.7,
+  112: 0.7,
+  113: 0.8,
+  114: 0.85,
+  115: 0.9,
+  116: 0.95,
+  117: 0.98,
 };
 
 const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
@@ -361,11 +367,7 @@ function main(): void {
   const macaque = regapWithProfiles(root, 'ogrdb-macaque', 'rhesus', parseProfileSet(Buffer.from(JSON.stringify(first))));
   const all = [...genes, ...macaque.genes];
   const profiles = profilesFor(all, subst);
-  const file = fileFor(
-    all,
-    profiles,
-    'OGRDB germline sets (human; BALB/c and C57BL/6 mouse; rhesus macaque, re-gapped by balmkit), via brineylab/abstar @c0b7c29; CC BY 4.0',
-  );
+  const file = fileFor(all, profiles, 'OGRDB germline sets (human; BALB/c and C57BL/6 mouse; rhesus macaque, re-gapped by balmkit), via brineylab/abstar @c0b7c29; CC BY 4.0');
   const json = JSON.stringify(file);
   const bytes = gzipSync(Buffer.from(json), { level: 9 });
   // Zero the gzip header's mtime so the bytes depend on the input only.

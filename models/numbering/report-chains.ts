@@ -50,8 +50,13 @@ for (const r of records) {
 }
 const secs = (Date.now() - t0) / 1000;
 const pct = (a: number, b: number): string => `${((100 * a) / b).toFixed(2)}%`;
-console.log(`pdb-antibody-chains: ${records.length} chains, ${numbered} numbered (${pct(numbered, records.length)}), ${records.length - numbered} rejected; ${secs.toFixed(1)} s`);
-console.log(`  domains by chain: ${[...types].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+console.log(`pdb-antibody-chains: ${records.length} chains, ${numbered} numbered (${pct(numbered, records.length)}; ${domains} domains), ${records.length - numbered} rejected; ${secs.toFixed(1)} s`);
+console.log(
+  `  domains by chain: ${[...types]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ')}`,
+);
 for (const [k, n] of [...reasons].sort((a, b) => b[1] - a[1])) console.log(`  rejected ${String(n).padStart(5)}  ${k}   e.g. ${examples.get(k)}`);
 console.log(`  chains whose header names a T-cell receptor: ${tcrByHeader}; rejected ${tcrRejected}, numbered ${tcrNumbered}`);
 const others = records.length - tcrByHeader;

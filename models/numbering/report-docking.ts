@@ -16,8 +16,26 @@ import { gunzipSync } from 'node:zlib';
 import { number, type NumberedDomain } from '../../src/antibody/index.js';
 
 const THREE_TO_ONE: Record<string, string> = {
-  ALA: 'A', ARG: 'R', ASN: 'N', ASP: 'D', CYS: 'C', GLN: 'Q', GLU: 'E', GLY: 'G', HIS: 'H', ILE: 'I',
-  LEU: 'L', LYS: 'K', MET: 'M', PHE: 'F', PRO: 'P', SER: 'S', THR: 'T', TRP: 'W', TYR: 'Y', VAL: 'V',
+  ALA: 'A',
+  ARG: 'R',
+  ASN: 'N',
+  ASP: 'D',
+  CYS: 'C',
+  GLN: 'Q',
+  GLU: 'E',
+  GLY: 'G',
+  HIS: 'H',
+  ILE: 'I',
+  LEU: 'L',
+  LYS: 'K',
+  MET: 'M',
+  PHE: 'F',
+  PRO: 'P',
+  SER: 'S',
+  THR: 'T',
+  TRP: 'W',
+  TYR: 'Y',
+  VAL: 'V',
   MSE: 'M',
 };
 
@@ -134,7 +152,9 @@ for (const c of cases) {
 console.log(`docking-benchmark-5.5: ${cases.length} cases`);
 console.log(`  antibody chains: ${antibodyChains}, numbered ${antibodyChains - antibodyFailed.length}`);
 for (const f of antibodyFailed) console.log(`    not numbered: ${f}`);
-console.log(`  bound vs unbound, shared residues: ${shared}; same IMGT label ${sameImgt} (${((100 * sameImgt) / shared).toFixed(2)}%), same Chothia label ${sameChothia} (${((100 * sameChothia) / shared).toFixed(2)}%)`);
+console.log(
+  `  bound vs unbound, shared residues: ${shared}; same IMGT label ${sameImgt} (${((100 * sameImgt) / shared).toFixed(2)}%), same Chothia label ${sameChothia} (${((100 * sameChothia) / shared).toFixed(2)}%)`,
+);
 for (const d of diffs.slice(0, 30)) console.log(`    ${d}`);
 console.log(`  antigen chains: ${antigenChains}, rejected ${antigenRejected}`);
 for (const a of antigenNumbered) console.log(`    ${a}`);

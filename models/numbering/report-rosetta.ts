@@ -46,7 +46,26 @@ const bump = (m: Map<string, number>, k: string, n = 1): void => {
 /** Chothia region name of a file label, for grouping. */
 function regionName(chain: 'H' | 'L', lab: string): string {
   const n = parseInt(lab, 10);
-  const cuts = chain === 'H' ? [[1, 25, 'fwr1'], [26, 35, 'cdr1'], [36, 49, 'fwr2'], [50, 65, 'cdr2'], [66, 94, 'fwr3'], [95, 102, 'cdr3'], [103, 113, 'fwr4']] : [[1, 23, 'fwr1'], [24, 34, 'cdr1'], [35, 49, 'fwr2'], [50, 56, 'cdr2'], [57, 88, 'fwr3'], [89, 97, 'cdr3'], [98, 107, 'fwr4']];
+  const cuts =
+    chain === 'H'
+      ? [
+          [1, 25, 'fwr1'],
+          [26, 35, 'cdr1'],
+          [36, 49, 'fwr2'],
+          [50, 65, 'cdr2'],
+          [66, 94, 'fwr3'],
+          [95, 102, 'cdr3'],
+          [103, 113, 'fwr4'],
+        ]
+      : [
+          [1, 23, 'fwr1'],
+          [24, 34, 'cdr1'],
+          [35, 49, 'fwr2'],
+          [50, 56, 'cdr2'],
+          [57, 88, 'fwr3'],
+          [89, 97, 'cdr3'],
+          [98, 107, 'fwr4'],
+        ];
   for (const [a, b, name] of cuts as [number, number, string][]) if (n >= a && n <= b) return name;
   return 'after fwr4';
 }
@@ -95,11 +114,7 @@ for (const file of files) {
         agree++;
         continue;
       }
-      const where = !anchorsOk
-        ? "file's numbering misses its own Cys/Trp anchors"
-        : c.breaks > 0
-          ? 'chain with missing residues'
-          : 'complete chain';
+      const where = !anchorsOk ? "file's numbering misses its own Cys/Trp anchors" : c.breaks > 0 ? 'chain with missing residues' : 'complete chain';
       const kind = `${chain} ${regionName(chain, theirs)}: ${mine === undefined ? 'not numbered by balmkit' : 'numbered differently'} (${where})`;
       bump(kinds, kind);
       bump(patterns, `${chain}${theirs}→${mine ?? '-'}`);
@@ -152,7 +167,13 @@ lines.push(
   `  ${cdrSame} / ${cdrTotal} CDRs identical = ${pct(cdrSame, cdrTotal)} (a 'none' column counted as a miss; ${cdrNone} such)`,
   `  ${cdrSame} / ${withSeq} of the CDRs the info file gives a sequence for = ${pct(cdrSame, withSeq)}`,
 );
-lines.push('  first misses:', ...cdrMisses.filter((m) => !m.includes("info 'none'")).slice(0, 25).map((m) => `    ${m}`));
+lines.push(
+  '  first misses:',
+  ...cdrMisses
+    .filter((m) => !m.includes("info 'none'"))
+    .slice(0, 25)
+    .map((m) => `    ${m}`),
+);
 lines.push('', `IMGT anchors: ${anchorChecked - anchorBad.length} / ${anchorChecked} residues at IMGT 104 are Cys and at 118 Trp (H) / Phe (L)`);
 lines.push(`  of the ${anchorBad.length} others, ${anchorBad.filter((m) => m.includes('misplaced?')).length} have the expected residue within 2 residues (possible misplacement):`);
 lines.push(...anchorBad.map((m) => `  ${m}`));

@@ -66,7 +66,10 @@ class Tally {
 const AA = 'ACDEFGHIKLMNPQRSTVWY';
 
 async function main(): Promise<void> {
-  const rows = readFileSync(DATA, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
+  const rows = readFileSync(DATA, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Row);
   const train = rows.filter((r) => r.split === 'train');
   const valid = rows.filter((r) => r.split === 'valid').slice(0, LIMIT);
 
@@ -97,7 +100,10 @@ async function main(): Promise<void> {
   for (let start = 0; start < chains.length; start += 32) {
     const part = chains.slice(start, start + 32);
     const masks = part.map((c, k) => maskedPositions(c.sequence.length, start + k));
-    const outs = await balm.forward(part.map((c, k) => encodeChain(c.sequence, c.numbering, masks[k])), 32);
+    const outs = await balm.forward(
+      part.map((c, k) => encodeChain(c.sequence, c.numbering, masks[k])),
+      32,
+    );
     outs.forEach((o, b) => {
       for (const i of masks[b]) {
         masked.add(regionsOf(valid[start + b], i), -logProbability(o.logits.subarray((i + 1) * v, (i + 2) * v), residueToken(part[b].sequence[i])));

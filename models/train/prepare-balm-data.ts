@@ -42,7 +42,13 @@ function readFasta(path: string): { id: string; seq: string }[] {
   const out: { id: string; seq: string }[] = [];
   for (const block of text.split('>').slice(1)) {
     const nl = block.indexOf('\n');
-    out.push({ id: block.slice(0, nl).trim().split(/\s+/)[0], seq: block.slice(nl + 1).replace(/\s+/g, '').toUpperCase() });
+    out.push({
+      id: block.slice(0, nl).trim().split(/\s+/)[0],
+      seq: block
+        .slice(nl + 1)
+        .replace(/\s+/g, '')
+        .toUpperCase(),
+    });
   }
   return out;
 }
@@ -103,7 +109,10 @@ async function main(): Promise<void> {
   const summary: Record<string, unknown> = {};
 
   // Test entries: RAB-49 and ABodyBuilder2's test ids.
-  const rab = readFileSync(`${DATA}benchmark-lists/rab49-test-set.txt`, 'utf8').split(/\s+/).filter((x) => /^[0-9][a-z0-9]{3}$/i.test(x)).map((x) => x.toLowerCase());
+  const rab = readFileSync(`${DATA}benchmark-lists/rab49-test-set.txt`, 'utf8')
+    .split(/\s+/)
+    .filter((x) => /^[0-9][a-z0-9]{3}$/i.test(x))
+    .map((x) => x.toLowerCase());
   const abb2 = readFileSync(`${DATA}benchmark-lists/abodybuilder2-antibody-split.csv`, 'utf8')
     .split('\n')
     .slice(1)
@@ -120,7 +129,28 @@ async function main(): Promise<void> {
     if (!testIds.has(r.id.slice(0, 4).toLowerCase())) continue;
     for (const d of domainsOf(r.seq, r.id)) testChains.push(toChain(r.id, 'test', d));
   }
-  const THREE: Record<string, string> = { ALA: 'A', ARG: 'R', ASN: 'N', ASP: 'D', CYS: 'C', GLN: 'Q', GLU: 'E', GLY: 'G', HIS: 'H', ILE: 'I', LEU: 'L', LYS: 'K', MET: 'M', PHE: 'F', PRO: 'P', SER: 'S', THR: 'T', TRP: 'W', TYR: 'Y', VAL: 'V' };
+  const THREE: Record<string, string> = {
+    ALA: 'A',
+    ARG: 'R',
+    ASN: 'N',
+    ASP: 'D',
+    CYS: 'C',
+    GLN: 'Q',
+    GLU: 'E',
+    GLY: 'G',
+    HIS: 'H',
+    ILE: 'I',
+    LEU: 'L',
+    LYS: 'K',
+    MET: 'M',
+    PHE: 'F',
+    PRO: 'P',
+    SER: 'S',
+    THR: 'T',
+    TRP: 'W',
+    TYR: 'Y',
+    VAL: 'V',
+  };
   const fvDir = `${DATA}antibody-structures/rosetta-fv/`;
   const fvFiles = new Set(readdirSync(fvDir));
   for (const id of rab) {
@@ -128,7 +158,10 @@ async function main(): Promise<void> {
     if (!fvFiles.has(f)) continue;
     const s = await readPdb(fvDir + f);
     for (const ch of s.chains) {
-      const seq = ch.residues.filter((r) => !r.hetero).map((r) => THREE[r.name] ?? 'X').join('');
+      const seq = ch.residues
+        .filter((r) => !r.hetero)
+        .map((r) => THREE[r.name] ?? 'X')
+        .join('');
       for (const d of domainsOf(seq, `${id}_${ch.id}`)) testChains.push(toChain(`${id}_${ch.id}`, 'test', d));
     }
   }
@@ -185,7 +218,16 @@ async function main(): Promise<void> {
   }
   const held = (rep: Chain) => createHash('sha256').update(rep.sequence).digest().readUInt32BE(0) / 2 ** 32 < 0.05;
   const lines = kept.map((c) =>
-    JSON.stringify({ id: c.id, source: c.source, chain: c.chain, species: c.species, v_gene: c.vGene, sequence: c.sequence, numbering: c.numbering, split: held(clonotypeOf.get(c)!) ? 'valid' : 'train' }),
+    JSON.stringify({
+      id: c.id,
+      source: c.source,
+      chain: c.chain,
+      species: c.species,
+      v_gene: c.vGene,
+      sequence: c.sequence,
+      numbering: c.numbering,
+      split: held(clonotypeOf.get(c)!) ? 'valid' : 'train',
+    }),
   );
   const valid = lines.filter((l) => l.endsWith('"valid"}')).length;
   summary.split = { train: lines.length - valid, valid, clonotypes: [...reps.values()].reduce((a, l) => a + l.length, 0) };

@@ -73,7 +73,11 @@ function tables(): Record<string, HostTensor> {
   RESNAMES.forEach((r, t) => CHI_ANGLE_ATOMS[r]!.forEach((_, k) => (chiCount[t * 4 + k] = 1)));
   return {
     'table.default_frames': hostTensor('float32', [NUM_RESTYPES, NUM_GROUPS, 12], Float32Array.from(DEFAULT_FRAMES)),
-    'table.atom14_group': hostTensor('int64', [NUM_RESTYPES, ATOMS_PER_RESIDUE], BigInt64Array.from(ATOM14_GROUP, (x) => BigInt(x))),
+    'table.atom14_group': hostTensor(
+      'int64',
+      [NUM_RESTYPES, ATOMS_PER_RESIDUE],
+      BigInt64Array.from(ATOM14_GROUP, (x) => BigInt(x)),
+    ),
     'table.atom14_position': hostTensor('float32', [NUM_RESTYPES, ATOMS_PER_RESIDUE, 3], Float32Array.from(ATOM14_POSITION)),
     'table.atom14_mask': hostTensor('float32', [NUM_RESTYPES, ATOMS_PER_RESIDUE], Float32Array.from(ATOM14_MASK)),
     'table.chi_pi_periodic': hostTensor('float32', [NUM_RESTYPES, 4], chiPi),
@@ -146,9 +150,18 @@ for (const set of sets) {
   }
   const R = offsets[offsets.length - 1]!;
   const f32 = (name: string, shape: number[]) => hostTensor('float32', shape, Float32Array.from(cols[name]!));
-  const i64 = (name: string, shape: number[]) => hostTensor('int64', shape, BigInt64Array.from(cols[name]!, (v) => BigInt(v)));
+  const i64 = (name: string, shape: number[]) =>
+    hostTensor(
+      'int64',
+      shape,
+      BigInt64Array.from(cols[name]!, (v) => BigInt(v)),
+    );
   const tensors: Record<string, HostTensor> = {
-    offsets: hostTensor('int64', [offsets.length], BigInt64Array.from(offsets, (v) => BigInt(v))),
+    offsets: hostTensor(
+      'int64',
+      [offsets.length],
+      BigInt64Array.from(offsets, (v) => BigInt(v)),
+    ),
     aatype: i64('aatype', [R]),
     chain: i64('chain', [R]),
     residue_index: i64('residue_index', [R]),

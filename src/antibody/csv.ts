@@ -17,12 +17,16 @@ export function splitCsvLine(line: string): string[] {
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
     if (quoted) {
-      if (c === '"' && line[i + 1] === '"') (cur += '"'), i++;
-      else if (c === '"') quoted = false;
+      if (c === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (c === '"') quoted = false;
       else cur += c;
     } else if (c === '"') quoted = true;
-    else if (c === ',') (out.push(cur), (cur = ''));
-    else cur += c;
+    else if (c === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
   }
   out.push(cur);
   return out;
@@ -81,7 +85,8 @@ export function parseAntibodyCsv(text: string, source: string): AntibodyRecord[]
     const earlier = seen.get(name);
     if (name === '') ab.problem = { reason: 'bad-row', message: `${where}: empty name; give every row a name` };
     else if (heavy === '' && light === '') ab.problem = { reason: 'bad-row', message: `record '${name}' (${where}): no heavy or light sequence` };
-    else if (earlier !== undefined) ab.problem = { reason: 'duplicate-name', message: `record '${name}' (${where}): the same name as the row on line ${earlier}; record names must be unique: rename one` };
+    else if (earlier !== undefined)
+      ab.problem = { reason: 'duplicate-name', message: `record '${name}' (${where}): the same name as the row on line ${earlier}; record names must be unique: rename one` };
     if (name !== '' && earlier === undefined) seen.set(name, k + 1);
     out.push(ab);
   }

@@ -24,7 +24,10 @@ export interface FastaRecord {
 export function parseFasta(text: string): FastaRecord[] {
   const lines = text.split(/\r?\n/);
   if (!lines.some((l) => l.startsWith('>'))) {
-    const seq = lines.filter((l) => !l.startsWith(';')).join('').replace(/\s+/g, '');
+    const seq = lines
+      .filter((l) => !l.startsWith(';'))
+      .join('')
+      .replace(/\s+/g, '');
     return seq === '' ? [] : [{ name: 'sequence', description: '', sequence: seq, line: 1 }];
   }
   const out: FastaRecord[] = [];

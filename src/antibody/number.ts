@@ -378,15 +378,7 @@ function judge(a: Alignment, v: GermlineMatch | null): { reason: string; detail:
   return null;
 }
 
-function buildDomain(
-  seq: string,
-  codes: Uint8Array,
-  a: Alignment,
-  imgt: Position[],
-  vGene: GermlineMatch | null,
-  set: ProfileSet,
-  scheme: Scheme,
-): NumberedDomain {
+function buildDomain(seq: string, codes: Uint8Array, a: Alignment, imgt: Position[], vGene: GermlineMatch | null, set: ProfileSet, scheme: Scheme): NumberedDomain {
   const chain = a.profile.chain;
   const cls = chainClassOf(chain);
   const chothia = convertNumbering(imgt, 'chothia', cls);

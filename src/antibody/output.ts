@@ -11,9 +11,7 @@ import type { NumberedDomain } from './number.js';
  * The closest germline gene of a domain: a fact about similarity, not a lineage call.
  * `placeholder` marks an OGRDB label for a gene IUIS has not named (`IGHJ0-SCNX*00`).
  */
-const geneSchema = z
-  .object({ name: z.string(), species: z.string(), identity: z.number().min(0).max(1), compared: z.number().int(), placeholder: z.boolean().optional() })
-  .nullable();
+const geneSchema = z.object({ name: z.string(), species: z.string(), identity: z.number().min(0).max(1), compared: z.number().int(), placeholder: z.boolean().optional() }).nullable();
 
 /** One numbered domain of one record. */
 export const numberedChainSchema = z.object({

@@ -119,7 +119,14 @@ export function nameWithoutChainToken(name: string): { key: string; token: Chain
   for (let i = tokens.length - 1; i >= 0; i--) {
     for (const span of [2, 1]) {
       if (i + span > tokens.length || (span === 2 && core[tokens[i]!.end] !== '_')) continue;
-      const token = CHAIN_TOKENS[tokens.slice(i, i + span).map((t) => t.text).join('_').toLowerCase()];
+      const token =
+        CHAIN_TOKENS[
+          tokens
+            .slice(i, i + span)
+            .map((t) => t.text)
+            .join('_')
+            .toLowerCase()
+        ];
       if (token === undefined) continue;
       // Drop the token with the delimiter that joined it to the rest.
       const from = i > 0 ? tokens[i - 1]!.end : tokens[i]!.start;
@@ -156,7 +163,14 @@ export function pairRecords(records: readonly FastaRecord[], options: PairOption
     const earlier = seen.get(r.name);
     if (earlier !== undefined) {
       summary.duplicates++;
-      extra.push([k, { name: r.name, single: r, problem: { reason: 'duplicate-name', message: `record '${r.name}' (line ${r.line}): the same name as an earlier record (line ${earlier.line}); record names must be unique: rename one` } }]);
+      extra.push([
+        k,
+        {
+          name: r.name,
+          single: r,
+          problem: { reason: 'duplicate-name', message: `record '${r.name}' (line ${r.line}): the same name as an earlier record (line ${earlier.line}); record names must be unique: rename one` },
+        },
+      ]);
       return;
     }
     seen.set(r.name, r);
@@ -223,7 +237,13 @@ export function pairRecords(records: readonly FastaRecord[], options: PairOption
       } else if (heavy.length + light.length > 1) {
         const reason = `id ${id} has ${plural(heavy.length, 'heavy record')} and ${plural(light.length, 'light record')} left to pair`;
         const kind = 'their id has not one heavy and one light record';
-        for (const r of group) if (!slot.has(r)) chain.get(r) === undefined ? single(r, 'not numbered as an antibody chain') : chain.get(r) === 'both' ? single(r, 'holds two domains (scFv)') : single(r, reason, kind);
+        for (const r of group) {
+          if (slot.has(r)) continue;
+          const c = chain.get(r);
+          if (c === undefined) single(r, 'not numbered as an antibody chain');
+          else if (c === 'both') single(r, 'holds two domains (scFv)');
+          else single(r, reason, kind);
+        }
       }
     }
   }

@@ -59,7 +59,11 @@ export function buildKmerIndex(set: ProfileSet): KmerIndex {
   for (const [c, b] of buckets) offsets[c + 1] = b.size;
   for (let c = 0; c < n; c++) offsets[c + 1]! += offsets[c]!;
   const entries = new Int32Array(offsets[n]!);
-  for (const [c, b] of buckets) entries.set([...b].sort((x, y) => x - y), offsets[c]!);
+  for (const [c, b] of buckets)
+    entries.set(
+      [...b].sort((x, y) => x - y),
+      offsets[c]!,
+    );
   return { offsets, entries, profiles: set.profiles.length };
 }
 
@@ -67,13 +71,7 @@ export function buildKmerIndex(set: ProfileSet): KmerIndex {
  * Where variable domains may start in `codes`, best first; at most `maxDomains`, at least 90
  * residues apart, each with ≥ `minVotes` votes (later ones also ≥ 12 and ≥ 30% of the first's).
  */
-export function findDomainCandidates(
-  codes: Uint8Array,
-  index: KmerIndex,
-  set: ProfileSet,
-  maxDomains = 2,
-  minVotes = 4,
-): DomainCandidate[] {
+export function findDomainCandidates(codes: Uint8Array, index: KmerIndex, set: ProfileSet, maxDomains = 2, minVotes = 4): DomainCandidate[] {
   const L = codes.length;
   const width = L + MARGIN;
   const P = index.profiles;

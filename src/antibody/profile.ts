@@ -134,7 +134,7 @@ export function parseProfileSet(bytes: Uint8Array, file = '(bytes)'): ProfileSet
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file}: not a balmkit profile file (${(e as Error).message}); rebuild it with models/numbering/build-profiles.ts`);
+    throw new Error(`${file}: not a balmkit profile file (${(e as Error).message}); rebuild it with models/numbering/build-profiles.ts`, { cause: e });
   }
   const r = profileFile.safeParse(raw);
   if (!r.success) {

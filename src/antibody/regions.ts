@@ -34,23 +34,55 @@ export interface CdrDefinitionSpec {
 export const CDR_RANGES: Readonly<Record<CdrDefinition, CdrDefinitionSpec>> = {
   imgt: {
     scheme: 'imgt',
-    heavy: [[27, 38], [56, 65], [105, 117]],
-    light: [[27, 38], [56, 65], [105, 117]],
+    heavy: [
+      [27, 38],
+      [56, 65],
+      [105, 117],
+    ],
+    light: [
+      [27, 38],
+      [56, 65],
+      [105, 117],
+    ],
   },
   chothia: {
     scheme: 'chothia',
-    heavy: [[26, 32], [52, 56], [95, 102]],
-    light: [[24, 34], [50, 56], [89, 97]],
+    heavy: [
+      [26, 32],
+      [52, 56],
+      [95, 102],
+    ],
+    light: [
+      [24, 34],
+      [50, 56],
+      [89, 97],
+    ],
   },
   kabat: {
     scheme: 'kabat',
-    heavy: [[31, 35], [50, 65], [95, 102]],
-    light: [[24, 34], [50, 56], [89, 97]],
+    heavy: [
+      [31, 35],
+      [50, 65],
+      [95, 102],
+    ],
+    light: [
+      [24, 34],
+      [50, 56],
+      [89, 97],
+    ],
   },
   north: {
     scheme: 'chothia',
-    heavy: [[23, 35], [50, 58], [93, 102]],
-    light: [[24, 34], [49, 56], [89, 97]],
+    heavy: [
+      [23, 35],
+      [50, 58],
+      [93, 102],
+    ],
+    light: [
+      [24, 34],
+      [49, 56],
+      [89, 97],
+    ],
   },
 };
 

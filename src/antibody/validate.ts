@@ -72,14 +72,14 @@ export function cleanSequence(raw: string, source: SequenceSource = {}, options:
   const maxLength = options.maxLength ?? MAX_CHAIN_LENGTH;
   const allowUnknown = options.allowUnknown ?? true;
   const seq = raw.replace(/\s+/g, '').replace(/\*$/, '').toUpperCase();
-  if (seq.length === 0) throw new SequenceError(source, 'empty', [{ message: 'the sequence is empty: give the chain\'s residues (one-letter codes)' }]);
+  if (seq.length === 0) throw new SequenceError(source, 'empty', [{ message: "the sequence is empty: give the chain's residues (one-letter codes)" }]);
   if (looksLikeNucleotides(seq)) {
     const pct = Math.round(nucleotideFraction(seq) * 100);
     throw new SequenceError(source, 'nucleotide', [
       {
         message:
           `this looks like DNA/RNA (${pct}% of its ${seq.length} letters are A, C, G, T/U or N), not a protein: translate it ` +
-          'first (the CLI\'s --translate takes the reading frame with the longest stretch free of stop codons)',
+          "first (the CLI's --translate takes the reading frame with the longest stretch free of stop codons)",
       },
     ]);
   }
@@ -104,9 +104,7 @@ export function cleanSequence(raw: string, source: SequenceSource = {}, options:
   }
   if (problems.length > 0) throw new SequenceError(source, 'invalid-residue', problems);
   if (seq.length > maxLength) {
-    throw new SequenceError(source, 'too-long', [
-      { message: `${seq.length} residues is longer than the ${maxLength} accepted for one chain: split the record into its chains` },
-    ]);
+    throw new SequenceError(source, 'too-long', [{ message: `${seq.length} residues is longer than the ${maxLength} accepted for one chain: split the record into its chains` }]);
   }
   return seq;
 }

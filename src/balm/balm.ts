@@ -80,7 +80,7 @@ export class Balm {
     try {
       json = JSON.parse(readFileSync(configPath, 'utf8'));
     } catch (e) {
-      throw new Error(`cannot read ${configPath}: ${(e as Error).message}`);
+      throw new Error(`cannot read ${configPath}: ${(e as Error).message}`, { cause: e });
     }
     const config = parseEsmConfig(json, configPath);
     const { attention, linear, ...sessionOptions } = opts;
@@ -141,7 +141,10 @@ export class Balm {
 
   /** Per-residue and pooled embeddings (the last hidden state, after the final LayerNorm). */
   async embed(chains: readonly NumberedChain[], batchSize = 32): Promise<ChainEmbedding[]> {
-    const outs = await this.forward(chains.map((c) => encodeChain(c.sequence, c.numbering)), batchSize);
+    const outs = await this.forward(
+      chains.map((c) => encodeChain(c.sequence, c.numbering)),
+      batchSize,
+    );
     const d = this.hiddenSize;
     return outs.map((o) => {
       const residues = o.length - 2;

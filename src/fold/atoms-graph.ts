@@ -69,8 +69,7 @@ function homogeneousPositions(): Float32Array {
  */
 export function emitAtomsFromFrames(g: GraphBuilder, inputs: AtomsGraphInputs): AtomsGraphOutputs {
   return g.scope('atoms', () => {
-    const table = (name: string, dims: number[], data: Float32Array) =>
-      g.has(name) ? g.get(name) : g.initializer(name, { dtype: 'float32', dims, data });
+    const table = (name: string, dims: number[], data: Float32Array) => (g.has(name) ? g.get(name) : g.initializer(name, { dtype: 'float32', dims, data }));
     const lit = table('fold.atoms.default_frames', [NUM_RESTYPES, NUM_GROUPS - 1, 4, 4], defaultFrames4x4());
     const oneHot = table('fold.atoms.group_one_hot', [NUM_RESTYPES, ATOMS_PER_RESIDUE, NUM_GROUPS], groupOneHot());
     const litPos = table('fold.atoms.positions', [NUM_RESTYPES, ATOMS_PER_RESIDUE, 4], homogeneousPositions());

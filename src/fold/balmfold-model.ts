@@ -229,10 +229,7 @@ function invariantPointAttention(s: Value, f: Frames & { RT: Value }, sh: IpaSha
   const vp = points('v_points', Pv);
   const wL = Math.sqrt(1 / 3);
   // |qp_i − kp_j|² = |qp_i|² + |kp_j|² − 2 qp_i·kp_j
-  const sq = op.sub(
-    op.add(op.reduceSum(op.mul(qp, qp), [2], true), op.unsqueeze(op.reduceSum(op.mul(kp, kp), [2], false), [1])),
-    op.mul(op.matMul(qp, op.transpose(kp, [0, 2, 1])), 2),
-  );
+  const sq = op.sub(op.add(op.reduceSum(op.mul(qp, qp), [2], true), op.unsqueeze(op.reduceSum(op.mul(kp, kp), [2], false), [1])), op.mul(op.matMul(qp, op.transpose(kp, [0, 2, 1])), 2));
   const logits = op.sub(op.add(op.div(op.matMul(q, op.transpose(k, [0, 2, 1])), Math.sqrt(c)), sh.bias), op.mul(sh.gamma, sq));
   const a = op.softmax(op.mul(logits, wL), -1); // [H, N, N]
   const o = op.reshape(op.transpose(op.matMul(a, v), [1, 0, 2]), [0, H * c]);
@@ -253,15 +250,29 @@ function quaternionUpdate(u: Value): Frames {
   const c = op.mul(c0, inv);
   const d = op.mul(d0, inv);
   const m = op.mul;
-  const aa = m(a, a), bb = m(b, b), cc = m(c, c), dd = m(d, d);
-  const bc = m(b, c), ad = m(a, d), bd = m(b, d), ac = m(a, c), cd = m(c, d), ab = m(a, b);
+  const aa = m(a, a),
+    bb = m(b, b),
+    cc = m(c, c),
+    dd = m(d, d);
+  const bc = m(b, c),
+    ad = m(a, d),
+    bd = m(b, d),
+    ac = m(a, c),
+    cd = m(c, d),
+    ab = m(a, b);
   const two = (x: Value) => op.mul(x, 2);
   const R = op.reshape(
     op.concat(
       [
-        op.sub(op.sub(op.add(aa, bb), cc), dd), two(op.sub(bc, ad)), two(op.add(bd, ac)),
-        two(op.add(bc, ad)), op.sub(op.add(op.sub(aa, bb), cc), dd), two(op.sub(cd, ab)),
-        two(op.sub(bd, ac)), two(op.add(cd, ab)), op.add(op.sub(op.sub(aa, bb), cc), dd),
+        op.sub(op.sub(op.add(aa, bb), cc), dd),
+        two(op.sub(bc, ad)),
+        two(op.add(bd, ac)),
+        two(op.add(bc, ad)),
+        op.sub(op.add(op.sub(aa, bb), cc), dd),
+        two(op.sub(cd, ab)),
+        two(op.sub(bd, ac)),
+        two(op.add(cd, ab)),
+        op.add(op.sub(op.sub(aa, bb), cc), dd),
       ],
       1,
     ),
@@ -430,7 +441,12 @@ function build(weights: NamedTensors, cfg: BalmFoldConfig): GraphBuilder {
 
   const unused = [...weights.keys()].filter((k) => !g.has(k) && !g.has(`${k}.T`) && !derived.has(k));
   if (unused.length > 0) {
-    throw new GraphError(`tensor${unused.length > 1 ? 's' : ''} ${unused.slice(0, 5).map((k) => `'${k}'`).join(', ')}${unused.length > 5 ? `, … (${unused.length} in all)` : ''} not used by the BALMFold graph of this config: is config.json the one the weights were trained with?`);
+    throw new GraphError(
+      `tensor${unused.length > 1 ? 's' : ''} ${unused
+        .slice(0, 5)
+        .map((k) => `'${k}'`)
+        .join(', ')}${unused.length > 5 ? `, … (${unused.length} in all)` : ''} not used by the BALMFold graph of this config: is config.json the one the weights were trained with?`,
+    );
   }
   return g;
 }

@@ -157,7 +157,9 @@ export function resolveModelFolder(model: string = DEFAULT_FOLD_MODEL): string {
       if (fs.existsSync(path.join(dir, 'model.json'))) return dir;
     }
   }
-  const where = modelSearchPaths().map((p) => p.path).join(', ');
+  const where = modelSearchPaths()
+    .map((p) => p.path)
+    .join(', ');
   throw new ModelError(`model '${model}': no model.json there or in ${where}; give a model folder or a shipped model name (e.g. ${DEFAULT_FOLD_MODEL})`);
 }
 
@@ -173,7 +175,9 @@ function resolveBalmFolder(balm: string, folder: string, manifestFile: string): 
     const dir = path.join(p.path, balm);
     if (hasConfig(dir)) return dir;
   }
-  const where = modelSearchPaths().map((p) => p.path).join(', ');
+  const where = modelSearchPaths()
+    .map((p) => p.path)
+    .join(', ');
   throw new ModelError(`${manifestFile}: balm: no BALM model '${balm}' in ${where}; give a shipped BALM name (balm-small) or a folder relative to the model`);
 }
 

@@ -24,32 +24,8 @@ export {
 } from './residue-constants.js';
 export { IDEAL_ANGLES, IDEAL_BONDS, PEPTIDE, PEPTIDE_BOND_LENGTH, type IdealAngle, type IdealBond } from './stereochemistry.js';
 export { ATOM14_GROUP, ATOM14_MASK, ATOM14_POSITION, CHI_COUNT, DEFAULT_FRAMES } from './rigid-groups.js';
-export {
-  type Rigid,
-  type Vec3,
-  angleDegrees,
-  applyRigid,
-  composeRigid,
-  dihedral,
-  distance,
-  identityRigid,
-  invertRigid,
-  rigidFrom,
-  rigidFromThreePoints,
-  rotX,
-  rotationError,
-} from './rigid.js';
-export {
-  NUM_TORSIONS,
-  TORSION,
-  atomPosition,
-  atomsFromFrames,
-  backboneFrames,
-  torsionsFromAtoms,
-  type Atom14,
-  type AtomsFromFrames,
-  type FramesAndTorsions,
-} from './atoms.js';
+export { type Rigid, type Vec3, angleDegrees, applyRigid, composeRigid, dihedral, distance, identityRigid, invertRigid, rigidFrom, rigidFromThreePoints, rotX, rotationError } from './rigid.js';
+export { NUM_TORSIONS, TORSION, atomPosition, atomsFromFrames, backboneFrames, torsionsFromAtoms, type Atom14, type AtomsFromFrames, type FramesAndTorsions } from './atoms.js';
 export { buildAtomsGraph, emitAtomsFromFrames, type AtomsGraphInputs, type AtomsGraphOutputs } from './atoms-graph.js';
 export { buildBackbone, buildChain, placeAtom, torsionArray, type Backbone, type BackboneTorsions } from './backbone.js';
 export { atom14ToChains, structureToAtom14, type Atom14FromStructure, type ChainLayout } from './to-structure.js';

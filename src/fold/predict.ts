@@ -199,7 +199,9 @@ function acceptable(g: GeometryReport): boolean {
 }
 
 function movedBy(a: Atom14, b: Atom14): { rmsd: number; max: number } {
-  let sq = 0, n = 0, max = 0;
+  let sq = 0,
+    n = 0,
+    max = 0;
   for (let k = 0; k < a.mask.length; k++) {
     if (!a.mask[k]) continue;
     const d2 = (a.positions[k * 3]! - b.positions[k * 3]!) ** 2 + (a.positions[k * 3 + 1]! - b.positions[k * 3 + 1]!) ** 2 + (a.positions[k * 3 + 2]! - b.positions[k * 3 + 2]!) ** 2;
@@ -330,7 +332,11 @@ async function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, d
   for (const c of numbered) {
     const bad = c.domain.residues.find((r) => r.insertion.length > 1);
     if (bad) {
-      throw new RecordError(c.id, 'insertion-code', `record '${input.name}', ${c.id} chain, residue ${bad.number}${bad.insertion}: a CDR this long needs two-letter insertion codes, which PDB and mmCIF cannot hold; try --scheme imgt or shorten the loop`);
+      throw new RecordError(
+        c.id,
+        'insertion-code',
+        `record '${input.name}', ${c.id} chain, residue ${bad.number}${bad.insertion}: a CDR this long needs two-letter insertion codes, which PDB and mmCIF cannot hold; try --scheme imgt or shorten the loop`,
+      );
     }
     const unknown = c.domain.residues.find((r) => r.aa === 'X');
     if (unknown) {
@@ -408,7 +414,11 @@ async function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, d
     .map((c) => ({ chain: c.id, first: c.domain.start + 1, last: c.domain.end + 1, before: c.domain.start, after: c.length - 1 - c.domain.end }))
     .filter((t) => t.before + t.after > 0);
   const structure: Structure = {
-    chains: atom14ToChains(atoms, layout, residues.map((r) => r.error)),
+    chains: atom14ToChains(
+      atoms,
+      layout,
+      residues.map((r) => r.error),
+    ),
     metadata: {
       version: packageVersion(),
       model: model.name,

@@ -156,7 +156,8 @@ function buildTerms(atoms: Atom14, chainStarts: ChainStarts, w: RelaxWeights): T
   const p = atoms.positions;
   for (let x = 0; x < sg.length; x++) {
     for (let y = x + 1; y < sg.length; y++) {
-      const a = sg[x]!, b = sg[y]!;
+      const a = sg[x]!,
+        b = sg[y]!;
       if (Math.hypot(p[a * 3]! - p[b * 3]!, p[a * 3 + 1]! - p[b * 3 + 1]!, p[a * 3 + 2]! - p[b * 3 + 2]!) < 3.0) pair(a, b, 2.04, 'bond');
     }
   }
@@ -168,7 +169,8 @@ function buildTerms(atoms: Atom14, chainStarts: ChainStarts, w: RelaxWeights): T
     const r = atoms.aatype[i]!;
     const name = RESNAMES[r]!;
     for (const g of IDEAL_ANGLES[name]!) {
-      const sa = slotOf(r, g.a), sc = slotOf(r, g.c);
+      const sa = slotOf(r, g.a),
+        sc = slotOf(r, g.c);
       if (!present(i, sa) || !present(i, sc) || !present(i, slotOf(r, g.b))) continue;
       const l1 = bondLengthOf(name, g.a, g.b);
       const l2 = bondLengthOf(name, g.b, g.c);
@@ -294,7 +296,9 @@ export class RelaxEnergy {
     const limit = (this.skin / 2) ** 2;
     for (let a = 0; a < this.mask.length; a++) {
       if (!this.mask[a]) continue;
-      const dx = p[a * 3]! - this.listAt[a * 3]!, dy = p[a * 3 + 1]! - this.listAt[a * 3 + 1]!, dz = p[a * 3 + 2]! - this.listAt[a * 3 + 2]!;
+      const dx = p[a * 3]! - this.listAt[a * 3]!,
+        dy = p[a * 3 + 1]! - this.listAt[a * 3 + 1]!,
+        dz = p[a * 3 + 2]! - this.listAt[a * 3 + 2]!;
       if (dx * dx + dy * dy + dz * dz > limit) {
         this.rebuildNeighbors(p);
         return;
@@ -311,13 +315,22 @@ export class RelaxEnergy {
     let eAngle = 0;
     // Springs k (d − d₀)²: bonds and 1–3 distances.
     for (let i = 0; i < t.pairA.length; i++) {
-      const a = t.pairA[i]!, b = t.pairB[i]!, k = t.pairK[i]!, d0 = t.pairIdeal[i]!;
-      const dx = p[b * 3]! - p[a * 3]!, dy = p[b * 3 + 1]! - p[a * 3 + 1]!, dz = p[b * 3 + 2]! - p[a * 3 + 2]!;
+      const a = t.pairA[i]!,
+        b = t.pairB[i]!,
+        k = t.pairK[i]!,
+        d0 = t.pairIdeal[i]!;
+      const dx = p[b * 3]! - p[a * 3]!,
+        dy = p[b * 3 + 1]! - p[a * 3 + 1]!,
+        dz = p[b * 3 + 2]! - p[a * 3 + 2]!;
       const d = Math.sqrt(dx * dx + dy * dy + dz * dz);
       if (d < 1e-9) continue;
       const f = (2 * k * (d - d0)) / d;
-      g[b * 3] += f * dx; g[b * 3 + 1] += f * dy; g[b * 3 + 2] += f * dz;
-      g[a * 3] -= f * dx; g[a * 3 + 1] -= f * dy; g[a * 3 + 2] -= f * dz;
+      g[b * 3] += f * dx;
+      g[b * 3 + 1] += f * dy;
+      g[b * 3 + 2] += f * dz;
+      g[a * 3] -= f * dx;
+      g[a * 3 + 1] -= f * dy;
+      g[a * 3 + 2] -= f * dz;
       const e = k * (d - d0) * (d - d0);
       if (t.pairIsAngle[i]) eAngle += e;
       else eBond += e;
@@ -329,7 +342,10 @@ export class RelaxEnergy {
     }
     let eChirality = 0;
     for (let i = 0; i < t.chiralV0.length; i++) {
-      const ca = t.chiral[i * 4]!, nn = t.chiral[i * 4 + 1]!, c = t.chiral[i * 4 + 2]!, cb = t.chiral[i * 4 + 3]!;
+      const ca = t.chiral[i * 4]!,
+        nn = t.chiral[i * 4 + 1]!,
+        c = t.chiral[i * 4 + 2]!,
+        cb = t.chiral[i * 4 + 3]!;
       const dv = chiralVolume(p, ca, nn, c, cb) - t.chiralV0[i]!;
       eChirality += w.chirality * dv * dv;
       const f = 2 * w.chirality * dv;
@@ -337,7 +353,9 @@ export class RelaxEnergy {
       const v = [p[c * 3]! - p[ca * 3]!, p[c * 3 + 1]! - p[ca * 3 + 1]!, p[c * 3 + 2]! - p[ca * 3 + 2]!];
       const s = [p[cb * 3]! - p[ca * 3]!, p[cb * 3 + 1]! - p[ca * 3 + 1]!, p[cb * 3 + 2]! - p[ca * 3 + 2]!];
       // V = u·(v×s): ∂V/∂u = v×s, ∂V/∂v = s×u, ∂V/∂s = u×v, and CA carries minus their sum.
-      const du = cross3(v, s), dv2 = cross3(s, u), ds = cross3(u, v);
+      const du = cross3(v, s),
+        dv2 = cross3(s, u),
+        ds = cross3(u, v);
       for (let x = 0; x < 3; x++) {
         g[nn * 3 + x] += f * du[x]!;
         g[c * 3 + x] += f * dv2[x]!;
@@ -349,14 +367,22 @@ export class RelaxEnergy {
     let eClash = 0;
     const kc = w.clash;
     for (let i = 0; i < this.clashA.length; i++) {
-      const a = this.clashA[i]!, b = this.clashB[i]!, d0 = this.clashD[i]!;
-      const dx = p[b * 3]! - p[a * 3]!, dy = p[b * 3 + 1]! - p[a * 3 + 1]!, dz = p[b * 3 + 2]! - p[a * 3 + 2]!;
+      const a = this.clashA[i]!,
+        b = this.clashB[i]!,
+        d0 = this.clashD[i]!;
+      const dx = p[b * 3]! - p[a * 3]!,
+        dy = p[b * 3 + 1]! - p[a * 3 + 1]!,
+        dz = p[b * 3 + 2]! - p[a * 3 + 2]!;
       const d2 = dx * dx + dy * dy + dz * dz;
       if (d2 >= d0 * d0 || d2 < 1e-18) continue;
       const d = Math.sqrt(d2);
       const f = (2 * kc * (d - d0)) / d;
-      g[b * 3] += f * dx; g[b * 3 + 1] += f * dy; g[b * 3 + 2] += f * dz;
-      g[a * 3] -= f * dx; g[a * 3 + 1] -= f * dy; g[a * 3 + 2] -= f * dz;
+      g[b * 3] += f * dx;
+      g[b * 3 + 1] += f * dy;
+      g[b * 3 + 2] += f * dz;
+      g[a * 3] -= f * dx;
+      g[a * 3 + 1] -= f * dy;
+      g[a * 3 + 2] -= f * dz;
       eClash += kc * (d - d0) * (d - d0);
     }
     let eRestraint = 0;

@@ -4,15 +4,7 @@
  * slot the group it belongs to and its ideal position in that group (AF2 supplement §1.8.4;
  * openfold's `_make_rigid_group_constants`). Built once at import.
  */
-import {
-  ATOM14_NAMES,
-  ATOMS_PER_RESIDUE,
-  CHI_ANGLE_ATOMS,
-  NUM_GROUPS,
-  NUM_RESTYPES,
-  RESNAMES,
-  RIGID_GROUP_ATOMS,
-} from './residue-constants.js';
+import { ATOM14_NAMES, ATOMS_PER_RESIDUE, CHI_ANGLE_ATOMS, NUM_GROUPS, NUM_RESTYPES, RESNAMES, RIGID_GROUP_ATOMS } from './residue-constants.js';
 import { type Rigid, type Vec3, cross, dot, identityRigid, normalize, scale, sub } from './rigid.js';
 
 /**

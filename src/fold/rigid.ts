@@ -38,11 +38,7 @@ export function composeRigid(a: ArrayLike<number>, b: ArrayLike<number>, out: Ri
 
 /** T·x. */
 export function applyRigid(t: ArrayLike<number>, x: number, y: number, z: number): Vec3 {
-  return [
-    t[0]! * x + t[1]! * y + t[2]! * z + t[3]!,
-    t[4]! * x + t[5]! * y + t[6]! * z + t[7]!,
-    t[8]! * x + t[9]! * y + t[10]! * z + t[11]!,
-  ];
+  return [t[0]! * x + t[1]! * y + t[2]! * z + t[3]!, t[4]! * x + t[5]! * y + t[6]! * z + t[7]!, t[8]! * x + t[9]! * y + t[10]! * z + t[11]!];
 }
 
 /** T⁻¹ = (Rᵀ, −Rᵀt). */
@@ -88,8 +84,7 @@ export function rotationError(t: ArrayLike<number>): { orthogonality: number; de
       worst = Math.max(worst, Math.abs(s - (i === j ? 1 : 0)));
     }
   }
-  const det =
-    t[0]! * (t[5]! * t[10]! - t[6]! * t[9]!) - t[1]! * (t[4]! * t[10]! - t[6]! * t[8]!) + t[2]! * (t[4]! * t[9]! - t[5]! * t[8]!);
+  const det = t[0]! * (t[5]! * t[10]! - t[6]! * t[9]!) - t[1]! * (t[4]! * t[10]! - t[6]! * t[8]!) + t[2]! * (t[4]! * t[9]! - t[5]! * t[8]!);
   return { orthogonality: worst, determinant: det };
 }
 

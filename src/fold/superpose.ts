@@ -15,7 +15,10 @@ export interface Superposition {
 }
 
 function centroid(p: ArrayLike<number>, n: number, w: ArrayLike<number> | undefined): [number, number, number, number] {
-  let sx = 0, sy = 0, sz = 0, sw = 0;
+  let sx = 0,
+    sy = 0,
+    sz = 0,
+    sw = 0;
   for (let i = 0; i < n; i++) {
     const wi = w ? w[i]! : 1;
     sx += wi * p[i * 3]!;

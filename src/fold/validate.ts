@@ -60,9 +60,15 @@ export function bondTerms(atoms: Atom14, chainStarts: ChainStarts = [0]): BondTe
 
 /** Signed volume (N − CA)·((C − CA) × (CB − CA)) at a Cα: positive for L amino acids. */
 export function chiralVolume(p: ArrayLike<number>, ca: number, nn: number, c: number, cb: number): number {
-  const ax = p[nn * 3]! - p[ca * 3]!, ay = p[nn * 3 + 1]! - p[ca * 3 + 1]!, az = p[nn * 3 + 2]! - p[ca * 3 + 2]!;
-  const bx = p[c * 3]! - p[ca * 3]!, by = p[c * 3 + 1]! - p[ca * 3 + 1]!, bz = p[c * 3 + 2]! - p[ca * 3 + 2]!;
-  const cx = p[cb * 3]! - p[ca * 3]!, cy = p[cb * 3 + 1]! - p[ca * 3 + 1]!, cz = p[cb * 3 + 2]! - p[ca * 3 + 2]!;
+  const ax = p[nn * 3]! - p[ca * 3]!,
+    ay = p[nn * 3 + 1]! - p[ca * 3 + 1]!,
+    az = p[nn * 3 + 2]! - p[ca * 3 + 2]!;
+  const bx = p[c * 3]! - p[ca * 3]!,
+    by = p[c * 3 + 1]! - p[ca * 3 + 1]!,
+    bz = p[c * 3 + 2]! - p[ca * 3 + 2]!;
+  const cx = p[cb * 3]! - p[ca * 3]!,
+    cy = p[cb * 3 + 1]! - p[ca * 3 + 1]!,
+    cz = p[cb * 3 + 2]! - p[ca * 3 + 2]!;
   return ax * (by * cz - bz * cy) + ay * (bz * cx - bx * cz) + az * (bx * cy - by * cx);
 }
 
@@ -97,9 +103,12 @@ export function neighborPairs(positions: ArrayLike<number>, present: ArrayLike<n
   let [maxX, maxY, maxZ] = [-Infinity, -Infinity, -Infinity];
   for (let a = 0; a < present.length; a++) {
     if (!present[a]) continue;
-    minX = Math.min(minX, positions[a * 3]!); maxX = Math.max(maxX, positions[a * 3]!);
-    minY = Math.min(minY, positions[a * 3 + 1]!); maxY = Math.max(maxY, positions[a * 3 + 1]!);
-    minZ = Math.min(minZ, positions[a * 3 + 2]!); maxZ = Math.max(maxZ, positions[a * 3 + 2]!);
+    minX = Math.min(minX, positions[a * 3]!);
+    maxX = Math.max(maxX, positions[a * 3]!);
+    minY = Math.min(minY, positions[a * 3 + 1]!);
+    maxY = Math.max(maxY, positions[a * 3 + 1]!);
+    minZ = Math.min(minZ, positions[a * 3 + 2]!);
+    maxZ = Math.max(maxZ, positions[a * 3 + 2]!);
   }
   const out: [number, number][] = [];
   if (minX === Infinity) return out;
@@ -123,7 +132,9 @@ export function neighborPairs(positions: ArrayLike<number>, present: ArrayLike<n
   for (let a = 0; a < present.length; a++) {
     if (!present[a]) continue;
     const c = cellOf[a]!;
-    const ix = c % nx, iy = Math.floor(c / nx) % ny, iz = Math.floor(c / (nx * ny));
+    const ix = c % nx,
+      iy = Math.floor(c / nx) % ny,
+      iz = Math.floor(c / (nx * ny));
     for (let dz = -1; dz <= 1; dz++) {
       const z = iz + dz;
       if (z < 0 || z >= nz) continue;
@@ -135,7 +146,9 @@ export function neighborPairs(positions: ArrayLike<number>, present: ArrayLike<n
           if (x < 0 || x >= nx) continue;
           for (let b = head[x + nx * (y + ny * z)]!; b >= 0; b = next[b]!) {
             if (b <= a) continue;
-            const ex = positions[a * 3]! - positions[b * 3]!, ey = positions[a * 3 + 1]! - positions[b * 3 + 1]!, ez = positions[a * 3 + 2]! - positions[b * 3 + 2]!;
+            const ex = positions[a * 3]! - positions[b * 3]!,
+              ey = positions[a * 3 + 1]! - positions[b * 3 + 1]!,
+              ez = positions[a * 3 + 2]! - positions[b * 3 + 2]!;
             if (ex * ex + ey * ey + ez * ez < c2) out.push([a, b]);
           }
         }

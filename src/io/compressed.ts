@@ -20,7 +20,7 @@ export function decompressByName(path: string, bytes: Uint8Array): Uint8Array {
     try {
       return bunzip.decode(bytes, undefined, true);
     } catch (e) {
-      throw new Error(`${path}: not a valid bzip2 file (${e instanceof Error ? e.message : String(e)})`);
+      throw new Error(`${path}: not a valid bzip2 file (${e instanceof Error ? e.message : String(e)})`, { cause: e });
     }
   }
   return bytes;

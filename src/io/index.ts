@@ -20,24 +20,8 @@ export {
   type TensorData,
   type TensorDType,
 } from './tensor.js';
-export {
-  readSafetensors,
-  readSafetensorsHeader,
-  serializeSafetensors,
-  writeSafetensors,
-  type SafetensorsEntry,
-  type SafetensorsFile,
-  type SafetensorsHeader,
-} from './safetensors.js';
-export {
-  isHostTensor,
-  readTorchCheckpoint,
-  readTorchStateDict,
-  type CheckpointValue,
-  type ReadTorchCheckpointOptions,
-  type ReadTorchStateDictOptions,
-  type TorchCheckpoint,
-} from './torch.js';
+export { readSafetensors, readSafetensorsHeader, serializeSafetensors, writeSafetensors, type SafetensorsEntry, type SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
+export { isHostTensor, readTorchCheckpoint, readTorchStateDict, type CheckpointValue, type ReadTorchCheckpointOptions, type ReadTorchStateDictOptions, type TorchCheckpoint } from './torch.js';
 export { PickleGlobal, PickleRefusedError } from './pickle.js';
 export { detectWeightFormat, readWeights, weightFiles, type ReadWeightsOptions, type WeightFormat } from './weights.js';
 export { memorySource, openFileSource, type ByteSource } from './zip.js';

@@ -11,15 +11,7 @@
  * unobserved residues from `_pdbx_unobs_or_zero_occ_residues`.
  */
 import { readTextMaybeCompressed } from './compressed.js';
-import {
-  type BalmkitMetadata,
-  type MissingResidue,
-  type Structure,
-  StructureAssembler,
-  metadataLines,
-  parseMetadataLines,
-  writeTextAtomic,
-} from './structure.js';
+import { type BalmkitMetadata, type MissingResidue, type Structure, StructureAssembler, metadataLines, parseMetadataLines, writeTextAtomic } from './structure.js';
 import { BadInputError } from '../runtime/errors.js';
 
 /** A value as CIF writes it: bare when it can be, else quoted (or a `;` text field). */
@@ -34,9 +26,26 @@ export function cifValue(v: string): string {
 }
 
 const ATOM_SITE = [
-  'group_PDB', 'id', 'type_symbol', 'label_atom_id', 'label_alt_id', 'label_comp_id', 'label_asym_id', 'label_entity_id',
-  'label_seq_id', 'pdbx_PDB_ins_code', 'Cartn_x', 'Cartn_y', 'Cartn_z', 'occupancy', 'B_iso_or_equiv',
-  'auth_seq_id', 'auth_comp_id', 'auth_asym_id', 'auth_atom_id', 'pdbx_PDB_model_num',
+  'group_PDB',
+  'id',
+  'type_symbol',
+  'label_atom_id',
+  'label_alt_id',
+  'label_comp_id',
+  'label_asym_id',
+  'label_entity_id',
+  'label_seq_id',
+  'pdbx_PDB_ins_code',
+  'Cartn_x',
+  'Cartn_y',
+  'Cartn_z',
+  'occupancy',
+  'B_iso_or_equiv',
+  'auth_seq_id',
+  'auth_comp_id',
+  'auth_asym_id',
+  'auth_atom_id',
+  'pdbx_PDB_model_num',
 ] as const;
 
 /** Formats a structure as mmCIF text; `name` is the data block name. */
@@ -62,9 +71,26 @@ export function formatMmcif(structure: Structure, options: { name?: string; meta
       for (const atom of res.atoms) {
         serial++;
         const row = [
-          res.hetero ? 'HETATM' : 'ATOM', String(serial), atom.element.toUpperCase(), cifValue(atom.name), '.', cifValue(res.name), chain.id, String(ci + 1),
-          String(ri + 1), res.insertion || '?', atom.x.toFixed(3), atom.y.toFixed(3), atom.z.toFixed(3), atom.occupancy.toFixed(2), atom.bFactor.toFixed(2),
-          String(res.number), cifValue(res.name), chain.id, cifValue(atom.name), '1',
+          res.hetero ? 'HETATM' : 'ATOM',
+          String(serial),
+          atom.element.toUpperCase(),
+          cifValue(atom.name),
+          '.',
+          cifValue(res.name),
+          chain.id,
+          String(ci + 1),
+          String(ri + 1),
+          res.insertion || '?',
+          atom.x.toFixed(3),
+          atom.y.toFixed(3),
+          atom.z.toFixed(3),
+          atom.occupancy.toFixed(2),
+          atom.bFactor.toFixed(2),
+          String(res.number),
+          cifValue(res.name),
+          chain.id,
+          cifValue(atom.name),
+          '1',
         ];
         out.push(row.join(' '));
       }
@@ -223,7 +249,7 @@ export function parseMmcif(text: string, source = 'mmCIF'): Structure {
   const firstModel = c.model >= 0 ? site.rows[0]?.[c.model] : undefined;
   site.rows.forEach((row, r) => {
     if (c.model >= 0 && row[c.model] !== firstModel) return;
-    const get = (k: number) => (k >= 0 ? row[k] ?? null : null);
+    const get = (k: number) => (k >= 0 ? (row[k] ?? null) : null);
     const number = Number(get(c.seq));
     const [x, y, z] = [Number(get(c.x)), Number(get(c.y)), Number(get(c.z))];
     if (!Number.isInteger(number) || ![x, y, z].every(Number.isFinite)) {
@@ -264,7 +290,7 @@ export function parseMmcif(text: string, source = 'mmCIF'): Structure {
       // occupancy_flag 1 lists unobserved residues (0 would be zero-occupancy atoms).
       if (flag >= 0 && row[flag] !== '1') continue;
       if (ch < 0 || sq < 0 || comp < 0) break;
-      missing.push({ chain: row[ch]!, number: Number(row[sq]), insertion: ins >= 0 ? row[ins] ?? '' : '', name: row[comp]! });
+      missing.push({ chain: row[ch]!, number: Number(row[sq]), insertion: ins >= 0 ? (row[ins] ?? '') : '', name: row[comp]! });
     }
     if (missing.length > 0) structure.missing = missing;
   }

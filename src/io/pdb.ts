@@ -10,16 +10,7 @@
  * first one met in each residue is kept; insertion codes kept; unobserved residues from
  * REMARK 465; elements inferred from the atom name when the element column is blank.
  */
-import {
-  type BalmkitMetadata,
-  type MissingResidue,
-  type Structure,
-  type StructureResidue,
-  StructureAssembler,
-  metadataLines,
-  parseMetadataLines,
-  writeTextAtomic,
-} from './structure.js';
+import { type BalmkitMetadata, type MissingResidue, type Structure, type StructureResidue, StructureAssembler, metadataLines, parseMetadataLines, writeTextAtomic } from './structure.js';
 import { readTextMaybeCompressed } from './compressed.js';
 import { BadInputError } from '../runtime/errors.js';
 
@@ -173,4 +164,3 @@ export function parsePdb(text: string, source = 'PDB'): Structure {
 export async function readPdb(path: string): Promise<Structure> {
   return parsePdb(await readTextMaybeCompressed(path), path);
 }
-

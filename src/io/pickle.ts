@@ -41,19 +41,7 @@ export class PickleDict extends Map<PickleValue, PickleValue> {
  * are numbers when they are safe integers and bigints otherwise; `bytes`/`bytearray` are
  * `Uint8Array`; sets and frozensets are `Set`s.
  */
-export type PickleValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | PickleValue[]
-  | readonly PickleValue[]
-  | PickleDict
-  | Set<PickleValue>
-  | PickleGlobal
-  | PickleCustom;
+export type PickleValue = null | boolean | number | bigint | string | Uint8Array | PickleValue[] | readonly PickleValue[] | PickleDict | Set<PickleValue> | PickleGlobal | PickleCustom;
 
 /** What an allow-listed global may do. */
 export interface AllowedGlobal {
@@ -104,8 +92,6 @@ const MAX_LONG_BYTES = 1 << 16;
 
 const latin1 = new TextDecoder('latin1');
 const utf8 = new TextDecoder('utf-8');
-
-const MARK = Symbol('mark');
 
 /**
  * Interprets `bytes` as a pickle and returns the object it builds.
@@ -594,9 +580,7 @@ export function describe(v: PickleValue | undefined): string {
 }
 
 function rawUnicodeUnescape(s: string): string {
-  return s.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, a: string | undefined, b: string | undefined) =>
-    String.fromCodePoint(parseInt(a ?? (b as string), 16)),
-  );
+  return s.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, a: string | undefined, b: string | undefined) => String.fromCodePoint(parseInt(a ?? (b as string), 16)));
 }
 
 const SIMPLE_ESCAPES: Record<string, string> = {

@@ -8,17 +8,7 @@
  */
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 
-import {
-  allocTensorData,
-  assertLittleEndianHost,
-  bytesPerElement,
-  hostTensor,
-  numel,
-  tensorBytes,
-  type HostTensor,
-  type NamedTensors,
-  type TensorDType,
-} from './tensor.js';
+import { allocTensorData, assertLittleEndianHost, bytesPerElement, hostTensor, numel, tensorBytes, type HostTensor, type NamedTensors, type TensorDType } from './tensor.js';
 import { memorySource, openFileSource, type ByteSource } from './zip.js';
 
 /** safetensors dtype codes balmkit reads and writes, and the matching {@link TensorDType}. */
@@ -93,7 +83,7 @@ export function readSafetensorsHeader(src: ByteSource): SafetensorsHeader {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${file}: safetensors header is not valid JSON (${(err as Error).message})`);
+    throw new Error(`${file}: safetensors header is not valid JSON (${(err as Error).message})`, { cause: err });
   }
   if (!isPlainObject(json)) throw new Error(`${file}: safetensors header is not a JSON object`);
 
@@ -129,14 +119,10 @@ export function readSafetensorsHeader(src: ByteSource): SafetensorsHeader {
     try {
       count = numel(shape as number[]);
     } catch (err) {
-      throw new Error(`${where}: ${(err as Error).message}`);
+      throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
     }
     const offs = info.data_offsets;
-    if (
-      !Array.isArray(offs) ||
-      offs.length !== 2 ||
-      !offs.every((o): o is number => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
-    ) {
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o): o is number => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)) {
       throw new Error(`${where}: data_offsets must be two non-negative integers`);
     }
     const [begin, end] = offs;
@@ -146,9 +132,7 @@ export function readSafetensorsHeader(src: ByteSource): SafetensorsHeader {
     }
     const want = count * bytesPerElement(dtype);
     if (end - begin !== want) {
-      throw new Error(
-        `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes, but ${st} [${shape.join(', ')}] needs ${want}`,
-      );
+      throw new Error(`${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes, but ${st} [${shape.join(', ')}] needs ${want}`);
     }
     entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
@@ -237,7 +221,7 @@ function layout(tensors: TensorsInput, metadata: Record<string, string> | undefi
     try {
       checked = hostTensor(t.dtype, t.shape, t.data);
     } catch (err) {
-      throw new Error(`tensor '${name}': ${(err as Error).message}`);
+      throw new Error(`tensor '${name}': ${(err as Error).message}`, { cause: err });
     }
     const bytes = tensorBytes(checked);
     header[name] = { dtype: DTYPE_TO_ST[t.dtype], shape: checked.shape, data_offsets: [offset, offset + bytes.length] };

@@ -88,10 +88,34 @@ export interface Structure {
 }
 
 const THREE_TO_ONE: Readonly<Record<string, string>> = {
-  ALA: 'A', ARG: 'R', ASN: 'N', ASP: 'D', CYS: 'C', GLN: 'Q', GLU: 'E', GLY: 'G', HIS: 'H', ILE: 'I',
-  LEU: 'L', LYS: 'K', MET: 'M', PHE: 'F', PRO: 'P', SER: 'S', THR: 'T', TRP: 'W', TYR: 'Y', VAL: 'V',
+  ALA: 'A',
+  ARG: 'R',
+  ASN: 'N',
+  ASP: 'D',
+  CYS: 'C',
+  GLN: 'Q',
+  GLU: 'E',
+  GLY: 'G',
+  HIS: 'H',
+  ILE: 'I',
+  LEU: 'L',
+  LYS: 'K',
+  MET: 'M',
+  PHE: 'F',
+  PRO: 'P',
+  SER: 'S',
+  THR: 'T',
+  TRP: 'W',
+  TYR: 'Y',
+  VAL: 'V',
   // Common modified residues, read as their parent amino acid.
-  MSE: 'M', PCA: 'Q', SEP: 'S', TPO: 'T', PTR: 'Y', CSO: 'C', HYP: 'P',
+  MSE: 'M',
+  PCA: 'Q',
+  SEP: 'S',
+  TPO: 'T',
+  PTR: 'Y',
+  CSO: 'C',
+  HYP: 'P',
 };
 
 /** One-letter code of a residue name (`X` for unknown). */
@@ -242,7 +266,10 @@ export function parseMetadataLines(lines: readonly string[]): BalmkitMetadata | 
   const parts = new Map<string, string[]>();
   for (const line of lines) {
     const [key, ...rest] = line.trim().split(/\s+/);
-    const value = line.trim().slice((key ?? '').length).trim();
+    const value = line
+      .trim()
+      .slice((key ?? '').length)
+      .trim();
     if (key === 'VERSION') meta.version = value;
     else if (key === 'MODEL') meta.model = value;
     else if (key === 'SCHEME') meta.scheme = value;

@@ -8,31 +8,13 @@
  */
 
 /** Element types of host tensors (the same names as the ONNX dtypes in `src/onnx/dtype.ts`). */
-export type TensorDType =
-  | 'float32'
-  | 'float16'
-  | 'bfloat16'
-  | 'float64'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
+export type TensorDType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 /**
  * Storage of a host tensor. `Uint16Array` holds raw float16/bfloat16 bits; `Uint8Array` holds
  * uint8 values and bools (0 or 1).
  */
-export type TensorData =
-  | Float32Array
-  | Float64Array
-  | Uint16Array
-  | BigInt64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array;
+export type TensorData = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 /** A dense, row-major (C-contiguous) tensor in host memory. */
 export interface HostTensor {
@@ -47,18 +29,7 @@ export interface HostTensor {
 export type NamedTensors = Map<string, HostTensor>;
 
 /** All dtypes, in the order used by error messages. */
-export const TENSOR_DTYPES: readonly TensorDType[] = [
-  'float32',
-  'float16',
-  'bfloat16',
-  'float64',
-  'int64',
-  'int32',
-  'int16',
-  'int8',
-  'uint8',
-  'bool',
-];
+export const TENSOR_DTYPES: readonly TensorDType[] = ['float32', 'float16', 'bfloat16', 'float64', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
 
 const BYTES: Record<TensorDType, number> = {
   float32: 4,
@@ -74,14 +45,7 @@ const BYTES: Record<TensorDType, number> = {
 };
 
 type TypedArrayCtor =
-  | Float32ArrayConstructor
-  | Float64ArrayConstructor
-  | Uint16ArrayConstructor
-  | BigInt64ArrayConstructor
-  | Int32ArrayConstructor
-  | Int16ArrayConstructor
-  | Int8ArrayConstructor
-  | Uint8ArrayConstructor;
+  Float32ArrayConstructor | Float64ArrayConstructor | Uint16ArrayConstructor | BigInt64ArrayConstructor | Int32ArrayConstructor | Int16ArrayConstructor | Int8ArrayConstructor | Uint8ArrayConstructor;
 
 const CTORS: Record<TensorDType, TypedArrayCtor> = {
   float32: Float32Array,

@@ -8,26 +8,8 @@
  * interpreter in `pickle.ts` with an allow-list of exactly the globals a state dict needs, so a
  * checkpoint that would run code under `torch.load` is refused instead.
  */
-import {
-  PickleCustom,
-  PickleDict,
-  PickleGlobal,
-  describe,
-  unpickle,
-  type AllowedGlobal,
-  type PickleValue,
-} from './pickle.js';
-import {
-  allocTensorData,
-  assertLittleEndianHost,
-  bytesPerElement,
-  hostTensor,
-  numel,
-  type HostTensor,
-  type NamedTensors,
-  type TensorData,
-  type TensorDType,
-} from './tensor.js';
+import { PickleCustom, PickleDict, PickleGlobal, describe, unpickle, type AllowedGlobal, type PickleValue } from './pickle.js';
+import { allocTensorData, assertLittleEndianHost, bytesPerElement, hostTensor, numel, type HostTensor, type NamedTensors, type TensorData, type TensorDType } from './tensor.js';
 import { looksLikeZip, memorySource, openFileSource, ZipReader, type ByteSource, type ZipEntry } from './zip.js';
 
 /** Legacy storage classes named in persistent ids, and the dtype of their elements. */
@@ -75,32 +57,11 @@ class TensorRef extends PickleCustom {
  * 2^53), `bytes` `Uint8Array`, sets `Set`s; an allow-listed global that appears as a plain value
  * (a storage class) is a `PickleGlobal`.
  */
-export type CheckpointValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | HostTensor
-  | CheckpointValue[]
-  | Map<CheckpointValue, CheckpointValue>
-  | Set<CheckpointValue>
-  | PickleGlobal;
+export type CheckpointValue = null | boolean | number | bigint | string | Uint8Array | HostTensor | CheckpointValue[] | Map<CheckpointValue, CheckpointValue> | Set<CheckpointValue> | PickleGlobal;
 
 /** Whether a checkpoint value is a tensor. */
 export function isHostTensor(v: unknown): v is HostTensor {
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    !Array.isArray(v) &&
-    !(v instanceof Map) &&
-    !(v instanceof Set) &&
-    !(v instanceof Uint8Array) &&
-    'dtype' in v &&
-    'shape' in v &&
-    'data' in v
-  );
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map) && !(v instanceof Set) && !(v instanceof Uint8Array) && 'dtype' in v && 'shape' in v && 'data' in v;
 }
 
 const REFUSAL_HINT =
@@ -213,9 +174,7 @@ function openCheckpoint(src: ByteSource): OpenedCheckpoint {
       throw new Error(`${name} is a TorchScript archive (torch.jit.save), not a state dict; save model.state_dict() with torch.save instead`);
     }
     throw new Error(
-      pkl.length === 0
-        ? `${name}: zip archive has no <prefix>/data.pkl, so it is not a torch.save checkpoint`
-        : `${name}: zip archive has ${pkl.length} data.pkl records (${pkl.join(', ')})`,
+      pkl.length === 0 ? `${name}: zip archive has no <prefix>/data.pkl, so it is not a torch.save checkpoint` : `${name}: zip archive has ${pkl.length} data.pkl records (${pkl.join(', ')})`,
     );
   }
   const prefix = pkl[0].slice(0, -'data.pkl'.length); // e.g. 'archive/'
@@ -304,7 +263,8 @@ function materialize(zip: ZipReader, t: TensorRef): HostTensor {
     expect *= shape[i];
   }
   if (contiguous) {
-    if (offset === 0 && n === storage.size) zip.read(storage.entry, outBytes); // whole storage: CRC checked too
+    if (offset === 0 && n === storage.size)
+      zip.read(storage.entry, outBytes); // whole storage: CRC checked too
     else zip.readRange(storage.entry, offset * bpe, n * bpe, outBytes);
     return hostTensor(dtype, shape, out);
   }
@@ -320,7 +280,7 @@ function materialize(zip: ZipReader, t: TensorRef): HostTensor {
   const innerStride = stride[rank - 1];
   const idx = new Array<number>(rank).fill(0);
   let s = 0; // source element index of the current row start
-  for (let o = 0; o < n; ) {
+  for (let o = 0; o < n;) {
     for (let j = 0, p = s; j < inner; j++, p += innerStride) (dst as Uint32Array)[o++] = (src as Uint32Array)[p];
     // Advance the odometer over the outer dimensions.
     for (let d = rank - 2; d >= 0; d--) {

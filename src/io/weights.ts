@@ -67,9 +67,7 @@ export function readWeights(path: string, options: ReadWeightsOptions = {}): Nam
     case 'torch-legacy': // the torch reader explains how to convert a legacy file
       return readTorchStateDict(path, options);
     default:
-      throw new Error(
-        `${path}: not a recognised weight file (expected safetensors, a torch.save checkpoint, or a Hugging Face model folder)`,
-      );
+      throw new Error(`${path}: not a recognised weight file (expected safetensors, a torch.save checkpoint, or a Hugging Face model folder)`);
   }
 }
 
@@ -102,7 +100,7 @@ function readShardedWeights(indexPath: string, options: ReadWeightsOptions): Nam
   try {
     index = JSON.parse(readFileSync(indexPath, 'utf8'));
   } catch (err) {
-    throw new Error(`${indexPath}: not valid JSON (${(err as Error).message})`);
+    throw new Error(`${indexPath}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
   const map = (index as { weight_map?: unknown } | null)?.weight_map;
   if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new Error(`${indexPath}: has no weight_map object`);

@@ -27,13 +27,7 @@ export interface ByteSource {
 }
 
 function checkRange(src: { name: string; size: number }, offset: number, length: number): void {
-  if (
-    !Number.isSafeInteger(offset) ||
-    !Number.isSafeInteger(length) ||
-    offset < 0 ||
-    length < 0 ||
-    offset + length > src.size
-  ) {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > src.size) {
     throw new Error(`${src.name}: read of ${length} bytes at offset ${offset} is outside the file (${src.size} bytes)`);
   }
 }
@@ -290,8 +284,7 @@ export class ZipReader {
     if (entry.flags & 1) throw new Error(`${src}: zip entry '${entry.name}' is encrypted`);
     if (entry.method !== 0) {
       throw new Error(
-        `${src}: zip entry '${entry.name}' is compressed (method ${entry.method}); only STORED entries are read, ` +
-          'as torch.save writes them — re-save the checkpoint with torch.save',
+        `${src}: zip entry '${entry.name}' is compressed (method ${entry.method}); only STORED entries are read, ` + 'as torch.save writes them — re-save the checkpoint with torch.save',
       );
     }
     if (entry.compressedSize !== entry.size) {

@@ -94,7 +94,10 @@ export async function generateTokens(lm: CausalLM, prompts: readonly (readonly n
       return t;
     });
     if (rows.every((r) => r.done)) break;
-    logits = await lm.forward(state, next.map((t) => [t]));
+    logits = await lm.forward(
+      state,
+      next.map((t) => [t]),
+    );
     step = 0;
   }
   return rows.map(finish);

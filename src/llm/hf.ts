@@ -325,7 +325,10 @@ function refuseUnused(tensors: NamedTensors, used: ReadonlySet<string>, source: 
   if (unused.length === 0) return;
   const lora = unused.some((k) => /lora_|\.base_layer\./.test(k));
   throw new Error(
-    `${source}: tensor${unused.length === 1 ? '' : 's'} ${unused.slice(0, 4).map((k) => `'${k}'`).join(', ')}${unused.length > 4 ? ` and ${unused.length - 4} more` : ''} ` +
+    `${source}: tensor${unused.length === 1 ? '' : 's'} ${unused
+      .slice(0, 4)
+      .map((k) => `'${k}'`)
+      .join(', ')}${unused.length > 4 ? ` and ${unused.length - 4} more` : ''} ` +
       `${unused.length === 1 ? 'is' : 'are'} not part of the model config.json describes` +
       (lora ? ' (LoRA tensors: merge the adapter into the weights first, or load it as an adapter)' : ' (a bias or layer the config does not declare? check config.json)'),
   );

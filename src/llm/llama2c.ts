@@ -94,9 +94,7 @@ export function readLlama2cCheckpoint(path: string): Llama2cCheckpoint {
     for (let l = 0; l < count; l++) {
       const full = count > 1 || name.startsWith('attn') || name.startsWith('mlp') ? `layers.${l}.${name}` : name;
       if (offset + n * 4 > buf.length) {
-        throw new Error(
-          `${path}: truncated: tensor '${full}' [${shape.join(',')}] needs bytes ${offset}…${offset + n * 4} but the file has ${buf.length} (the header asks for ${need} bytes in all)`,
-        );
+        throw new Error(`${path}: truncated: tensor '${full}' [${shape.join(',')}] needs bytes ${offset}…${offset + n * 4} but the file has ${buf.length} (the header asks for ${need} bytes in all)`);
       }
       if (!name.startsWith('(')) {
         const t: HostTensor = { dtype: 'float32', shape: [...shape], data: floats.subarray(offset / 4, offset / 4 + n) };

@@ -86,7 +86,7 @@ export class Llama2cTokenizer implements TextTokenizer {
       tokens.push(prefix);
     }
     // One token per code point (at most 4 bytes gathered, as run.c does), else byte fallback.
-    for (let i = 0; i < bytes.length; ) {
+    for (let i = 0; i < bytes.length;) {
       let j = i + 1;
       while (j < bytes.length && (bytes[j]! & 0xc0) === 0x80 && j - i < 4) j++;
       const cp = bytes.subarray(i, j);

@@ -35,7 +35,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     try {
       raw = JSON.parse(readFileSync(cfgFile, 'utf8'));
     } catch (err) {
-      throw new Error(`${cfgFile}: not valid JSON (${(err as Error).message})`);
+      throw new Error(`${cfgFile}: not valid JSON (${(err as Error).message})`, { cause: err });
     }
     const hf = hfModelConfig(raw, path);
     const { decoder, eos } = hf;

@@ -41,7 +41,10 @@ export class DecoderState {
   /** Per row, the position the next real token gets (real tokens so far). */
   readonly positions: number[];
 
-  constructor(lm: CausalLM, readonly batch: number) {
+  constructor(
+    lm: CausalLM,
+    readonly batch: number,
+  ) {
     this.cache = new DecoderCache(lm.slots, batch);
     this.mask = Array.from({ length: batch }, () => []);
     this.positions = new Array<number>(batch).fill(0);
@@ -84,13 +87,7 @@ export class CausalLM {
    *   not when it comes from the model cache).
    * @param files - the files the tensors come from, which key the model cache (none: no cache).
    */
-  static async create(
-    tensors: NamedTensors | (() => NamedTensors),
-    info: ModelInfo,
-    tokenizer: TextTokenizer | null,
-    options: ModelOptions = {},
-    files: readonly string[] = [],
-  ): Promise<CausalLM> {
+  static async create(tensors: NamedTensors | (() => NamedTensors), info: ModelInfo, tokenizer: TextTokenizer | null, options: ModelOptions = {}, files: readonly string[] = []): Promise<CausalLM> {
     const { stack = {}, ...sessionOptions } = options;
     const variants = stack.attention !== undefined || stack.linear !== undefined || stack.moe !== undefined;
     const { session } = await cachedSession(

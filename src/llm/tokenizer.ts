@@ -96,6 +96,6 @@ function readJson(path: string): Record<string, unknown> {
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
     return v as Record<string, unknown>;
   } catch (err) {
-    throw new Error(`${path}: ${(err as Error).message}`);
+    throw new Error(`${path}: ${(err as Error).message}`, { cause: err });
   }
 }

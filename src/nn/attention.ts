@@ -229,8 +229,7 @@ export function attention(x: Value, w: Weights, s: AttentionSpec, call: Attentio
   const dims = attentionDims(s);
   const qOut = dims.heads * dims.headDim;
   const kvOut = dims.kvHeads * dims.headDim;
-  const proj = (name: string, out: number, heads: number) =>
-    op.reshape(linear(x, w.scope(name), { inFeatures: s.hidden, outFeatures: out, bias: s.bias }, s.linear), [0, 0, heads, dims.headDim]);
+  const proj = (name: string, out: number, heads: number) => op.reshape(linear(x, w.scope(name), { inFeatures: s.hidden, outFeatures: out, bias: s.bias }, s.linear), [0, 0, heads, dims.headDim]);
   let q = proj('q_proj', qOut, dims.heads);
   let k = proj('k_proj', kvOut, dims.kvHeads);
   const kBeforeRotary = k;

@@ -134,5 +134,8 @@ export function linear(x: Value, w: Weights, spec: LinearSpec, choice?: LinearCh
 /** Refuses a pattern map with keys that matched no site of the graph just built. */
 export function checkChoiceUsed(choice: LinearChoice | undefined, model: string): void {
   const unmatched = choice !== undefined && 'unmatched' in choice && typeof choice.unmatched === 'function' ? (choice.unmatched as () => string[])() : [];
-  if (unmatched.length > 0) throw new GraphError(`${model}: linear pattern${unmatched.length === 1 ? '' : 's'} ${unmatched.map((k) => `'${k}'`).join(', ')} matched no layer (site names are the weights' last names: q_proj, v_proj, gate_proj, router, …)`);
+  if (unmatched.length > 0)
+    throw new GraphError(
+      `${model}: linear pattern${unmatched.length === 1 ? '' : 's'} ${unmatched.map((k) => `'${k}'`).join(', ')} matched no layer (site names are the weights' last names: q_proj, v_proj, gate_proj, router, …)`,
+    );
 }

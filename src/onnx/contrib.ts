@@ -99,7 +99,10 @@ registerOp(MS_DOMAIN, 'GroupQueryAttention', {
     let hd: Dim;
     if (k && v) {
       hd = divide(c, dq, h, 'query hidden size');
-      for (const [x, what] of [[k, 'key'], [v, 'value']] as const) {
+      for (const [x, what] of [
+        [k, 'key'],
+        [v, 'value'],
+      ] as const) {
         c.same(q, x, `query and ${what}`);
         hidden(c, x.shape, what);
         if (x.shape) c.match(x.shape[2], typeof hd === 'number' ? hd * kvh : null, `${what} hidden size (kv_num_heads × head size)`);
@@ -110,7 +113,10 @@ registerOp(MS_DOMAIN, 'GroupQueryAttention', {
     }
     const pk = c.in(3, 'past_key');
     const pv = c.in(4, 'past_value');
-    for (const [x, what] of [[pk, 'past_key'], [pv, 'past_value']] as const) {
+    for (const [x, what] of [
+      [pk, 'past_key'],
+      [pv, 'past_value'],
+    ] as const) {
       c.same(q, x, `query and ${what}`);
       c.rank(x, 4, what);
       if (x.shape) {
@@ -163,12 +169,21 @@ registerOp(MS_DOMAIN, 'SkipLayerNormalization', {
     const skip = c.in(1, 'skip');
     const gamma = c.in(2, 'gamma');
     c.float_(x, 'input');
-    for (const [v, what] of [[skip, 'skip'], [gamma, 'gamma'], [c.opt(3), 'beta'], [c.opt(4), 'bias']] as const) {
+    for (const [v, what] of [
+      [skip, 'skip'],
+      [gamma, 'gamma'],
+      [c.opt(3), 'beta'],
+      [c.opt(4), 'bias'],
+    ] as const) {
       if (v) c.same(x, v, `input and ${what}`);
     }
     const d = hidden(c, x.shape, 'input');
     broadcastShapes(c, [x.shape, skip.shape]);
-    for (const [v, what] of [[gamma, 'gamma'], [c.opt(3), 'beta'], [c.opt(4), 'bias']] as const) {
+    for (const [v, what] of [
+      [gamma, 'gamma'],
+      [c.opt(3), 'beta'],
+      [c.opt(4), 'bias'],
+    ] as const) {
       if (!v) continue;
       c.rank(v, 1, what);
       if (v.shape) c.match(v.shape[0], d, `${what} length vs hidden size`);

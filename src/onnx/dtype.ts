@@ -20,9 +20,7 @@ export const DTYPE_CODES = {
 
 export type DType = keyof typeof DTYPE_CODES;
 
-const CODE_TO_DTYPE = new Map<number, DType>(
-  Object.entries(DTYPE_CODES).map(([k, v]) => [v, k as DType]),
-);
+const CODE_TO_DTYPE = new Map<number, DType>(Object.entries(DTYPE_CODES).map(([k, v]) => [v, k as DType]));
 
 export function dtypeCode(dtype: DType): number {
   return DTYPE_CODES[dtype];

@@ -14,17 +14,7 @@ export type Dim = number | string | null;
 export type Shape = Dim[];
 
 /** Raw tensor content for initializers; float16/bfloat16 are raw bits in a Uint16Array, bool a Uint8Array. */
-export type TensorBytes =
-  | Float32Array
-  | Float64Array
-  | Uint16Array
-  | BigInt64Array
-  | BigUint64Array
-  | Int32Array
-  | Uint32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array;
+export type TensorBytes = Float32Array | Float64Array | Uint16Array | BigInt64Array | BigUint64Array | Int32Array | Uint32Array | Int16Array | Int8Array | Uint8Array;
 
 export interface TensorInit {
   dtype: DType;
@@ -183,14 +173,10 @@ export class GraphBuilder {
   initializer(name: string, tensor: TensorInit): Value {
     const n = tensor.dims.reduce((a, b) => a * b, 1);
     if (tensor.data.length !== n) {
-      throw new GraphError(
-        `initializer '${name}': ${tensor.data.length} values for dims [${tensor.dims.join(',')}] (${n} expected)`,
-      );
+      throw new GraphError(`initializer '${name}': ${tensor.data.length} values for dims [${tensor.dims.join(',')}] (${n} expected)`);
     }
     this.claim(name, `initializer '${name}'`);
-    const known = n <= 64 && (tensor.dtype === 'int64' || tensor.dtype === 'int32') && tensor.dims.length <= 1
-      ? Array.from(tensor.data as ArrayLike<number | bigint>, (x) => Number(x))
-      : undefined;
+    const known = n <= 64 && (tensor.dtype === 'int64' || tensor.dtype === 'int32') && tensor.dims.length <= 1 ? Array.from(tensor.data as ArrayLike<number | bigint>, (x) => Number(x)) : undefined;
     const v = new Value(this, name, tensor.dtype, [...tensor.dims], known);
     this.values.set(name, v);
     this.initializers.set(name, { value: v, tensor });

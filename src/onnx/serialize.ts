@@ -108,9 +108,7 @@ interface DecodedValueInfo {
 
 function decodeInfo(v: DecodedValueInfo) {
   const t = v.type?.tensor_type;
-  const shape = t?.shape
-    ? (t.shape.dim ?? []).map((d) => (d.dim_value !== undefined && d.dim_value !== null ? Number(d.dim_value) : (d.dim_param ?? null)))
-    : null;
+  const shape = t?.shape ? (t.shape.dim ?? []).map((d) => (d.dim_value !== undefined && d.dim_value !== null ? Number(d.dim_value) : (d.dim_param ?? null))) : null;
   return { name: v.name, dtype: dtypeFromCode(t?.elem_type ?? 0), shape };
 }
 

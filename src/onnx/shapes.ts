@@ -478,7 +478,13 @@ registerOp('', 'Einsum', {
         else if (d !== 1) sizes.set(ch, c.match(prev, d, `equation '${eq}': dimension '${ch}'`));
       });
     });
-    const out = rhs ?? (terms.some((t) => t.includes('...')) ? '...' : '') + [...counts.keys()].filter((k) => counts.get(k) === 1).sort().join('');
+    const out =
+      rhs ??
+      (terms.some((t) => t.includes('...')) ? '...' : '') +
+        [...counts.keys()]
+          .filter((k) => counts.get(k) === 1)
+          .sort()
+          .join('');
     if (ellipsis === null && ins.some((v) => v?.shape === null)) return [{ dtype: dt, shape: null }];
     const shape: Shape = [];
     for (let i = 0; i < out.length; i++) {
@@ -1032,7 +1038,10 @@ registerOp('', 'LayerNormalization', {
     const r = x.shape.length;
     const axis = c.axis(c.int('axis', -1), r);
     const normShape = x.shape.slice(axis);
-    for (const [v, what] of [[scale, 'Scale'], [bias, 'B']] as const) {
+    for (const [v, what] of [
+      [scale, 'Scale'],
+      [bias, 'B'],
+    ] as const) {
       if (!v || !v.shape) continue;
       if (v.shape.length > normShape.length) c.fail(`${what} ${formatShape(v.shape)} does not fit the normalised dims ${formatShape(normShape)}`);
       v.shape.forEach((d, i) => c.match(d, normShape[normShape.length - v.shape!.length + i], `${what} vs normalised dims of X`));
@@ -1117,14 +1126,21 @@ registerOp('', 'TopK', {
     c.dtype(k, ['int64'], 'K');
     c.rank(k, 1, 'K');
     if (k.shape && typeof k.shape[0] === 'number' && k.shape[0] !== 1) c.fail(`K must hold one value, has shape ${formatShape(k.shape)}`);
-    if (!x.shape) return [{ dtype: x.dtype, shape: null }, { dtype: 'int64', shape: null }];
+    if (!x.shape)
+      return [
+        { dtype: x.dtype, shape: null },
+        { dtype: 'int64', shape: null },
+      ];
     const axis = c.axis(c.int('axis', -1), x.shape.length);
     const kv = k.known?.[0] ?? null;
     const d = x.shape[axis];
     if (typeof kv === 'number' && typeof d === 'number' && kv > d) c.fail(`K = ${kv} exceeds axis ${axis} of size ${d}`);
     const out = [...x.shape];
     out[axis] = kv;
-    return [{ dtype: x.dtype, shape: out }, { dtype: 'int64', shape: [...out] }];
+    return [
+      { dtype: x.dtype, shape: out },
+      { dtype: 'int64', shape: [...out] },
+    ];
   },
 });
 

@@ -67,8 +67,7 @@ export async function diagnose(opts: DiagnoseOptions = {}): Promise<RuntimeRepor
 
   const cpu = await defaultProviders.probe('cpu');
   const cuda = await defaultProviders.probe('cuda', deviceId);
-  const resolved: ExecutionProviderName | null =
-    requested === 'cpu' ? 'cpu' : cuda.available ? 'cuda' : requested === 'auto' ? 'cpu' : null;
+  const resolved: ExecutionProviderName | null = requested === 'cpu' ? 'cpu' : cuda.available ? 'cuda' : requested === 'auto' ? 'cpu' : null;
 
   return {
     balmkit: { version: packageVersion(), root: packageRoot() },

@@ -43,27 +43,7 @@ export {
   toHostTensor,
   toOrtTensor,
 } from './tensor.js';
-export {
-  type ResolvedSessionOptions,
-  type Session,
-  type SessionOptions,
-  SessionCache,
-  createSession,
-  graphHash,
-  resolveSessionOptions,
-  sessionCache,
-} from './session.js';
-export {
-  type CacheEntryInfo,
-  type CacheOutcome,
-  type CachedSession,
-  type CachedSessionOptions,
-  type ModelBuild,
-  cacheDir,
-  cacheEnabled,
-  cachedSession,
-  clearCache,
-  listCache,
-} from './model-cache.js';
+export { type ResolvedSessionOptions, type Session, type SessionOptions, SessionCache, createSession, graphHash, resolveSessionOptions, sessionCache } from './session.js';
+export { type CacheEntryInfo, type CacheOutcome, type CachedSession, type CachedSessionOptions, type ModelBuild, cacheDir, cacheEnabled, cachedSession, clearCache, listCache } from './model-cache.js';
 export { type ModelSearchPath, modelSearchPaths, packageRoot, packageVersion } from './paths.js';
 export { type DiagnoseOptions, type RuntimeReport, diagnose } from './diagnose.js';

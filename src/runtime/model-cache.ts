@@ -321,7 +321,10 @@ export function listCache(dir: string = cacheDir()): CacheEntryInfo[] {
   const models = path.join(dir, 'models');
   if (!fs.existsSync(models)) return [];
   const out: CacheEntryInfo[] = [];
-  for (const key of fs.readdirSync(models).filter((k) => !k.startsWith('.')).sort()) {
+  for (const key of fs
+    .readdirSync(models)
+    .filter((k) => !k.startsWith('.'))
+    .sort()) {
     let meta: Partial<EntryMeta> = {};
     try {
       meta = JSON.parse(fs.readFileSync(path.join(models, key, META_FILE), 'utf8')) as EntryMeta;

@@ -127,10 +127,7 @@ export function ortBinFolder(): string {
 
 /** The CUDA provider's library files expected in {@link ortBinFolder}, and whether each is there. */
 export function cudaProviderFiles(): { file: string; present: boolean }[] {
-  const names =
-    process.platform === 'win32'
-      ? ['onnxruntime_providers_shared.dll', 'onnxruntime_providers_cuda.dll']
-      : ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'];
+  const names = process.platform === 'win32' ? ['onnxruntime_providers_shared.dll', 'onnxruntime_providers_cuda.dll'] : ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'];
   const dir = ortBinFolder();
   return names.map((name) => {
     const file = path.join(dir, name);
@@ -206,10 +203,7 @@ function probeGraph(): Uint8Array {
 }
 
 /** ORT session options selecting `provider` (CUDA on `deviceId`). */
-export function providerSessionOptions(
-  provider: ExecutionProviderName,
-  deviceId = 0,
-): ort.InferenceSession.SessionOptions['executionProviders'] {
+export function providerSessionOptions(provider: ExecutionProviderName, deviceId = 0): ort.InferenceSession.SessionOptions['executionProviders'] {
   return provider === 'cuda' ? [{ name: 'cuda', deviceId }] : ['cpu'];
 }
 
@@ -220,10 +214,7 @@ export function providerSessionOptions(
  * @param options.deviceId - CUDA device ordinal (default 0).
  * @returns whether it worked and, if not, why; never throws.
  */
-export async function tryProvider(
-  provider: ExecutionProviderName,
-  options: { deviceId?: number } = {},
-): Promise<ProviderProbe> {
+export async function tryProvider(provider: ExecutionProviderName, options: { deviceId?: number } = {}): Promise<ProviderProbe> {
   const deviceId = options.deviceId ?? 0;
   const base = provider === 'cuda' ? { provider, deviceId } : { provider };
   configureOrtLogging();
@@ -298,10 +289,7 @@ export class ProviderResolver {
    *
    * @param warn - overrides the resolver's sink for this call (the once-only rule still holds).
    */
-  async choose(
-    ep: ExecutionProviderOption,
-    options: { deviceId?: number; warn?: WarnSink } = {},
-  ): Promise<ExecutionProviderName> {
+  async choose(ep: ExecutionProviderOption, options: { deviceId?: number; warn?: WarnSink } = {}): Promise<ExecutionProviderName> {
     if (ep === 'cpu') return 'cpu';
     const probe = await this.probe('cuda', options.deviceId ?? 0);
     if (probe.available) return 'cuda';

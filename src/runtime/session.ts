@@ -134,12 +134,7 @@ class OrtSession implements Session {
  * @param optimizedModelFilePath - where ORT writes the model after its graph optimizations (the
  *   model cache stores it).
  */
-export async function createSessionWith(
-  bytes: Uint8Array,
-  ep: ExecutionProviderName,
-  resolved: ResolvedSessionOptions,
-  optimizedModelFilePath?: string,
-): Promise<Session> {
+export async function createSessionWith(bytes: Uint8Array, ep: ExecutionProviderName, resolved: ResolvedSessionOptions, optimizedModelFilePath?: string): Promise<Session> {
   configureOrtLogging();
   let session: ort.InferenceSession;
   try {

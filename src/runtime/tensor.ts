@@ -9,19 +9,7 @@ import * as ort from 'onnxruntime-node';
 import type { HostTensor, TensorDType } from '../io/tensor.js';
 
 /** Element types balmkit exchanges with ORT (ORT has no bfloat16 tensors in JavaScript). */
-export type OrtDType =
-  | 'float32'
-  | 'float16'
-  | 'float64'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint64'
-  | 'uint32'
-  | 'uint16'
-  | 'uint8'
-  | 'bool';
+export type OrtDType = 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint64' | 'uint32' | 'uint16' | 'uint8' | 'bool';
 
 /** The typed array behind each {@link OrtDType}. */
 export interface OrtDataTypeMap {
@@ -93,12 +81,7 @@ function numel(dims: readonly number[]): number {
  * @throws Error naming the tensor when the dtype is unsupported (bfloat16), the array type does
  *   not match the dtype, or `data.length` differs from the product of `dims`.
  */
-export function makeTensor<D extends OrtDType>(
-  dtype: D,
-  data: OrtDataTypeMap[D],
-  dims: readonly number[],
-  name = 'tensor',
-): ort.Tensor {
+export function makeTensor<D extends OrtDType>(dtype: D, data: OrtDataTypeMap[D], dims: readonly number[], name = 'tensor'): ort.Tensor {
   const Ctor = CTORS[dtype];
   if (!(data instanceof Ctor)) {
     throw new Error(`${name}: ${dtype} data must be a ${Ctor.name}, got ${data.constructor.name}`);

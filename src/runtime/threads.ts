@@ -35,10 +35,7 @@ export interface ThreadSettings {
 export function parseThreadCount(value: unknown, option: string): number {
   const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-    throw new OptionError(
-      option,
-      `${option} must be a whole number of threads ≥ 1, got ${JSON.stringify(value)} (e.g. ${option === 'threads' ? 'threads: 4' : `${option}=4`})`,
-    );
+    throw new OptionError(option, `${option} must be a whole number of threads ≥ 1, got ${JSON.stringify(value)} (e.g. ${option === 'threads' ? 'threads: 4' : `${option}=4`})`);
   }
   return n;
 }

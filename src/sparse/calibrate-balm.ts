@@ -21,7 +21,11 @@ export async function collectBalmKeys(modelDir: string, chains: readonly Numbere
       const part = chains.slice(start, start + batchSize).map((x) => encodeChain(x.sequence, x.numbering));
       const { batch, outputs } = await balm.run(part);
       for (let layer = 0; layer < c.num_hidden_layers; layer++) {
-        stats.add(layer, outputs[keyOutputName(layer, stage)].data as Float32Array, Array.from(batch.attentionMask, (m) => m === 1n));
+        stats.add(
+          layer,
+          outputs[keyOutputName(layer, stage)].data as Float32Array,
+          Array.from(batch.attentionMask, (m) => m === 1n),
+        );
       }
     }
     return stats;

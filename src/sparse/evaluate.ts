@@ -64,7 +64,12 @@ export interface SparseEvalResult {
   attentionError: number[];
 }
 
-async function maskedNll(balm: Balm, chains: readonly NumberedChain[], batchSize: number, onBatch?: (outputs: Record<string, Tensor>, lengths: number[]) => void): Promise<{ nll: number; count: number }> {
+async function maskedNll(
+  balm: Balm,
+  chains: readonly NumberedChain[],
+  batchSize: number,
+  onBatch?: (outputs: Record<string, Tensor>, lengths: number[]) => void,
+): Promise<{ nll: number; count: number }> {
   const v = balm.config.vocab_size;
   let nll = 0;
   let count = 0;
@@ -79,7 +84,10 @@ async function maskedNll(balm: Balm, chains: readonly NumberedChain[], batchSize
         count++;
       }
     });
-    onBatch?.(outputs, part.map((c) => Math.min(c.sequence.length, 166) + 2));
+    onBatch?.(
+      outputs,
+      part.map((c) => Math.min(c.sequence.length, 166) + 2),
+    );
   }
   return { nll, count };
 }
@@ -188,9 +196,7 @@ export async function evaluateBalmAttention(modelDir: string, chains: readonly N
   const bases = o.attention === 'loki' ? basesFor(o.bases!, layers) : [];
   const model = await Balm.load(modelDir, { ...o, attention: evaluationAttention(o, bases) });
   const tally = new SparseTally(layers);
-  const sparse = await maskedNll(model, chains, batchSize, (out, lengths) =>
-    tally.add(out, lengths, (b) => Math.max(1, Math.ceil(o.kFraction * lengths[b]))),
-  );
+  const sparse = await maskedNll(model, chains, batchSize, (out, lengths) => tally.add(out, lengths, (b) => Math.max(1, Math.ceil(o.kFraction * lengths[b]))));
   await model.release();
   return {
     chains: chains.length,

@@ -14,27 +14,8 @@ export {
   streaming,
   topKAttendCached,
 } from './variants.js';
-export {
-  type CalibrationInfo,
-  type KeyStage,
-  KeyStatistics,
-  type LayerBasis,
-  capturingAttention,
-  fitBases,
-  keyOutputName,
-  rankFor,
-  saveBases,
-} from './calibrate.js';
+export { type CalibrationInfo, type KeyStage, KeyStatistics, type LayerBasis, capturingAttention, fitBases, keyOutputName, rankFor, saveBases } from './calibrate.js';
 export { type BalmCalibrationOptions, collectBalmKeys } from './calibrate-balm.js';
 export { type RankTable, formatRankTable, rankPlotSvg, rankTable } from './rank.js';
-export {
-  SparseTally,
-  type SparseEvalOptions,
-  type SparseEvalResult,
-  basesFor,
-  comparingAttention,
-  evaluateBalmAttention,
-  evaluationAttention,
-  maskedPositions,
-} from './evaluate.js';
+export { SparseTally, type SparseEvalOptions, type SparseEvalResult, basesFor, comparingAttention, evaluateBalmAttention, evaluationAttention, maskedPositions } from './evaluate.js';
 export { type DecodePolicy, type LlmCalibrationOptions, type LlmEvalOptions, type LlmEvalResult, budgetedPolicy, collectLlmKeys, evaluateLlmAttention, readTexts } from './llm.js';

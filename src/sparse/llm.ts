@@ -23,13 +23,20 @@ export function readTexts(path: string): string[] {
     if (typeof x === 'string') return x;
     if (x && typeof x === 'object') {
       const r = x as Record<string, unknown>;
-      return ['instruction', 'input', 'output', 'text'].map((k) => r[k]).filter((v) => typeof v === 'string' && v.trim() !== '').join('\n\n');
+      return ['instruction', 'input', 'output', 'text']
+        .map((k) => r[k])
+        .filter((v) => typeof v === 'string' && v.trim() !== '')
+        .join('\n\n');
     }
     return '';
   };
   let texts: string[];
   if (/\.json$/i.test(path)) texts = (JSON.parse(raw) as unknown[]).map(fromItem);
-  else if (/\.jsonl$/i.test(path)) texts = raw.split('\n').filter((l) => l.trim()).map((l) => fromItem(JSON.parse(l)));
+  else if (/\.jsonl$/i.test(path))
+    texts = raw
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => fromItem(JSON.parse(l)));
   else texts = raw.split(/\n\s*\n/);
   texts = texts.map((t) => t.trim()).filter((t) => t.length > 0);
   if (texts.length === 0) throw new Error(`${path}: no texts found`);

@@ -332,11 +332,7 @@ export function streaming(o: StreamingOptions): AttentionVariant {
   return {
     name: 'streaming',
     cacheSlots(dims, batch) {
-      return [
-        ...kvSlots(dims, batch),
-        { name: 'slot', shape: ['past_sequence'], sequenceAxis: 0 },
-        { name: 'valid', shape: [batch, 'past_sequence'], sequenceAxis: 1 },
-      ];
+      return [...kvSlots(dims, batch), { name: 'slot', shape: ['past_sequence'], sequenceAxis: 0 }, { name: 'valid', shape: [batch, 'past_sequence'], sequenceAxis: 1 }];
     },
     attend({ q, k, v, past, dims, mask }: AttendArgs): AttendResult {
       if (!mask.causal) throw new GraphError('streaming applies to causal decoders only');

@@ -49,10 +49,7 @@ export function findChromium(env: NodeJS.ProcessEnv = process.env): string | und
  */
 export async function launchChromium(executablePath = findChromium()): Promise<Browser> {
   if (executablePath === undefined || !existsSync(executablePath)) {
-    throw new Error(
-      `no Chromium found${executablePath ? ` at ${executablePath}` : ''}: install it (Debian/Ubuntu: apt-get install -y chromium) ` +
-        'or set BALMKIT_CHROMIUM to its executable',
-    );
+    throw new Error(`no Chromium found${executablePath ? ` at ${executablePath}` : ''}: install it (Debian/Ubuntu: apt-get install -y chromium) ` + 'or set BALMKIT_CHROMIUM to its executable');
   }
   const { chromium } = await import('playwright-core');
   return chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_FLAGS] });

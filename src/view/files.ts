@@ -75,7 +75,10 @@ export async function viewPairs(moving: ViewFile, fixed: ViewFile): Promise<View
     method: p.method,
     description: describePairing(p),
     chains: p.chains,
-    pairs: p.pairs.map((x) => [[x.moving.chain, x.moving.number, x.moving.insertion], [x.fixed.chain, x.fixed.number, x.fixed.insertion]]),
+    pairs: p.pairs.map((x) => [
+      [x.moving.chain, x.moving.number, x.moving.insertion],
+      [x.fixed.chain, x.fixed.number, x.fixed.insertion],
+    ]),
   };
 }
 
@@ -109,8 +112,12 @@ export function detectKind(text: string): StructureKind {
  * the command that makes a structure of them.
  */
 export function notAStructure(text: string, name: string): string | null {
-  if (detectFormat(text) === 'mmcif' ? /^_atom_site\./m.test(text) : /^(ATOM  |HETATM)/m.test(text)) return null;
-  const first = text.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+  if (detectFormat(text) === 'mmcif' ? /^_atom_site\./m.test(text) : /^(ATOM {2}|HETATM)/m.test(text)) return null;
+  const first =
+    text
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? '';
   const predict = `balmkit predict-structure ${name} -o structures/ and then balmkit view structures/`;
   if (first.startsWith('>')) return `it is a FASTA file of sequences, not a structure: predict structures first (${predict})`;
   if (/^name\s*,/i.test(first)) return `it is a CSV of sequences, not a structure: predict structures first (${predict})`;
@@ -146,7 +153,7 @@ export async function resolveViewFiles(args: readonly string[], cwd = process.cw
     try {
       text = await readViewFile({ path: p });
     } catch (e) {
-      throw new Error(`${p}: cannot be read (${e instanceof Error ? e.message : String(e)})`);
+      throw new Error(`${p}: cannot be read (${e instanceof Error ? e.message : String(e)})`, { cause: e });
     }
     const problem = notAStructure(text, path.relative(cwd, p) || p);
     if (problem !== null) throw new ViewInputError(`${path.relative(cwd, p) || p}: ${problem}`);

@@ -97,7 +97,7 @@ export async function renderScreenshot(o: ScreenshotOptions): Promise<ViewPageSu
       try {
         summary = await waitForViewer(page);
       } catch (e) {
-        throw new Error(`${e instanceof Error ? e.message : String(e)}${errors.length > 0 ? `\npage errors: ${errors.join('; ')}` : ''}`);
+        throw new Error(`${e instanceof Error ? e.message : String(e)}${errors.length > 0 ? `\npage errors: ${errors.join('; ')}` : ''}`, { cause: e });
       }
       const png = await page.screenshot({ type: 'png' });
       const tmp = `${o.out}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;

@@ -54,8 +54,7 @@ function interrupted(): Promise<void> {
 
 /** Opens `url` in the desktop's default browser; a failure is said, not fatal (the URL is printed). */
 function openBrowser(url: string, log: (line: string) => void): void {
-  const [cmd, args]: [string, string[]] =
-    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]];
+  const [cmd, args]: [string, string[]] = process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]];
   const child = spawn(cmd, args, { stdio: 'ignore', detached: true });
   child.on('error', (e) => log(`balmkit view: could not open a browser (${e.message}); open ${url} yourself`));
   child.unref();

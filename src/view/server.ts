@@ -125,7 +125,11 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
       const [moving, fixed] = [files[Number(pm[1])], files[Number(pm[2])]];
       if (!moving || !fixed) return send(res, 404, 'text/plain; charset=utf-8', 'no such file\n', head);
       const key = `${moving.index}/${fixed.index}`;
-      if (!pairCache.has(key)) pairCache.set(key, viewPairs(moving, fixed).then((p) => JSON.stringify(p)));
+      if (!pairCache.has(key))
+        pairCache.set(
+          key,
+          viewPairs(moving, fixed).then((p) => JSON.stringify(p)),
+        );
       pairCache.get(key)!.then(
         (json) => send(res, 200, 'application/json', json, head),
         (e: unknown) => send(res, 500, 'text/plain; charset=utf-8', `pairing ${moving.name} with ${fixed.name}: ${e instanceof Error ? e.message : String(e)}\n`, head),
@@ -144,9 +148,7 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'EADDRINUSE' ? new Error(`port ${options.port} is in use: pick another with --port, or leave it out for a free one`) : e),
-    );
+    server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? new Error(`port ${options.port} is in use: pick another with --port, or leave it out for a free one`) : e));
     server.listen(options.port ?? 0, VIEW_HOST, () => resolve());
   });
   port = (server.address() as AddressInfo).port;

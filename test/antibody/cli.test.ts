@@ -15,8 +15,7 @@ import { BIOPYTHON, PYTHON } from '../fold/helpers.js';
 import { need } from '../shared-data.js';
 import { DATA, data } from './data.js';
 
-const VH =
-  'EVQLQQSGAEVVRSGASVKLSCTASGFNIKDYYIHWVKQRPEKGLEWIGWIDPEIGDTEYVPKFQGKATMTADTSSNTAYLQLSSLTSEDTAVYYCNAGHDYDRGRFPYWGQGTLVTVSA';
+const VH = 'EVQLQQSGAEVVRSGASVKLSCTASGFNIKDYYIHWVKQRPEKGLEWIGWIDPEIGDTEYVPKFQGKATMTADTSSNTAYLQLSSLTSEDTAVYYCNAGHDYDRGRFPYWGQGTLVTVSA';
 const VL = 'DIVMTQSQKFMSTSVGDRVSITCKASQNVGTAVAWYQQKPGQSPKLMIYSASNRYTGVPDRFTGSGSGTDFTLTISNMQSEDLADYFCQQYSSYPLTFGAGTKLELKR';
 const LYSOZYME = 'KVFGRCELAAAMKRHGLDNYRGYSLGNWVCAAKFESNFNTQATNRNTDGSTDYGILQINSRWWCNDGRTPGSRNLCNIPCSALLSSDITASVNCAKKIVSDGNGMNAWVAWRNRCKGTDVQAWIRGCRL';
 
@@ -32,7 +31,12 @@ describe('balmkit number', () => {
     expect(c.chainType).toBe('H');
     expect(c.residues.map((x) => x.aa).join('')).toBe(VH);
     expect(c.residues.find((x) => x.number === 52 && x.insertion === 'A')?.aa).toBe('P');
-    expect(c.residues.filter((x) => x.region === 'cdr3').map((x) => x.aa).join('')).toBe('GHDYDRGRFPY');
+    expect(
+      c.residues
+        .filter((x) => x.region === 'cdr3')
+        .map((x) => x.aa)
+        .join(''),
+    ).toBe('GHDYDRGRFPY');
     expect(Object.keys(c.residues[0]!).sort()).toEqual(['aa', 'insertion', 'number', 'region']);
   });
 
@@ -40,7 +44,9 @@ describe('balmkit number', () => {
     const r = balmkit(['number', 'EVQLVESGGGLVQPGGSLRLSCAASGFNIKDTYIHWVRQAPGKGLEWVARIYPTNGYTRYADSVKGRFTISADTSKNTAYLQMNSLRAEDTAVYYCSRWGGDGFYAMDYWGQGTLVTVSS']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^sequence {2}heavy \(H\), score [\d.]+ bits; closest germlines: V human IGHV3-\S+ \d+%, J mouse IGHJ0-SCNX\*00 \(an OGRDB label for an unnamed gene\) \d+%$/m);
-    const j = numberOutputSchema.parse(JSON.parse(balmkit(['number', '--json', 'EVQLVESGGGLVQPGGSLRLSCAASGFNIKDTYIHWVRQAPGKGLEWVARIYPTNGYTRYADSVKGRFTISADTSKNTAYLQMNSLRAEDTAVYYCSRWGGDGFYAMDYWGQGTLVTVSS']).stdout));
+    const j = numberOutputSchema.parse(
+      JSON.parse(balmkit(['number', '--json', 'EVQLVESGGGLVQPGGSLRLSCAASGFNIKDTYIHWVRQAPGKGLEWVARIYPTNGYTRYADSVKGRFTISADTSKNTAYLQMNSLRAEDTAVYYCSRWGGDGFYAMDYWGQGTLVTVSS']).stdout),
+    );
     const c = j.records[0]!.chains[0]!;
     expect([c.jGene?.name, c.jGene?.placeholder, c.vGene?.placeholder]).toEqual(['IGHJ0-SCNX*00', true, undefined]);
   });
@@ -49,7 +55,28 @@ describe('balmkit number', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-number-dna-'));
     const fasta = path.join(dir, 'contigs.fasta');
     // VH back-translated (one codon per residue, stops in the other frames), with a stop before it.
-    const codon: Record<string, string> = { A: 'GCT', C: 'TGT', D: 'GAT', E: 'GAA', F: 'TTT', G: 'GGT', H: 'CAT', I: 'ATT', K: 'AAA', L: 'CTT', M: 'ATG', N: 'AAT', P: 'CCT', Q: 'CAA', R: 'CGT', S: 'TCT', T: 'ACT', V: 'GTA', W: 'TGG', Y: 'TAT' };
+    const codon: Record<string, string> = {
+      A: 'GCT',
+      C: 'TGT',
+      D: 'GAT',
+      E: 'GAA',
+      F: 'TTT',
+      G: 'GGT',
+      H: 'CAT',
+      I: 'ATT',
+      K: 'AAA',
+      L: 'CTT',
+      M: 'ATG',
+      N: 'AAT',
+      P: 'CCT',
+      Q: 'CAA',
+      R: 'CGT',
+      S: 'TCT',
+      T: 'ACT',
+      V: 'GTA',
+      W: 'TGG',
+      Y: 'TAT',
+    };
     fs.writeFileSync(fasta, `>contig1\nTAG${[...VH].map((c) => codon[c]).join('')}TGA\n`);
     const r = balmkit(['number', fasta]);
     expect(r.code).toBe(1);
@@ -116,11 +143,20 @@ describe('balmkit number', () => {
     const anarci = JSON.parse(fs.readFileSync(path.join(DATA, rel), 'utf8')) as Record<string, Entry>;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-number-csv-'));
     const fasta = path.join(dir, 'chains.fasta');
-    fs.writeFileSync(fasta, Object.entries(anarci).map(([id, e]) => `>${id}\n${e.seq}\n`).join(''));
+    fs.writeFileSync(
+      fasta,
+      Object.entries(anarci)
+        .map(([id, e]) => `>${id}\n${e.seq}\n`)
+        .join(''),
+    );
     const r = balmkit(['number', fasta, '--no-pair', '-o', path.join(dir, 'x.csv')]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/wrote .*x_H\.csv \(\d+ chains\), .*x_KL\.csv \(\d+ chains\)/);
-    const read = spawnSync(PYTHON, ['-c', 'import csv, json, sys; print(json.dumps([list(csv.reader(open(p, newline=""))) for p in sys.argv[1:]]))', path.join(dir, 'x_H.csv'), path.join(dir, 'x_KL.csv')], { encoding: 'utf8' });
+    const read = spawnSync(
+      PYTHON,
+      ['-c', 'import csv, json, sys; print(json.dumps([list(csv.reader(open(p, newline=""))) for p in sys.argv[1:]]))', path.join(dir, 'x_H.csv'), path.join(dir, 'x_KL.csv')],
+      { encoding: 'utf8' },
+    );
     expect(read.status, read.stderr).toBe(0);
     const tables = JSON.parse(read.stdout) as string[][][];
     let same = 0;
@@ -128,7 +164,21 @@ describe('balmkit number', () => {
     let rows = 0;
     for (const [k, table] of tables.entries()) {
       const header = table[0]!;
-      expect(header.slice(0, 13)).toEqual(['Id', 'domain_no', 'hmm_species', 'chain_type', 'e-value', 'score', 'seqstart_index', 'seqend_index', 'identity_species', 'v_gene', 'v_identity', 'j_gene', 'j_identity']);
+      expect(header.slice(0, 13)).toEqual([
+        'Id',
+        'domain_no',
+        'hmm_species',
+        'chain_type',
+        'e-value',
+        'score',
+        'seqstart_index',
+        'seqend_index',
+        'identity_species',
+        'v_gene',
+        'v_identity',
+        'j_gene',
+        'j_identity',
+      ]);
       const col = new Map(header.map((h, j) => [h, j]));
       for (const row of table.slice(1)) {
         if (row[1] !== '0') continue; // ANARCI's entry is a record's first domain
@@ -138,7 +188,10 @@ describe('balmkit number', () => {
         // ANARCI's order of the positions it numbers is the header's (a position no balmkit chain
         // has, where the numberings differ, is no column: counted as a disagreement).
         const cols = e.numbers.map((n) => col.get(n)).filter((c) => c !== undefined);
-        expect(cols.every((c, j) => j === 0 || c > cols[j - 1]!), `${row[0]}: column order`).toBe(true);
+        expect(
+          cols.every((c, j) => j === 0 || c > cols[j - 1]!),
+          `${row[0]}: column order`,
+        ).toBe(true);
         e.numbers.forEach((n, j) => {
           total++;
           if (col.has(n) && row[col.get(n)!] === e.residues[j]) same++;
@@ -154,10 +207,18 @@ describe('balmkit number', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-number-format-'));
     const tsv = balmkit(['number', VH, '--format', 'tsv']);
     expect(tsv.code, tsv.stderr).toBe(0);
-    const [head, row] = tsv.stdout.trimEnd().split('\n').map((l) => l.split('\t'));
+    const [head, row] = tsv.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split('\t'));
     expect(head!.slice(13, 16)).toEqual(['1', '2', '3']);
     expect(row!.slice(0, 4)).toEqual(['sequence', '0', 'mouse', 'H']);
-    expect(row!.slice(13).filter((c) => c !== '-').join('')).toBe(VH);
+    expect(
+      row!
+        .slice(13)
+        .filter((c) => c !== '-')
+        .join(''),
+    ).toBe(VH);
     const both = balmkit(['number', '--heavy', VH, '--light', VL, '--format', 'csv']);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/two tables .* give -o x\.csv/);

@@ -28,7 +28,6 @@ import { need } from '../shared-data.js';
 
 const lab = (xs: readonly Position[]): string => xs.map((x) => `${x.number}${x.insertion}`).join(' ');
 
-
 describe('IMGT CDR numbering rules', () => {
   it('fills from both ends, gaps at the tip', () => {
     expect(lab(imgtCdrPositions(8, 27, 38))).toBe('27 28 29 30 35 36 37 38');
@@ -43,8 +42,7 @@ describe('IMGT CDR numbering rules', () => {
 });
 
 describe('Chothia and Kabat from IMGT', () => {
-  const imgt = (labels: string): Position[] =>
-    labels.split(' ').map((l) => ({ number: parseInt(l, 10), insertion: l.replace(/^\d+/, '') }));
+  const imgt = (labels: string): Position[] => labels.split(' ').map((l) => ({ number: parseInt(l, 10), insertion: l.replace(/^\d+/, '') }));
   it('H3 of 13 residues: 93–100, 100A–C, 101, 102 in both schemes', () => {
     const h3 = imgt('105 106 107 108 109 110 111 112 113 114 115 116 117 118');
     const want = '93 94 95 96 97 98 99 100 100A 100B 100C 101 102 103';
@@ -59,7 +57,12 @@ describe('Chothia and Kabat from IMGT', () => {
   });
   it('heavy FR3: IMGT 92–94 are 82A–C', () => {
     const fr3 = imgt('90 91 92 93 94 95');
-    expect(lab(convertNumbering(fr3, 'chothia', 'heavy')).split(' ').slice(-6).join(' ')).toBe('81 82 82A 82B 82C 83');
+    expect(
+      lab(convertNumbering(fr3, 'chothia', 'heavy'))
+        .split(' ')
+        .slice(-6)
+        .join(' '),
+    ).toBe('81 82 82A 82B 82C 83');
   });
   it('light: lambda FR1 gap and an 8-residue L3 (Chothia conventions of the structures), Kabat as ANARCI', () => {
     const fr1 = imgt('1 2 3 4 5 6 7 8 9 11');
@@ -91,7 +94,28 @@ describe('validation and input', () => {
     // Trastuzumab's heavy-chain V domain back-translated with one codon per residue.
     const protein = 'EVQLVESGGGLVQPGGSLRLSCAASGFNIKDTYIHWVRQAPGKGLEWVARIYPTNGYTRYADSVKGRFTISADTSKNTAYLQMNSLRAEDTAVYYCSRWGGDGFYAMDYWGQGTLVTVSS';
     // Codons chosen so the other two frames hit stops (GTA|GA… reads TAG, …T|GA… reads TGA).
-    const codon: Record<string, string> = { A: 'GCT', C: 'TGT', D: 'GAT', E: 'GAA', F: 'TTT', G: 'GGT', H: 'CAT', I: 'ATT', K: 'AAA', L: 'CTT', M: 'ATG', N: 'AAT', P: 'CCT', Q: 'CAA', R: 'CGT', S: 'TCT', T: 'ACT', V: 'GTA', W: 'TGG', Y: 'TAT' };
+    const codon: Record<string, string> = {
+      A: 'GCT',
+      C: 'TGT',
+      D: 'GAT',
+      E: 'GAA',
+      F: 'TTT',
+      G: 'GGT',
+      H: 'CAT',
+      I: 'ATT',
+      K: 'AAA',
+      L: 'CTT',
+      M: 'ATG',
+      N: 'AAT',
+      P: 'CCT',
+      Q: 'CAA',
+      R: 'CGT',
+      S: 'TCT',
+      T: 'ACT',
+      V: 'GTA',
+      W: 'TGG',
+      Y: 'TAT',
+    };
     const dna = `TAG${[...protein].map((c) => codon[c]).join('')}TGAAC`;
     expect(looksLikeNucleotides(dna)).toBe(true);
     expect(looksLikeNucleotides(protein)).toBe(false);
@@ -134,7 +158,10 @@ describe('numbering real chains (shipped profiles)', () => {
     const d = h.domains[0]!;
     expect([d.chainType, d.start, d.end, d.species]).toEqual(['H', 0, 119, 'mouse']);
     expect(h.trimmed).toEqual({ before: 0, after: H12E8.length - 120, between: 0 });
-    const cdr3 = d.residues.filter((r) => r.region === 'cdr3').map((r) => r.aa).join('');
+    const cdr3 = d.residues
+      .filter((r) => r.region === 'cdr3')
+      .map((r) => r.aa)
+      .join('');
     expect(cdr3).toBe('GHDYDRGRFPY'); // Chothia H3 95–102 of 12e8 (rosetta-fv.info: GHDYDRGRFPY)
     const l = number(L12E8).domains[0]!;
     expect([l.chainType, l.start]).toEqual(['K', 0]);
@@ -166,9 +193,7 @@ describe('numbering real chains (shipped profiles)', () => {
     expect(lh.domains[1]!.residues.map((r) => `${r.number}${r.insertion}${r.aa}`)).toEqual(alone);
   });
   it('a light chain given as heavy is an error naming both', () => {
-    expect(() => number(L12E8, { expect: 'heavy', source: { record: 'ab', chain: 'H' } })).toThrow(
-      /record 'ab', H chain, this is a kappa light chain .* given as heavy/,
-    );
+    expect(() => number(L12E8, { expect: 'heavy', source: { record: 'ab', chain: 'H' } })).toThrow(/record 'ab', H chain, this is a kappa light chain .* given as heavy/);
   });
 });
 
@@ -215,7 +240,9 @@ describe('against independent references (../shared/data)', () => {
     const { agreement } = await import('../../bench/anarci-agreement.js');
     const r = agreement(JSON.parse(fs.readFileSync(file.path(), 'utf8')));
     const pct = (100 * r.same) / r.residues;
-    console.info(`ANARCI IMGT agreement: ${r.same}/${r.residues} residues (${pct.toFixed(2)}%), ${r.notNumbered.length} chains not numbered, ${r.shorter.length} numbered shorter (${r.shorter.map((x) => x.id).join(', ')})`);
+    console.info(
+      `ANARCI IMGT agreement: ${r.same}/${r.residues} residues (${pct.toFixed(2)}%), ${r.notNumbered.length} chains not numbered, ${r.shorter.length} numbered shorter (${r.shorter.map((x) => x.id).join(', ')})`,
+    );
     expect(pct).toBeGreaterThanOrEqual(99.5);
     expect(r.notNumbered).toEqual([]);
     expect(r.shorter.map((x) => x.id)).toEqual([]);

@@ -94,7 +94,16 @@ describe('pairing by name, then by id (real 12e8 chains numbered)', () => {
 
   it('pairs a PDB entry by name first (12e8 H/L), then by id (M/P), and names the second pair from its chains', () => {
     // pdb-antibody-chains.fasta lists 12e8's chains as L, M, H, P: two Fabs in the asymmetric unit.
-    const { antibodies, summary } = pairRecords(parseFasta(fasta([['12e8_L', VL12E8], ['12e8_M', VL12E8], ['12e8_H', VH12E8], ['12e8_P', VH12E8]])));
+    const { antibodies, summary } = pairRecords(
+      parseFasta(
+        fasta([
+          ['12e8_L', VL12E8],
+          ['12e8_M', VL12E8],
+          ['12e8_H', VH12E8],
+          ['12e8_P', VH12E8],
+        ]),
+      ),
+    );
     expect(shape(antibodies)).toEqual([
       ['12e8', '12e8_H', '12e8_L', null, 'name'],
       ['12e8_P_M', '12e8_P', '12e8_M', null, 'id'],
@@ -136,7 +145,16 @@ describe('pairing by name, then by id (real 12e8 chains numbered)', () => {
 
   it('keeps X_H with X_L when one fails to number, so the error is the antibody’s', () => {
     const typo = `${VL12E8.slice(0, 49)}J${VL12E8.slice(50)}`;
-    const { antibodies } = pairRecords(parseFasta(fasta([['t_H', VH12E8], ['t_L', typo], ['u_A', VH12E8], ['u_B', typo]])));
+    const { antibodies } = pairRecords(
+      parseFasta(
+        fasta([
+          ['t_H', VH12E8],
+          ['t_L', typo],
+          ['u_A', VH12E8],
+          ['u_B', typo],
+        ]),
+      ),
+    );
     expect(shape(antibodies)).toEqual([
       ['t', 't_H', 't_L', null, 'name'],
       ['u_A', null, null, 'u_A', 'no partner'],
@@ -145,7 +163,15 @@ describe('pairing by name, then by id (real 12e8 chains numbered)', () => {
   });
 
   it('keeps a pair name from clashing with a record name', () => {
-    const { antibodies } = pairRecords(parseFasta(fasta([['ab', VH12E8], ['ab_H', VH12E8], ['ab_L', VL12E8]])));
+    const { antibodies } = pairRecords(
+      parseFasta(
+        fasta([
+          ['ab', VH12E8],
+          ['ab_H', VH12E8],
+          ['ab_L', VL12E8],
+        ]),
+      ),
+    );
     expect(shape(antibodies)).toEqual([
       ['ab', null, null, 'ab', 'no partner'],
       ['ab_H+ab_L', 'ab_H', 'ab_L', null, 'name'],
@@ -153,7 +179,13 @@ describe('pairing by name, then by id (real 12e8 chains numbered)', () => {
   });
 
   it('reports a repeated name as a bad record and pairs the rest; --no-pair leaves every record alone', () => {
-    const records = parseFasta(fasta([['a_H', VH12E8], ['a_H', VH12E8], ['a_L', VL12E8]]));
+    const records = parseFasta(
+      fasta([
+        ['a_H', VH12E8],
+        ['a_H', VH12E8],
+        ['a_L', VL12E8],
+      ]),
+    );
     const { antibodies, summary } = pairRecords(records);
     expect(shape(antibodies)).toEqual([
       ['a', 'a_H', 'a_L', null, 'name'],
@@ -171,7 +203,17 @@ describe('pairing by name, then by id (real 12e8 chains numbered)', () => {
   it('numbers each record once, through the caller’s chainOf', () => {
     const asked: string[] = [];
     const chainOf = (r: FastaRecord) => (asked.push(r.name), r.sequence === VH12E8 ? ('heavy' as const) : ('light' as const));
-    pairRecords(parseFasta(fasta([['p_H', VH12E8], ['p_L', VL12E8], ['q_A', VH12E8], ['q_B', VL12E8]])), { chainOf });
+    pairRecords(
+      parseFasta(
+        fasta([
+          ['p_H', VH12E8],
+          ['p_L', VL12E8],
+          ['q_A', VH12E8],
+          ['q_B', VL12E8],
+        ]),
+      ),
+      { chainOf },
+    );
     expect(asked).toEqual(['p_H', 'p_L', 'q_A', 'q_B']);
   });
 });
@@ -198,9 +240,7 @@ describe('CSV input', () => {
       ['c', null, null],
       ['c', 'duplicate-name', "record 'c' (abs.csv line 5): the same name as the row on line 4; record names must be unique: rename one"],
     ]);
-    expect(() => parseAntibodyCsv('antibody,sequence\nx,EVQL\n', 'x.csv')).toThrow(
-      /x\.csv line 1: the CSV header needs a name column \(name\/id\/sequence_id\) and a heavy or light column/,
-    );
+    expect(() => parseAntibodyCsv('antibody,sequence\nx,EVQL\n', 'x.csv')).toThrow(/x\.csv line 1: the CSV header needs a name column \(name\/id\/sequence_id\) and a heavy or light column/);
   });
 });
 

@@ -16,9 +16,7 @@ import { need } from '../shared-data.js';
 describe('shipped numbering profiles', () => {
   it('load: heavy, kappa and lambda for human, mouse and rhesus, with their germlines', () => {
     const set = loadProfiles();
-    expect(set.profiles.map((p) => p.name).sort()).toEqual(
-      ['human_H', 'human_K', 'human_L', 'mouse_H', 'mouse_K', 'mouse_L', 'rhesus_H', 'rhesus_K', 'rhesus_L'].sort(),
-    );
+    expect(set.profiles.map((p) => p.name).sort()).toEqual(['human_H', 'human_K', 'human_L', 'mouse_H', 'mouse_K', 'mouse_L', 'rhesus_H', 'rhesus_K', 'rhesus_L'].sort());
     for (const p of set.profiles) {
       // The conserved framework anchors score highest for their residue: Cys 23, Trp 41, Cys 104.
       const best = (k: number): string => {

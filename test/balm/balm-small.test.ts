@@ -20,7 +20,9 @@ describe('balm-small', () => {
   });
 
   test('the parity fixture was made from the shipped weights (else re-run models/train/make-balm-parity.py)', () => {
-    const digest = createHash('sha256').update(readFileSync(`${MODEL}model.safetensors`)).digest('hex');
+    const digest = createHash('sha256')
+      .update(readFileSync(`${MODEL}model.safetensors`))
+      .digest('hex');
     expect(readSafetensors(FIXTURE).metadata.weights_sha256).toBe(digest);
   });
 

@@ -26,7 +26,11 @@ const vocab = expected.get('logits')!.shape[2];
 
 function encoded(c: Chain): EncodedChain {
   const truncated = c.masked.filter((i) => i < 166);
-  return encodeChain(c.sequence, c.numbering.map(([number, insertion]) => ({ number, insertion })), truncated);
+  return encodeChain(
+    c.sequence,
+    c.numbering.map(([number, insertion]) => ({ number, insertion })),
+    truncated,
+  );
 }
 
 function row(name: string, i: number, n: number): number[] {
@@ -37,9 +41,21 @@ function row(name: string, i: number, n: number): number[] {
 describe('BALM position ids follow the official mapping', () => {
   test('table of insertion codes', () => {
     const cases: [number, string, number][] = [
-      [1, ' ', 1], [32, 'A', 32], [60, 'B', 60], [110, 'A', 110], [111, ' ', 111],
-      [111, 'A', 129], [111, 'E', 133], [111, 'F', 133], [111, 'K', 133],
-      [112, 'F', 134], [112, 'A', 139], [112, 'C', 137], [112, 'G', 134], [112, ' ', 112], [128, '', 128],
+      [1, ' ', 1],
+      [32, 'A', 32],
+      [60, 'B', 60],
+      [110, 'A', 110],
+      [111, ' ', 111],
+      [111, 'A', 129],
+      [111, 'E', 133],
+      [111, 'F', 133],
+      [111, 'K', 133],
+      [112, 'F', 134],
+      [112, 'A', 139],
+      [112, 'C', 137],
+      [112, 'G', 134],
+      [112, ' ', 112],
+      [128, '', 128],
     ];
     for (const [number, insertion, id] of cases) expect(positionId({ number, insertion }), `${number}${insertion}`).toBe(id);
   });
@@ -64,8 +80,7 @@ describe.each(['official-bin', 'official-safetensors'])('%s loads directly and m
     const ref = expected.get('logits')!.data as Float32Array;
     let worst = 0;
     outs.forEach((o, i) => {
-      for (let t = 0; t < o.length; t++)
-        for (let v = 0; v < vocab; v++) worst = Math.max(worst, Math.abs(o.logits[t * vocab + v] - ref[(i * length + t) * vocab + v]));
+      for (let t = 0; t < o.length; t++) for (let v = 0; v < vocab; v++) worst = Math.max(worst, Math.abs(o.logits[t * vocab + v] - ref[(i * length + t) * vocab + v]));
     });
     expect(outs.map((o) => o.length)).toEqual(chains.map((c) => Math.min(c.sequence.length, 166) + 2));
     console.log(`official-format parity: max |Δlogit| ${worst.toExponential(2)}`);
@@ -103,7 +118,10 @@ describe('embed, score and infill against the reference', () => {
 
   test('pseudo-log-likelihood of two chains, each residue masked in turn', async () => {
     const scores = await balm.score([numbered(chains[0]), numbered(chains[5])]);
-    for (const [k, s] of [[0, scores[0]], [5, scores[1]]] as const) {
+    for (const [k, s] of [
+      [0, scores[0]],
+      [5, scores[1]],
+    ] as const) {
       const ref = expected.get(`pll.${k}`)!.data as Float32Array;
       expect(maxDiff(s.perResidue, ref)).toBeLessThanOrEqual(1e-4);
       const meanRef = ref.reduce((a, b) => a + b, 0) / ref.length;

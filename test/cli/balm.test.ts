@@ -59,10 +59,12 @@ describe('embed and score', () => {
     const rows = f.tensors.get('embeddings')!.data as Float32Array;
     const records = parseFasta(readFileSync(fasta, 'utf8'));
     const balm = await Balm.load(MODEL, { ep: 'cpu' });
-    const lib = await balm.embed(records.map((rec) => {
-      const d = number(rec.sequence).domains[0];
-      return { sequence: d.sequence, numbering: d.residues.map((x) => x.imgt) };
-    }));
+    const lib = await balm.embed(
+      records.map((rec) => {
+        const d = number(rec.sequence).domains[0];
+        return { sequence: d.sequence, numbering: d.residues.map((x) => x.imgt) };
+      }),
+    );
     await balm.release();
     const d = balm.hiddenSize;
     let worst = 0;

@@ -26,7 +26,7 @@ describe('balmkit', () => {
     expect(r.stderr).toBe('');
   });
 
-  it("npm in the checkout runs no install scripts (no CUDA download) and warns about no config key", () => {
+  it('npm in the checkout runs no install scripts (no CUDA download) and warns about no config key', () => {
     const r = spawnSync('npm', ['config', 'get', 'ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     expect(r.stdout.trim()).toBe('true');
     expect(r.stderr).not.toMatch(/Unknown (project|env) config/);
@@ -139,10 +139,14 @@ describe('balmkit doctor', () => {
     const missing = balmkit(['doctor'], { BALMKIT_CHROMIUM: '/nonexistent/chromium' });
     expect(missing.code).toBe(0);
     expect(missing.stdout).toMatch(/chromium +not found at \/nonexistent\/chromium \(BALMKIT_CHROMIUM\): view --screenshot needs it; install it \(Debian\/Ubuntu: apt-get install -y chromium/);
-    const j = JSON.parse(balmkit(['doctor', '--json'], { BALMKIT_CHROMIUM: '/nonexistent/chromium', BALMKIT_CACHE_DIR: '/tmp/balmkit-doctor-cache' }).stdout) as { viewer: { chromium: string | null }; cache: { folder: string } };
+    const j = JSON.parse(balmkit(['doctor', '--json'], { BALMKIT_CHROMIUM: '/nonexistent/chromium', BALMKIT_CACHE_DIR: '/tmp/balmkit-doctor-cache' }).stdout) as {
+      viewer: { chromium: string | null };
+      cache: { folder: string };
+    };
     expect(j.viewer.chromium).toBeNull();
     expect(j.cache.folder).toBe('/tmp/balmkit-doctor-cache');
-    if (fs.existsSync('/usr/bin/chromium')) expect((JSON.parse(balmkit(['doctor', '--json'], { BALMKIT_CHROMIUM: undefined }).stdout) as { viewer: { chromium: string } }).viewer.chromium).toBe('/usr/bin/chromium');
+    if (fs.existsSync('/usr/bin/chromium'))
+      expect((JSON.parse(balmkit(['doctor', '--json'], { BALMKIT_CHROMIUM: undefined }).stdout) as { viewer: { chromium: string } }).viewer.chromium).toBe('/usr/bin/chromium');
   });
 
   it('prints a readable report with no stack trace', () => {

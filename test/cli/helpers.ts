@@ -3,7 +3,6 @@
  * what is stale, as `npx balmkit` does in a source checkout.
  */
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 

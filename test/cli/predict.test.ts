@@ -78,7 +78,11 @@ describe('balmkit predict-structure', () => {
     expect(r.code).toBe(1);
     expect(fs.readdirSync(out).sort()).toEqual(['a.pdb', 'b.pdb']);
     const j = JSON.parse(r.stdout) as { errors: { name: string; reason: string; message: string }[] };
-    expect(j.errors.map((e) => [e.name, e.reason])).toEqual([['a_H', 'duplicate-name'], ['b', 'duplicate-name'], ['B', 'cannot-write']]);
+    expect(j.errors.map((e) => [e.name, e.reason])).toEqual([
+      ['a_H', 'duplicate-name'],
+      ['b', 'duplicate-name'],
+      ['B', 'cannot-write'],
+    ]);
     expect(r.stderr).toMatch(/record 'a_H' \(line 5\): the same name as an earlier record \(line 1\); record names must be unique: rename one/);
     expect(r.stderr).toMatch(/record 'B': its file name B is already that of record 'b'/);
   });
@@ -109,7 +113,17 @@ describe('balmkit predict-structure', () => {
   });
 
   it('a digit in a sequence is reported without suggesting X, which a structure cannot hold', () => {
-    const r = balmkit(['predict-structure', '--heavy', seq('trastuzumab_H').replace(/^(.{30})./, '$17'), '--light', seq('trastuzumab_L'), '-o', path.join(tmp, 'digit.pdb'), '--model', 'fold-baseline']);
+    const r = balmkit([
+      'predict-structure',
+      '--heavy',
+      seq('trastuzumab_H').replace(/^(.{30})./, '$17'),
+      '--light',
+      seq('trastuzumab_L'),
+      '-o',
+      path.join(tmp, 'digit.pdb'),
+      '--model',
+      'fold-baseline',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/H chain, residue 31: '7' is not an amino acid: use one-letter codes/);
     expect(r.stderr).not.toMatch(/X for unknown|or X if unknown/);
@@ -135,7 +149,11 @@ describe('balmkit predict-structure', () => {
     expect(r.stderr).toMatch(/record '2LYZ:A\|PDBID\|CHAIN\|SEQUENCE': not an antibody variable domain/);
     expect(r.stderr).toMatch(/record 'broken', L chain, residue 50: 'J' is not/);
     expect(r.stderr).toMatch(/2 record\(s\) failed/);
-    const summary = JSON.parse(r.stdout) as { records: { name: string; file: string; cdrs: { name: string; meanError: number }[]; residues: unknown[] }[]; errors: { name: string; reason: string }[]; model: string };
+    const summary = JSON.parse(r.stdout) as {
+      records: { name: string; file: string; cdrs: { name: string; meanError: number }[]; residues: unknown[] }[];
+      errors: { name: string; reason: string }[];
+      model: string;
+    };
     expect(summary.model).toBe('balmfold-small');
     expect(summary.records.map((x) => x.name)).toEqual(['trastuzumab', 'adalimumab']);
     expect(summary.records[0]!.cdrs.map((c) => c.name)).toEqual(['H1', 'H2', 'H3', 'L1', 'L2', 'L3']);

@@ -24,7 +24,14 @@ describe('sparse', () => {
     if (!data.present()) return;
     ensureBuilt();
     const text = gunzipSync(readFileSync(data.path())).toString('utf8');
-    writeFileSync(fasta, text.split('>').slice(1, 41).map((r) => `>${r}`).join(''));
+    writeFileSync(
+      fasta,
+      text
+        .split('>')
+        .slice(1, 41)
+        .map((r) => `>${r}`)
+        .join(''),
+    );
   });
 
   test('calibrate writes orthonormal bases with their provenance', () => {

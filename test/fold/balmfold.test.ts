@@ -62,7 +62,7 @@ describe.runIf(hasWeights)('BALMFold: balmkit vs PyTorch', () => {
     expect(meta.weights_sha256, `${model.weightsFile} changed since the parity fixture was made: ${REMAKE}`).toBe(sha256(model.weightsFile));
   });
 
-  it('gives PyTorch\'s atoms, frames and errors on every fixture entry (≤ 1e-3 Å)', async () => {
+  it("gives PyTorch's atoms, frames and errors on every fixture entry (≤ 1e-3 Å)", async () => {
     const f = readSafetensors(FIXTURE).tensors;
     const get = (k: string): HostTensor => {
       const t = f.get(k);
@@ -77,17 +77,21 @@ describe.runIf(hasWeights)('BALMFold: balmkit vs PyTorch', () => {
     const worst = { positions: 0, frames: 0, error: 0, orthonormal: 0 };
     for (let e = 0; e + 1 < offsets.length; e++) {
       const [a, b] = [offsets[e]!, offsets[e + 1]!];
-      const o = await runBalmFold(session, {
-        n: b - a,
-        hidden: d,
-        features: features!.subarray(a * d, b * d),
-        aatype: ints('aatype').subarray(a, b),
-        chain: ints('chain').subarray(a, b),
-        residueIndex: ints('residue_index').subarray(a, b),
-        imgtPosition: ints('imgt_position').subarray(a, b),
-        templateFrames: frames0!.subarray(a * 12, b * 12),
-        templateError: err0!.subarray(a, b),
-      }, { recycles: model.config.recycles, config: model.config });
+      const o = await runBalmFold(
+        session,
+        {
+          n: b - a,
+          hidden: d,
+          features: features!.subarray(a * d, b * d),
+          aatype: ints('aatype').subarray(a, b),
+          chain: ints('chain').subarray(a, b),
+          residueIndex: ints('residue_index').subarray(a, b),
+          imgtPosition: ints('imgt_position').subarray(a, b),
+          templateFrames: frames0!.subarray(a * 12, b * 12),
+          templateError: err0!.subarray(a, b),
+        },
+        { recycles: model.config.recycles, config: model.config },
+      );
       const maxDiff = (x: Float32Array, y: Float32Array, offset: number) => x.reduce((m, v, k) => Math.max(m, Math.abs(v - y[offset + k]!)), 0);
       worst.positions = Math.max(worst.positions, maxDiff(o.positions, positions!, a * 42));
       worst.frames = Math.max(worst.frames, maxDiff(o.frames, frames!, a * 12));
@@ -96,12 +100,15 @@ describe.runIf(hasWeights)('BALMFold: balmkit vs PyTorch', () => {
       // The final rotations are rotations (a check on both sides' quaternion composition).
       for (let i = 0; i < b - a; i++) {
         const R = [0, 1, 2].map((r) => [0, 1, 2].map((c) => o.frames[i * 12 + r * 4 + c]!));
-        for (let p = 0; p < 3; p++) for (let q = 0; q < 3; q++) worst.orthonormal = Math.max(worst.orthonormal, Math.abs(R[0]![p]! * R[0]![q]! + R[1]![p]! * R[1]![q]! + R[2]![p]! * R[2]![q]! - (p === q ? 1 : 0)));
+        for (let p = 0; p < 3; p++)
+          for (let q = 0; q < 3; q++) worst.orthonormal = Math.max(worst.orthonormal, Math.abs(R[0]![p]! * R[0]![q]! + R[1]![p]! * R[1]![q]! + R[2]![p]! * R[2]![q]! - (p === q ? 1 : 0)));
       }
       expect(o.error.every((x) => x > 0)).toBe(true);
     }
     await session.release();
-    console.info(`balmfold parity on ${offsets.length - 1} entries: max |Δ| positions ${worst.positions.toExponential(2)} Å, frames ${worst.frames.toExponential(2)}, error ${worst.error.toExponential(2)} Å`);
+    console.info(
+      `balmfold parity on ${offsets.length - 1} entries: max |Δ| positions ${worst.positions.toExponential(2)} Å, frames ${worst.frames.toExponential(2)}, error ${worst.error.toExponential(2)} Å`,
+    );
     expect(worst.positions).toBeLessThanOrEqual(TOLERANCE);
     expect(worst.frames).toBeLessThanOrEqual(TOLERANCE);
     expect(worst.error).toBeLessThanOrEqual(TOLERANCE);
@@ -112,7 +119,9 @@ describe.runIf(hasWeights)('BALMFold: balmkit vs PyTorch', () => {
     const weights = readWeights(model.weightsFile);
     const missing = new Map(weights);
     missing.delete('structure.ipa.head_weights');
-    expect(() => buildBalmFoldGraph(missing, model.config, model.weightsFile)).toThrow(new RegExp(`${model.weightsFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: weight 'structure.ipa.head_weights' is missing`));
+    expect(() => buildBalmFoldGraph(missing, model.config, model.weightsFile)).toThrow(
+      new RegExp(`${model.weightsFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: weight 'structure.ipa.head_weights' is missing`),
+    );
     const extra = new Map(weights);
     extra.set('trunk.9.attention.q.weight', weights.get('trunk.0.attention.q.weight')!);
     expect(() => buildBalmFoldGraph(extra, model.config, model.weightsFile)).toThrow(/'trunk\.9\.attention\.q\.weight' not used/);

@@ -85,7 +85,7 @@ describe('split.json', () => {
   });
 
   const infoData = sharedData('the split leakage check', 'antibody-structures/rosetta-fv.info');
-  it('leaves no training or validation entry with a test entry\'s CDR-H3 or CDR set, nor a validation entry with a training one\'s (rosetta-fv.info columns)', (ctx) => {
+  it("leaves no training or validation entry with a test entry's CDR-H3 or CDR set, nor a validation entry with a training one's (rosetta-fv.info columns)", (ctx) => {
     need(ctx, infoData);
     const info = new Map<string, string[]>();
     const infoFile = infoData.path();
@@ -156,7 +156,9 @@ describe('templates.json', () => {
       }
     }
     const h = t.framework.H!;
-    const spreads = Object.values(h).map((s) => s.spread).sort((a, b) => a - b);
+    const spreads = Object.values(h)
+      .map((s) => s.spread)
+      .sort((a, b) => a - b);
     expect(spreads[spreads.length >> 1]).toBeLessThan(1.5);
   });
 });

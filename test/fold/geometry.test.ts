@@ -27,7 +27,7 @@ describe('ideal residues from the rigid groups', () => {
       expect(Math.abs(d - b.length), `${name} ${b.a}-${b.b} ${d.toFixed(3)} vs ${b.length}`).toBeLessThan(0.05);
     }
     for (const g of IDEAL_ANGLES[name]!) {
-      if (name === 'PRO' && (g.a === 'CA' && g.c === 'CD' || g.b === 'CD' || g.c === 'CD' && g.b === 'N')) continue;
+      if (name === 'PRO' && ((g.a === 'CA' && g.c === 'CD') || g.b === 'CD' || (g.c === 'CD' && g.b === 'N'))) continue;
       const d = angleDegrees(atomPosition(a, 1, g.a)!, atomPosition(a, 1, g.b)!, atomPosition(a, 1, g.c)!);
       expect(Math.abs(d - g.degrees), `${name} ${g.a}-${g.b}-${g.c} ${d.toFixed(1)} vs ${g.degrees}`).toBeLessThan(Math.max(3 * g.sd, 1));
     }

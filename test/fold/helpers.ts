@@ -21,16 +21,21 @@ export function randomRigid(rand: () => number): F.Rigid {
   const q = Math.hypot(w, x, y, z);
   [w, x, y, z] = [w / q, x / q, y / q, z / q];
   const R = [
-    1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-    2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-    2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+    1 - 2 * (y * y + z * z),
+    2 * (x * y - w * z),
+    2 * (x * z + w * y),
+    2 * (x * y + w * z),
+    1 - 2 * (x * x + z * z),
+    2 * (y * z - w * x),
+    2 * (x * z - w * y),
+    2 * (y * z + w * x),
+    1 - 2 * (x * x + y * y),
   ];
   return F.rigidFrom(R, [(rand() - 0.5) * 40, (rand() - 0.5) * 40, (rand() - 0.5) * 40]);
 }
 
 // ---------------------------------------------------------------------------------------------
 // shared data and Biopython gates, used by the fold and io structure tests
-
 
 /** The experimental structures in ../shared/data/antibody-structures (paths; a gate for tests). */
 export function sharedStructures(what: string): SharedData {
@@ -132,7 +137,14 @@ export function sampleFv(): Structure & { heavyIds: ResidueId[]; lightIds: Resid
   for (let k = 1; k <= 13; k++) lightIds.push({ number: 20 + k, insertion: '' });
   lightIds.splice(7, 0, { number: 27, insertion: 'A' }, { number: 27, insertion: 'B' }, { number: 27, insertion: 'C' });
   const errors = Array.from({ length: n }, (_, i) => 0.25 + (i % 9) * 0.75);
-  const chains = F.atom14ToChains(atoms, [{ id: 'H', start: 0, numbering: heavyIds }, { id: 'L', start: heavySeq.length, numbering: lightIds }], errors);
+  const chains = F.atom14ToChains(
+    atoms,
+    [
+      { id: 'H', start: 0, numbering: heavyIds },
+      { id: 'L', start: heavySeq.length, numbering: lightIds },
+    ],
+    errors,
+  );
   return {
     chains,
     heavyIds,
@@ -141,8 +153,14 @@ export function sampleFv(): Structure & { heavyIds: ResidueId[]; lightIds: Resid
       version: '0.1.0',
       model: 'test-model',
       scheme: 'imgt',
-      sequences: [{ chain: 'H', sequence: heavySeq }, { chain: 'L', sequence: lightSeq }],
-      cdrs: [{ name: 'H3', chain: 'H', start: { number: 105, insertion: '' }, end: { number: 112, insertion: 'A' } }, { name: 'L1', chain: 'L', start: { number: 27, insertion: '' }, end: { number: 27, insertion: 'C' } }],
+      sequences: [
+        { chain: 'H', sequence: heavySeq },
+        { chain: 'L', sequence: lightSeq },
+      ],
+      cdrs: [
+        { name: 'H3', chain: 'H', start: { number: 105, insertion: '' }, end: { number: 112, insertion: 'A' } },
+        { name: 'L1', chain: 'L', start: { number: 27, insertion: '' }, end: { number: 27, insertion: 'C' } },
+      ],
     },
   };
 }

@@ -63,7 +63,10 @@ describe('fold with the shipped baseline', async () => {
   });
 
   it('numbers chains H and L in the scheme asked for, with CDR ranges and errors from the templates', () => {
-    for (const [ab, scheme] of [[imgt[0]!, 'imgt'], [chothia[0]!, 'chothia']] as const) {
+    for (const [ab, scheme] of [
+      [imgt[0]!, 'imgt'],
+      [chothia[0]!, 'chothia'],
+    ] as const) {
       expect(ab.structure.chains.map((c) => c.id)).toEqual(['H', 'L']);
       expect(ab.structure.metadata!.scheme).toBe(scheme);
       expect(ab.cdrs.map((c) => c.name)).toEqual(['H1', 'H2', 'H3', 'L1', 'L2', 'L3']);
@@ -117,10 +120,13 @@ describe('fold with the shipped baseline', async () => {
 
   it('folds a heavy chain alone (nanobody-like) and an scFv given as one sequence', async () => {
     const [heavyOnly, scfv] = ok(
-      await fold([
-        { name: 'vh', heavy: antibodies[0]!.heavy! },
-        { name: 'scfv', sequence: `${antibodies[1]!.heavy!}GGGGSGGGGSGGGGS${antibodies[1]!.light!}` },
-      ], BASELINE),
+      await fold(
+        [
+          { name: 'vh', heavy: antibodies[0]!.heavy! },
+          { name: 'scfv', sequence: `${antibodies[1]!.heavy!}GGGGSGGGGSGGGGS${antibodies[1]!.light!}` },
+        ],
+        BASELINE,
+      ),
     );
     expect(heavyOnly!.structure.chains.map((c) => c.id)).toEqual(['H']);
     expect(scfv!.structure.chains.map((c) => c.id)).toEqual(['H', 'L']);

@@ -45,7 +45,10 @@ function byFileNumbers(moving: Structure, fixed: Structure): number {
     for (const r of c.residues) {
       const ca = r.atoms.find((x) => x.name === 'CA');
       const f = fixedCa.get(key(c.id, r.number, r.insertion));
-      if (ca && f) a.push(ca.x, ca.y, ca.z), b.push(...f);
+      if (ca && f) {
+        a.push(ca.x, ca.y, ca.z);
+        b.push(...f);
+      }
     }
   }
   return kabsch(a, b).rmsd;
@@ -57,14 +60,20 @@ describe('superposition by numbering both structures', () => {
     const chothia = await predict('chothia');
     const a = superpose(imgt, crystal);
     const b = superpose(chothia, crystal);
-    console.info(`1A14: IMGT prediction ${a.rmsd.toFixed(3)} Å, Chothia prediction ${b.rmsd.toFixed(3)} Å (${describePairing(a.p)}); by file numbers: IMGT ${byFileNumbers(imgt, crystal).toFixed(2)} Å, Chothia ${byFileNumbers(chothia, crystal).toFixed(2)} Å`);
+    console.info(
+      `1A14: IMGT prediction ${a.rmsd.toFixed(3)} Å, Chothia prediction ${b.rmsd.toFixed(3)} Å (${describePairing(a.p)}); by file numbers: IMGT ${byFileNumbers(imgt, crystal).toFixed(2)} Å, Chothia ${byFileNumbers(chothia, crystal).toFixed(2)} Å`,
+    );
     expect(a.p.method).toBe('numbering');
-    expect(a.p.chains.map((c) => [c.moving, c.fixed, c.chainClass])).toEqual([['H', 'H', 'heavy'], ['L', 'L', 'light']]);
+    expect(a.p.chains.map((c) => [c.moving, c.fixed, c.chainClass])).toEqual([
+      ['H', 'H', 'heavy'],
+      ['L', 'L', 'light'],
+    ]);
     expect(Math.abs(a.rmsd - b.rmsd)).toBeLessThanOrEqual(0.01);
     // The same residue pairs: the crystal residues are the same, and so are the prediction's (by position in its chain).
     const indexOf = (s: Structure) => new Map(s.chains.flatMap((c) => c.residues.map((r, k) => [`${c.id}:${r.number}${r.insertion}`, `${c.id}#${k}`] as const)));
     const [ia, ib] = [indexOf(imgt), indexOf(chothia)];
-    const pairsOf = (p: typeof a.p, index: Map<string, string>) => p.pairs.map((x) => `${index.get(`${x.moving.chain}:${x.moving.number}${x.moving.insertion}`)}=${x.fixed.chain}:${x.fixed.number}${x.fixed.insertion}`);
+    const pairsOf = (p: typeof a.p, index: Map<string, string>) =>
+      p.pairs.map((x) => `${index.get(`${x.moving.chain}:${x.moving.number}${x.moving.insertion}`)}=${x.fixed.chain}:${x.fixed.number}${x.fixed.insertion}`);
     expect(pairsOf(a.p, ia)).toEqual(pairsOf(b.p, ib));
     expect(a.p.pairs.length).toBeGreaterThan(200);
     // What the viewer did before: pairing by the files' numbers puts IMGT residues on the wrong Chothia ones.
@@ -77,13 +86,25 @@ describe('superposition by numbering both structures', () => {
     const cut = (s: Structure, n: number): Structure => ({ chains: s.chains.map((c) => ({ ...c, residues: c.residues.slice(0, n) })) });
     const p = pairResidues(cut(fixturePrediction, 30), cut(crystal, 40));
     expect(p.method).toBe('alignment');
-    expect(p.chains.map((c) => [c.moving, c.fixed, c.pairs])).toEqual([['H', 'H', 30], ['L', 'L', 30]]);
-    expect(p.pairs[0]).toEqual({ moving: { chain: 'H', number: fixturePrediction.chains[0]!.residues[0]!.number, insertion: '' }, fixed: { chain: 'H', number: crystal.chains[0]!.residues[0]!.number, insertion: crystal.chains[0]!.residues[0]!.insertion } });
+    expect(p.chains.map((c) => [c.moving, c.fixed, c.pairs])).toEqual([
+      ['H', 'H', 30],
+      ['L', 'L', 30],
+    ]);
+    expect(p.pairs[0]).toEqual({
+      moving: { chain: 'H', number: fixturePrediction.chains[0]!.residues[0]!.number, insertion: '' },
+      fixed: { chain: 'H', number: crystal.chains[0]!.residues[0]!.number, insertion: crystal.chains[0]!.residues[0]!.insertion },
+    });
     expect(describePairing(p)).toMatch(/^60 residues paired by sequence alignment/);
   });
 
   it('aligns sequences globally', () => {
-    expect(alignSequences('ACDEFG', 'ACEFG')).toEqual([[0, 0], [1, 1], [3, 2], [4, 3], [5, 4]]);
+    expect(alignSequences('ACDEFG', 'ACEFG')).toEqual([
+      [0, 0],
+      [1, 1],
+      [3, 2],
+      [4, 3],
+      [5, 4],
+    ]);
     expect(alignSequences('', 'AC')).toEqual([]);
   });
 });

@@ -43,14 +43,19 @@ describe('mmCIF writer', () => {
     // A quote inside a bare value is legal CIF; only a leading one needs quoting.
     expect(cifValue("O5'")).toBe("O5'");
     const tricky = ["'x", '"y', "a'b c", 'd" e', 'loop_', '#hash', ';semi', 'multi\nline'];
-    const parsed = parseCif(`data_x\nloop_\n_t.v\n${tricky.map(cifValue).join('\n')}\n`).get('t')!.rows.map((r) => r[0]);
+    const parsed = parseCif(`data_x\nloop_\n_t.v\n${tricky.map(cifValue).join('\n')}\n`)
+      .get('t')!
+      .rows.map((r) => r[0]);
     expect(parsed).toEqual(tricky);
     expect(cifValue('MODEL my model')).toBe("'MODEL my model'");
     expect(cifValue('')).toBe('.');
     expect(cifValue('?')).toBe("'?'");
     expect(cifValue('_x')).toBe("'_x'");
-    const tables = parseCif(`data_x\nloop_\n_t.a\n_t.b\n${cifValue("O5'")} ${cifValue('a b')}\n${cifValue("it's \"q\" both")} ?\n`);
-    expect(tables.get('t')!.rows).toEqual([["O5'", 'a b'], ["it's \"q\" both", null]]);
+    const tables = parseCif(`data_x\nloop_\n_t.a\n_t.b\n${cifValue("O5'")} ${cifValue('a b')}\n${cifValue('it\'s "q" both')} ?\n`);
+    expect(tables.get('t')!.rows).toEqual([
+      ["O5'", 'a b'],
+      ['it\'s "q" both', null],
+    ]);
   });
 });
 
@@ -103,7 +108,10 @@ _pdbx_unobs_or_zero_occ_residues.PDB_ins_code
     const s = parseMmcif(text);
     expect(s.chains.map((c) => c.id)).toEqual(['H']);
     expect(s.chains[0]!.residues.map((r) => `${r.name}${r.number}${r.insertion}`)).toEqual(['SER29', 'TYR32A']);
-    expect(s.chains[0]!.residues[0]!.atoms.map((a) => [a.name, a.x])).toEqual([['N', 1], ['CA', 2]]);
+    expect(s.chains[0]!.residues[0]!.atoms.map((a) => [a.name, a.x])).toEqual([
+      ['N', 1],
+      ['CA', 2],
+    ]);
     expect(s.missing).toEqual([{ chain: 'H', name: 'GLY', number: 30, insertion: 'A' }]);
     expect(parseCif(text).get('struct')!.rows[0]).toEqual(['A title on\ntwo lines']);
   });

@@ -29,7 +29,7 @@ describe('PDB writer', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     const lines = text.trimEnd().split('\n');
     for (const l of lines) expect(l.length).toBeLessThanOrEqual(80);
-    const records = lines.filter((l) => /^(ATOM  |HETATM|TER   )/.test(l));
+    const records = lines.filter((l) => /^(ATOM {2}|HETATM|TER {3})/.test(l));
     const serials = records.map((l) => Number(l.slice(6, 11)));
     expect(new Set(serials).size).toBe(serials.length);
     expect(serials).toEqual(serials.map((_, i) => i + 1));
@@ -145,10 +145,17 @@ describe('PDB reader on crafted records', () => {
     expect(s.chains.map((c) => c.id)).toEqual(['H', 'L']);
     const h = s.chains[0]!;
     expect(h.residues.map((r) => `${r.name}${r.number}${r.insertion}${r.hetero ? '*' : ''}`)).toEqual(['SER29', 'TYR32A', 'NAG601*']);
-    expect(h.residues[0]!.atoms.map((a) => [a.name, a.x])).toEqual([['N', 1], ['CA', 2], ['OG', 5]]);
+    expect(h.residues[0]!.atoms.map((a) => [a.name, a.x])).toEqual([
+      ['N', 1],
+      ['CA', 2],
+      ['OG', 5],
+    ]);
     expect(s.chains[1]!.residues[0]!.atoms[0]!.element).toBe('ZN');
     expect(h.residues[0]!.atoms[1]!.element).toBe('C');
-    expect(s.missing).toEqual([{ name: 'GLY', chain: 'H', number: 30, insertion: 'A' }, { name: 'SER', chain: 'H', number: 31, insertion: '' }]);
+    expect(s.missing).toEqual([
+      { name: 'GLY', chain: 'H', number: 30, insertion: 'A' },
+      { name: 'SER', chain: 'H', number: 31, insertion: '' },
+    ]);
   });
 
   test('a malformed coordinate record is reported with its line', () => {
@@ -193,11 +200,20 @@ describe('our PDB reader against Biopython on experimental structures', () => {
       const orig = residues(bio[k]!);
       const again = residues(bio[files.length + k]!);
       const mine = ours[k]!.chains;
-      expect(mine.map((c) => c.id), path).toEqual(orig.map((c) => c.id));
+      expect(
+        mine.map((c) => c.id),
+        path,
+      ).toEqual(orig.map((c) => c.id));
       mine.forEach((c, ci) => {
         const want = orig[ci]!.residues.map((r) => `${r.name}${r.number}${r.insertion}:${r.atoms}`);
-        expect(c.residues.map((r) => `${r.name}${r.number}${r.insertion}:${r.atoms.length}`), `${path} chain ${c.id}`).toEqual(want);
-        expect(again[ci]!.residues.map((r) => `${r.name}${r.number}${r.insertion}:${r.atoms}`), `rewrite of ${path} chain ${c.id}`).toEqual(want);
+        expect(
+          c.residues.map((r) => `${r.name}${r.number}${r.insertion}:${r.atoms.length}`),
+          `${path} chain ${c.id}`,
+        ).toEqual(want);
+        expect(
+          again[ci]!.residues.map((r) => `${r.name}${r.number}${r.insertion}:${r.atoms}`),
+          `rewrite of ${path} chain ${c.id}`,
+        ).toEqual(want);
       });
     });
   });
@@ -230,7 +246,7 @@ describe('reading the shared antibody structures', () => {
         // A few entries are Cα-only (e.g. 1IGA): no peptide bonds to check there.
         if (c.residues.some((r) => r.atoms.length > 1)) expect(chainBreaks(c).length, `${path} ${c.id}`).toBeLessThan(6);
       }
-      if (/^ATOM  .{10}[A-Z]/m.test(text)) altlocFiles++;
+      if (/^ATOM {2}.{10}[A-Z]/m.test(text)) altlocFiles++;
     }
     // The sample must exercise what the reader handles (Chothia insertions; alternate locations).
     expect(insertions).toBeGreaterThan(rosetta.length);
@@ -244,7 +260,10 @@ describe('reading the shared antibody structures', () => {
     for (const path of docking) {
       const s = await readPdb(path);
       expect(s.chains.length, path).toBeGreaterThan(0);
-      expect(s.chains.every((c) => c.residues.every((r) => r.atoms.length > 0)), path).toBe(true);
+      expect(
+        s.chains.every((c) => c.residues.every((r) => r.atoms.length > 0)),
+        path,
+      ).toBe(true);
     }
   });
 });

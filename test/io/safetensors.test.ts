@@ -4,16 +4,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import {
-  f32ToBf16,
-  f32ToF16,
-  hostTensor,
-  readSafetensors,
-  serializeSafetensors,
-  writeSafetensors,
-  type HostTensor,
-  type NamedTensors,
-} from '../../src/io/index.js';
+import { f32ToBf16, f32ToF16, hostTensor, readSafetensors, serializeSafetensors, writeSafetensors, type HostTensor, type NamedTensors } from '../../src/io/index.js';
 import { fixture, rng, tensorDiff } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'balmkit-st-'));
@@ -95,16 +86,56 @@ describe('safetensors written by Python', () => {
     expect(metadata).toEqual({ format: 'pt', source: 'make_torch_fixtures.py' });
     const idx = Array.from({ length: 12 }, (_, i) => i);
     const want: Record<string, HostTensor> = {
-      f32: hostTensor('float32', [3, 4], Float32Array.from(idx, (i) => i * 0.5 - 3)),
-      f64: hostTensor('float64', [2, 6], Float64Array.from(idx, (i) => i / 3)),
-      f16: hostTensor('float16', [12], Uint16Array.from(idx, (i) => f32ToF16(i * 0.25 - 1))),
-      bf16: hostTensor('bfloat16', [2, 2, 3], Uint16Array.from(idx, (i) => f32ToBf16(i * 2 - 5))),
-      i64: hostTensor('int64', [12], BigInt64Array.from(idx, (i) => BigInt(i - 6) * 2n ** 40n)),
-      i32: hostTensor('int32', [12], Int32Array.from(idx, (i) => (i - 6) * 1000)),
-      i16: hostTensor('int16', [12], Int16Array.from(idx, (i) => (i - 6) * 100)),
-      i8: hostTensor('int8', [12], Int8Array.from(idx, (i) => i - 6)),
-      u8: hostTensor('uint8', [12], Uint8Array.from(idx, (i) => (i * 20) & 0xff)),
-      bool: hostTensor('bool', [12], Uint8Array.from(idx, (i) => (i % 3 === 0 ? 1 : 0))),
+      f32: hostTensor(
+        'float32',
+        [3, 4],
+        Float32Array.from(idx, (i) => i * 0.5 - 3),
+      ),
+      f64: hostTensor(
+        'float64',
+        [2, 6],
+        Float64Array.from(idx, (i) => i / 3),
+      ),
+      f16: hostTensor(
+        'float16',
+        [12],
+        Uint16Array.from(idx, (i) => f32ToF16(i * 0.25 - 1)),
+      ),
+      bf16: hostTensor(
+        'bfloat16',
+        [2, 2, 3],
+        Uint16Array.from(idx, (i) => f32ToBf16(i * 2 - 5)),
+      ),
+      i64: hostTensor(
+        'int64',
+        [12],
+        BigInt64Array.from(idx, (i) => BigInt(i - 6) * 2n ** 40n),
+      ),
+      i32: hostTensor(
+        'int32',
+        [12],
+        Int32Array.from(idx, (i) => (i - 6) * 1000),
+      ),
+      i16: hostTensor(
+        'int16',
+        [12],
+        Int16Array.from(idx, (i) => (i - 6) * 100),
+      ),
+      i8: hostTensor(
+        'int8',
+        [12],
+        Int8Array.from(idx, (i) => i - 6),
+      ),
+      u8: hostTensor(
+        'uint8',
+        [12],
+        Uint8Array.from(idx, (i) => (i * 20) & 0xff),
+      ),
+      bool: hostTensor(
+        'bool',
+        [12],
+        Uint8Array.from(idx, (i) => (i % 3 === 0 ? 1 : 0)),
+      ),
       scalar: hostTensor('float32', [], new Float32Array([2.5])),
       empty: hostTensor('float32', [0, 4], new Float32Array(0)),
     };
@@ -153,11 +184,7 @@ const hostile: [string, Uint8Array, RegExp][] = [
   ['numel overflow', craft({ w: f32([2 ** 40, 2 ** 40], 0, 4) }, 4), /tensor 'w': .*more than 2\^53/],
   ['metadata not strings', craft({ __metadata__: { a: 1 } }, 0), /__metadata__ value 'a' is not a string/],
   ['metadata not an object', craft({ __metadata__: [] }, 0), /__metadata__ must be an object/],
-  [
-    'bool not 0/1',
-    craft({ b: { dtype: 'BOOL', shape: [2], data_offsets: [0, 2] } }, 2, { data: new Uint8Array([1, 2]) }),
-    /tensor 'b' is BOOL but element 1 is 2/,
-  ],
+  ['bool not 0/1', craft({ b: { dtype: 'BOOL', shape: [2], data_offsets: [0, 2] } }, 2, { data: new Uint8Array([1, 2]) }), /tensor 'b' is BOOL but element 1 is 2/],
 ];
 
 describe('safetensors reader refuses hostile files', () => {

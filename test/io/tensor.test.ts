@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import {
-  bf16ToF32,
-  bytesPerElement,
-  f16ToF32,
-  f32ToBf16,
-  f32ToF16,
-  hostTensor,
-  numel,
-  readSafetensors,
-  toFloat32,
-} from '../../src/io/index.js';
+import { bf16ToF32, bytesPerElement, f16ToF32, f32ToBf16, f32ToF16, hostTensor, numel, readSafetensors, toFloat32 } from '../../src/io/index.js';
 import { fixture } from './helpers.js';
 
 describe('float16 / bfloat16 conversions', () => {

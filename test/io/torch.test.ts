@@ -2,16 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import {
-  PickleRefusedError,
-  isHostTensor,
-  readSafetensors,
-  readTorchCheckpoint,
-  readTorchStateDict,
-  toFloat32,
-  type CheckpointValue,
-  type NamedTensors,
-} from '../../src/io/index.js';
+import { PickleRefusedError, isHostTensor, readSafetensors, readTorchCheckpoint, readTorchStateDict, toFloat32, type CheckpointValue, type NamedTensors } from '../../src/io/index.js';
 import { ZipReader, memorySource } from '../../src/io/zip.js';
 import { fixture, makeZip, rng, tensorDiff } from './helpers.js';
 
@@ -79,18 +70,7 @@ describe('torch.save checkpoints load bit-exactly', () => {
 
   it('module state dict: _metadata is tolerated, order is kept', () => {
     const t = readTorchStateDict(fixture('module.pt'));
-    expect([...t.keys()]).toEqual([
-      '0.weight',
-      '0.bias',
-      '1.weight',
-      '1.bias',
-      '2.weight',
-      '2.bias',
-      '2.running_mean',
-      '2.running_var',
-      '2.num_batches_tracked',
-      '3.weight',
-    ]);
+    expect([...t.keys()]).toEqual(['0.weight', '0.bias', '1.weight', '1.bias', '2.weight', '2.bias', '2.running_mean', '2.running_var', '2.num_batches_tracked', '3.weight']);
     expect(t.get('2.num_batches_tracked')).toMatchObject({ dtype: 'int64', shape: [] });
   });
 });
@@ -155,9 +135,7 @@ describe('refused checkpoints', () => {
     for (const g of ['posix.system', 'builtins.eval', 'subprocess.Popen', 'os.system', '__main__.NotAllowed', 'builtins.getattr']) {
       expect(globals).toContain(g);
     }
-    expect(manifest.refused.map((r) => r.file)).toEqual(
-      expect.arrayContaining(['evil_stack_global.pt', 'evil_inst.pt', 'evil_obj.pt', 'evil_ext.pt', 'legacy.pt', 'bigendian.pt']),
-    );
+    expect(manifest.refused.map((r) => r.file)).toEqual(expect.arrayContaining(['evil_stack_global.pt', 'evil_inst.pt', 'evil_obj.pt', 'evil_ext.pt', 'legacy.pt', 'bigendian.pt']));
   });
 
   const malicious = manifest.refused.filter((r) => r.global);
@@ -229,8 +207,7 @@ describe('torch zip container', () => {
   });
 
   it('hostile object graphs: deep nesting and cycles get clear errors', () => {
-    const pack = (pkl: string) =>
-      makeZip([{ name: 'archive/data.pkl', data: Uint8Array.from(pkl, (c) => c.charCodeAt(0)) }]);
+    const pack = (pkl: string) => makeZip([{ name: 'archive/data.pkl', data: Uint8Array.from(pkl, (c) => c.charCodeAt(0)) }]);
     const deep = pack('\x80\x02}X\x01\x00\x00\x00x' + ']'.repeat(5000) + 'a'.repeat(4999) + 's.');
     expect(() => readTorchCheckpoint(deep)).toThrow(/nested more than 1000 levels deep/);
     expect(() => readTorchCheckpoint(deep, { flatten: true })).toThrow(/nested more than 1000 levels deep/);

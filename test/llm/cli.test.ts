@@ -80,7 +80,13 @@ describe('balmkit llm (CLI)', () => {
 
   test('a text longer than the context is scored with a sliding window', async () => {
     const file = join(dir, 'long.txt');
-    writeFileSync(file, runc.logits.map((l) => l.text).join(' ').repeat(4));
+    writeFileSync(
+      file,
+      runc.logits
+        .map((l) => l.text)
+        .join(' ')
+        .repeat(4),
+    );
     const r = await run(['llm', 'perplexity', ...model, file, '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as { perplexity: number; tokens: number };

@@ -11,7 +11,6 @@ import { type CausalLM, generate, generateTokens, loadModel, logprobs, perplexit
 import { AIDREAMS, TOK512, fixture, SHARED_LM } from './helpers.js';
 import { requireGates } from '../shared-data.js';
 
-
 describe('generation, logprobs and perplexity (aidreams260K)', () => {
   requireGates(SHARED_LM);
   let lm: CausalLM;

@@ -1,5 +1,4 @@
 /** Shared by the LLM tests: fixture paths, the shared-data gate, comparisons. */
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { sharedData } from '../shared-data.js';

@@ -50,10 +50,17 @@ describe('HF checkpoints: parity with the PyTorch reference', () => {
 
     const state = lm.newState(e.B);
     const prefill = e.S - 4;
-    const first = await lm.forward(state, e.ids.map((r) => r.slice(0, prefill)), e.mask.map((r) => r.slice(0, prefill)));
+    const first = await lm.forward(
+      state,
+      e.ids.map((r) => r.slice(0, prefill)),
+      e.mask.map((r) => r.slice(0, prefill)),
+    );
     let worst = worstOnTokens(first, e.logits, e.mask, e.S, 0);
     for (let t = prefill; t < e.S; t++) {
-      const step = await lm.forward(state, e.ids.map((r) => [r[t]!]));
+      const step = await lm.forward(
+        state,
+        e.ids.map((r) => [r[t]!]),
+      );
       worst = Math.max(worst, worstOnTokens(step, e.logits, e.mask, e.S, t));
     }
     expect(worst).toBeLessThanOrEqual(1e-4);

@@ -9,9 +9,13 @@ import { type CausalLM, type LlmServer, generate, generateTokens, loadModel, log
 import { AIDREAMS, TOK512, SHARED_LM } from './helpers.js';
 import { requireGates } from '../shared-data.js';
 
-
 interface Completion {
-  choices: { text: string; finish_reason: string; logprobs: { tokens: string[]; token_logprobs: (number | null)[]; top_logprobs: (Record<string, number> | null)[]; text_offset: number[] } | null; prompt_logprobs?: (Record<string, { logprob: number; rank: number; decoded_token: string }> | null)[] }[];
+  choices: {
+    text: string;
+    finish_reason: string;
+    logprobs: { tokens: string[]; token_logprobs: (number | null)[]; top_logprobs: (Record<string, number> | null)[]; text_offset: number[] } | null;
+    prompt_logprobs?: (Record<string, { logprob: number; rank: number; decoded_token: string }> | null)[];
+  }[];
   usage: { prompt_tokens: number; completion_tokens: number };
 }
 
@@ -75,7 +79,7 @@ describe('balmkit llm serve (OpenAI-compatible)', () => {
     expect((json as unknown as Completion).choices[0]!.text).toBe(lm.requireTokenizer().decode(ids) + g!.text);
   });
 
-  test("vLLM prompt_logprobs: null first, then {token_id: {logprob, rank, decoded_token}} equal to logprobs()", async () => {
+  test('vLLM prompt_logprobs: null first, then {token_id: {logprob, rank, decoded_token}} equal to logprobs()', async () => {
     const ids = lm.requireTokenizer().encode('naïve café dreams');
     const { status, json } = await post('/v1/completions', { prompt: ids, max_tokens: 1, temperature: 0, prompt_logprobs: 1 });
     expect(status).toBe(200);
@@ -96,7 +100,10 @@ describe('balmkit llm serve (OpenAI-compatible)', () => {
     const body = { prompt: 'The dream', max_tokens: 30, temperature: 0.8, seed: 5, stream: true };
     const r = await fetch(`${srv.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect(r.headers.get('content-type')).toBe('text/event-stream');
-    const events = (await r.text()).split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+    const events = (await r.text())
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: '))
+      .map((e) => e.slice(6));
     expect(events.at(-1)).toBe('[DONE]');
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as { choices: { text: string; finish_reason: string | null }[] });
     expect(chunks.length).toBeGreaterThan(2);
@@ -105,8 +112,15 @@ describe('balmkit llm serve (OpenAI-compatible)', () => {
     expect(streamed).toBe((json as unknown as Completion).choices[0]!.text);
     expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe('length');
 
-    const rc = await fetch(`${srv.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 8, stream: true }) });
-    const chat = (await rc.text()).split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+    const rc = await fetch(`${srv.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 8, stream: true }),
+    });
+    const chat = (await rc.text())
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: '))
+      .map((e) => e.slice(6));
     expect(chat.at(-1)).toBe('[DONE]');
     expect(JSON.parse(chat[0]!)).toMatchObject({ object: 'chat.completion.chunk', choices: [{ delta: { role: 'assistant' } }] });
   });

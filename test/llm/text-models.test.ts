@@ -40,7 +40,9 @@ describe.each(MODELS)('%s', (name) => {
 
   test('the parity fixture is made from these weights', () => {
     const meta = readSafetensors(file).metadata ?? {};
-    const sha = createHash('sha256').update(readFileSync(join(folder, 'model.safetensors'))).digest('hex');
+    const sha = createHash('sha256')
+      .update(readFileSync(join(folder, 'model.safetensors')))
+      .digest('hex');
     expect(meta.weights_sha256, `the weights changed since the fixture was made: ${REMAKE(name)}`).toBe(sha);
   });
 
@@ -64,8 +66,31 @@ describe.each(MODELS)('%s', (name) => {
     const prefillWorst = worstOver(whole.data, S, 0);
     const state = lm.newState(B);
     const cut = S - 6;
-    let cachedWorst = worstOver((await lm.forward(state, ids.map((r) => r.slice(0, cut)), mask.map((r) => r.slice(0, cut)))).data, cut, 0);
-    for (let t = cut; t < S; t++) cachedWorst = Math.max(cachedWorst, worstOver((await lm.forward(state, ids.map((r) => [r[t]!]))).data, 1, t));
+    let cachedWorst = worstOver(
+      (
+        await lm.forward(
+          state,
+          ids.map((r) => r.slice(0, cut)),
+          mask.map((r) => r.slice(0, cut)),
+        )
+      ).data,
+      cut,
+      0,
+    );
+    for (let t = cut; t < S; t++)
+      cachedWorst = Math.max(
+        cachedWorst,
+        worstOver(
+          (
+            await lm.forward(
+              state,
+              ids.map((r) => [r[t]!]),
+            )
+          ).data,
+          1,
+          t,
+        ),
+      );
     const longIds = rows(f.get('long.input_ids')!);
     const longWant = f.get('long.logits')!.data as Float32Array;
     const long = await lm.forward(lm.newState(1), longIds, undefined, 4);

@@ -10,16 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, test } from 'vitest';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import type { HostTensor } from '../../src/io/tensor.js';
-import {
-  type LinearSite,
-  type LinearVariant,
-  Weights,
-  buildDecoderGraph,
-  capturingLinear,
-  denseLinear,
-  linearPatterns,
-  siteOf,
-} from '../../src/nn/index.js';
+import { type LinearSite, type LinearVariant, Weights, buildDecoderGraph, capturingLinear, denseLinear, linearPatterns, siteOf } from '../../src/nn/index.js';
 import { GraphBuilder, op, serializeModel, type Value } from '../../src/onnx/index.js';
 import { decoderConfig } from '../../models/reference/configs.js';
 
@@ -37,16 +28,19 @@ const doubled: LinearVariant = {
 /** Runs the decoder with `linear`, every site's input captured as an output `in:<path>`. */
 async function run(linear: (site: LinearSite) => LinearVariant): Promise<{ sites: string[]; values: Map<string, Float32Array> }> {
   const sites: string[] = [];
-  const capture = (inner: LinearVariant, site: LinearSite) =>
-    capturingLinear(inner, (x: Value, s) => {
+  const choice = (site: LinearSite): LinearVariant =>
+    capturingLinear(linear(site), (x: Value, s) => {
       sites.push(s.path);
       x.graph.output(op.identity(x), `in:${s.path}`);
-    }).build;
-  const choice = (site: LinearSite): LinearVariant => ({ kind: 'captured', build: (x, w, spec) => capture(linear(site), site)(x, w, spec, site) });
+    });
   const g = buildDecoderGraph(f.tensors, cfg, { linear: choice }, { cache: false });
   const s = await ort.InferenceSession.create(serializeModel(g), { intraOpNumThreads: 2, logSeverityLevel: 3 });
   const ids = f.tensors.get('input.input_ids')!;
-  const out = await s.run({ input_ids: i64(ids), position_ids: i64(f.tensors.get('input.positions')!), attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.data.length).fill(1n), ids.shape) });
+  const out = await s.run({
+    input_ids: i64(ids),
+    position_ids: i64(f.tensors.get('input.positions')!),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.data.length).fill(1n), ids.shape),
+  });
   const values = new Map(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
   return { sites, values };
 }

@@ -128,7 +128,11 @@ describe('decoder parity with PyTorch, and decoding through the cache', () => {
       return new ort.Tensor('int64', d, [batch, to - from]);
     };
     const pos = (from: number, to: number) =>
-      new ort.Tensor('int64', BigInt64Array.from({ length: batch * (to - from) }, (_, i) => BigInt(from + (i % (to - from)))), [batch, to - from]);
+      new ort.Tensor(
+        'int64',
+        BigInt64Array.from({ length: batch * (to - from) }, (_, i) => BigInt(from + (i % (to - from)))),
+        [batch, to - from],
+      );
     const ones = (n: number) => new ort.Tensor('int64', new BigInt64Array(batch * n).fill(1n), [batch, n]);
 
     const cache = new DecoderCache(decoderCacheSlots(cfg, opts), batch);

@@ -41,86 +41,131 @@ const cases: [string, Build][] = [
   ['MatMul (batched, broadcast)', (g, f) => [op.matMul(fIn(g, f, 'x', [2, 3, 4, 5]), fW(g, 'w', [5, 6]))]],
   ['MatMul (1-D operands)', (g, f) => [op.matMul(fIn(g, f, 'x', [5]), fW(g, 'w', [2, 5, 3]))]],
   ['Gemm (transB, bias)', (g, f) => [op.gemm(fIn(g, f, 'x', [3, 4]), fW(g, 'w', [6, 4]), fW(g, 'b', [6]), { transB: true })]],
-  ['elementwise arithmetic', (g, f) => {
-    const x = fIn(g, f, 'x', [2, 1, 4]);
-    const y = fIn(g, f, 'y', [3, 1]);
-    return [op.add(x, y), op.sub(x, 1), op.mul(2, y), op.div(x, y), op.pow(op.abs(x), 2), op.max(x, y), op.min(x, y), op.neg(x)];
-  }],
-  ['unary float ops', (g, f) => {
-    const x = op.add(op.abs(fIn(g, f, 'x', [3, 4])), 0.5);
-    return [op.exp(x), op.log(x), op.sqrt(x), op.erf(x), op.tanh(x), op.sigmoid(x), op.sin(x), op.cos(x), op.reciprocal(x), op.relu(x)];
-  }],
-  ['comparisons and Where', (g, f) => {
-    const x = fIn(g, f, 'x', [2, 3]);
-    const y = fIn(g, f, 'y', [3]);
-    const c = op.less(x, y);
-    return [op.cast(c, 'float32'), op.where(op.and(c, op.not(op.equal(x, y))), x, y), op.cast(op.greater(x, y), 'int64')];
-  }],
-  ['Reshape with 0 and -1, Transpose, Flatten via Shape', (g, f) => {
-    const x = fIn(g, f, 'x', [2, 3, 4]);
-    return [op.reshape(x, [0, -1]), op.transpose(x, [2, 0, 1]), op.reshape(x, op.concat([op.shape(x, { end: 1 }), op.ints(g, [12])], 0))];
-  }],
-  ['Concat, Split (sizes and parts), Slice', (g, f) => {
-    const x = fIn(g, f, 'x', [2, 6, 4]);
-    const [a, b] = op.split(x, 1, [2, 4]);
-    const parts = op.split(x, 2, { parts: 2 });
-    return [op.concat([a, b, a], 1), ...parts, op.slice(x, [1, -3], [op.END, -1], [1, 2]), op.slice(x, [5], [0], [1], [-2])];
-  }],
-  ['Gather, GatherElements, GatherND, ScatterND', (g, f) => {
-    const x = fIn(g, f, 'x', [4, 5]);
-    const idx = iIn(g, f, 'idx', [2, 3], [0, 3, 1, 2, 2, 0]);
-    const e = iIn(g, f, 'e', [4, 2], [0, 4, 1, 3, 2, 2, 4, 0]);
-    const nd = iIn(g, f, 'nd', [3, 2], [0, 1, 3, 4, 2, 2]);
-    const rows = iIn(g, f, 'rows', [2, 1], [1, 3]);
-    return [op.gather(x, idx, 0), op.gather(x, idx, 1), op.gatherElements(x, e, 1), op.gatherND(x, nd), op.scatterND(x, rows, fIn(g, f, 'u', [2, 5]))];
-  }],
-  ['Unsqueeze, Squeeze, Expand', (g, f) => {
-    const x = fIn(g, f, 'x', [3, 1, 4]);
-    return [op.unsqueeze(x, [0, -1]), op.squeeze(x, [1]), op.expand(x, [2, 3, 5, 4])];
-  }],
-  ['Softmax, LogSoftmax, LayerNormalization', (g, f) => {
-    const x = fIn(g, f, 'x', [2, 3, 8]);
-    return [op.softmax(x, 1), op.logSoftmax(x), op.layerNorm(x, fW(g, 'gamma', [8]), fW(g, 'beta', [8]), 1e-5)];
-  }],
-  ['reductions, ArgMax, TopK, CumSum', (g, f) => {
-    const x = fIn(g, f, 'x', [2, 3, 8]);
-    const [v, i] = op.topK(x, 3, -1);
-    return [op.reduceSum(x, [1]), op.reduceMean(x, [0, 2], false), op.reduceMax(x, [-1]), op.reduce('ReduceL2', x, [2]), op.argMax(x, 2), v, i, op.cumSum(x, 1)];
-  }],
-  ['Range, ConstantOfShape, Trilu', (g) => {
-    const r = op.range(op.constant(g, 'int64', [0], []), op.constant(g, 'int64', [5], []), op.constant(g, 'int64', [1], []));
-    const z = op.constantOfShape(op.ints(g, [3, 3]), 1);
-    return [r, z, op.trilu(z, false)];
-  }],
-  ['Einsum (explicit, implicit, ellipsis)', (g, f) => {
-    const q = fIn(g, f, 'q', [2, 4, 3, 8]);
-    const k = fIn(g, f, 'k', [2, 4, 5, 8]);
-    return [op.einsum('bhqd,bhkd->bhqk', [q, k]), op.einsum('ij,jk', [fIn(g, f, 'a', [3, 4]), fIn(g, f, 'b', [4, 2])]), op.einsum('...d,...d->...', [q, q])];
-  }],
-  ['DequantizeLinear', (g) => {
-    const q = g.initializer('q', { dtype: 'int8', dims: [4, 3], data: Int8Array.from([1, -2, 3, 4, -5, 6, 7, 8, -9, 10, 11, 12]) });
-    const s = g.initializer('s', { dtype: 'float32', dims: [3], data: Float32Array.from([0.5, 0.25, 2]) });
-    return [op.dequantizeLinear(q, s, null, 1)];
-  }],
-  ['com.microsoft: FastGelu, SkipLayerNormalization', (g, f) => {
-    const x = fIn(g, f, 'x', [2, 3, 8]);
-    const [y, sum] = op.skipLayerNorm(x, fIn(g, f, 's', [2, 3, 8]), fW(g, 'gamma', [8]), fW(g, 'beta', [8]), { withSum: true });
-    return [op.fastGelu(x, fW(g, 'bias', [8])), y, sum];
-  }],
-  ['com.microsoft: MultiHeadAttention with past, RotaryEmbedding', (g, f) => {
-    const q = fIn(g, f, 'q', [2, 3, 16]);
-    const pk = fIn(g, f, 'pk', [2, 4, 5, 4]);
-    const [o, presentK, presentV] = op.multiHeadAttention(q, { numHeads: 4, key: q, value: q, pastKey: pk, pastValue: pk, present: true });
-    const pos = iIn(g, f, 'pos', [2, 3], [0, 1, 2, 5, 6, 7]);
-    const cos = fW(g, 'cos', [16, 2]);
-    const rot = op.rotaryEmbedding(q, pos, cos, cos, { numHeads: 4 });
-    return [o, presentK, presentV, rot];
-  }],
-  ['com.microsoft: MatMulNBits', (g, f) => {
-    const b = g.initializer('b', { dtype: 'uint8', dims: [8, 2, 16], data: Uint8Array.from({ length: 256 }, (_, i) => (i * 37) % 256) });
-    const s = g.initializer('s', { dtype: 'float32', dims: [16], data: new Float32Array(16).fill(0.01) });
-    return [op.matMulNBits(fIn(g, f, 'a', [3, 64]), b, s, { K: 64, N: 8, blockSize: 32 })];
-  }],
+  [
+    'elementwise arithmetic',
+    (g, f) => {
+      const x = fIn(g, f, 'x', [2, 1, 4]);
+      const y = fIn(g, f, 'y', [3, 1]);
+      return [op.add(x, y), op.sub(x, 1), op.mul(2, y), op.div(x, y), op.pow(op.abs(x), 2), op.max(x, y), op.min(x, y), op.neg(x)];
+    },
+  ],
+  [
+    'unary float ops',
+    (g, f) => {
+      const x = op.add(op.abs(fIn(g, f, 'x', [3, 4])), 0.5);
+      return [op.exp(x), op.log(x), op.sqrt(x), op.erf(x), op.tanh(x), op.sigmoid(x), op.sin(x), op.cos(x), op.reciprocal(x), op.relu(x)];
+    },
+  ],
+  [
+    'comparisons and Where',
+    (g, f) => {
+      const x = fIn(g, f, 'x', [2, 3]);
+      const y = fIn(g, f, 'y', [3]);
+      const c = op.less(x, y);
+      return [op.cast(c, 'float32'), op.where(op.and(c, op.not(op.equal(x, y))), x, y), op.cast(op.greater(x, y), 'int64')];
+    },
+  ],
+  [
+    'Reshape with 0 and -1, Transpose, Flatten via Shape',
+    (g, f) => {
+      const x = fIn(g, f, 'x', [2, 3, 4]);
+      return [op.reshape(x, [0, -1]), op.transpose(x, [2, 0, 1]), op.reshape(x, op.concat([op.shape(x, { end: 1 }), op.ints(g, [12])], 0))];
+    },
+  ],
+  [
+    'Concat, Split (sizes and parts), Slice',
+    (g, f) => {
+      const x = fIn(g, f, 'x', [2, 6, 4]);
+      const [a, b] = op.split(x, 1, [2, 4]);
+      const parts = op.split(x, 2, { parts: 2 });
+      return [op.concat([a, b, a], 1), ...parts, op.slice(x, [1, -3], [op.END, -1], [1, 2]), op.slice(x, [5], [0], [1], [-2])];
+    },
+  ],
+  [
+    'Gather, GatherElements, GatherND, ScatterND',
+    (g, f) => {
+      const x = fIn(g, f, 'x', [4, 5]);
+      const idx = iIn(g, f, 'idx', [2, 3], [0, 3, 1, 2, 2, 0]);
+      const e = iIn(g, f, 'e', [4, 2], [0, 4, 1, 3, 2, 2, 4, 0]);
+      const nd = iIn(g, f, 'nd', [3, 2], [0, 1, 3, 4, 2, 2]);
+      const rows = iIn(g, f, 'rows', [2, 1], [1, 3]);
+      return [op.gather(x, idx, 0), op.gather(x, idx, 1), op.gatherElements(x, e, 1), op.gatherND(x, nd), op.scatterND(x, rows, fIn(g, f, 'u', [2, 5]))];
+    },
+  ],
+  [
+    'Unsqueeze, Squeeze, Expand',
+    (g, f) => {
+      const x = fIn(g, f, 'x', [3, 1, 4]);
+      return [op.unsqueeze(x, [0, -1]), op.squeeze(x, [1]), op.expand(x, [2, 3, 5, 4])];
+    },
+  ],
+  [
+    'Softmax, LogSoftmax, LayerNormalization',
+    (g, f) => {
+      const x = fIn(g, f, 'x', [2, 3, 8]);
+      return [op.softmax(x, 1), op.logSoftmax(x), op.layerNorm(x, fW(g, 'gamma', [8]), fW(g, 'beta', [8]), 1e-5)];
+    },
+  ],
+  [
+    'reductions, ArgMax, TopK, CumSum',
+    (g, f) => {
+      const x = fIn(g, f, 'x', [2, 3, 8]);
+      const [v, i] = op.topK(x, 3, -1);
+      return [op.reduceSum(x, [1]), op.reduceMean(x, [0, 2], false), op.reduceMax(x, [-1]), op.reduce('ReduceL2', x, [2]), op.argMax(x, 2), v, i, op.cumSum(x, 1)];
+    },
+  ],
+  [
+    'Range, ConstantOfShape, Trilu',
+    (g) => {
+      const r = op.range(op.constant(g, 'int64', [0], []), op.constant(g, 'int64', [5], []), op.constant(g, 'int64', [1], []));
+      const z = op.constantOfShape(op.ints(g, [3, 3]), 1);
+      return [r, z, op.trilu(z, false)];
+    },
+  ],
+  [
+    'Einsum (explicit, implicit, ellipsis)',
+    (g, f) => {
+      const q = fIn(g, f, 'q', [2, 4, 3, 8]);
+      const k = fIn(g, f, 'k', [2, 4, 5, 8]);
+      return [op.einsum('bhqd,bhkd->bhqk', [q, k]), op.einsum('ij,jk', [fIn(g, f, 'a', [3, 4]), fIn(g, f, 'b', [4, 2])]), op.einsum('...d,...d->...', [q, q])];
+    },
+  ],
+  [
+    'DequantizeLinear',
+    (g) => {
+      const q = g.initializer('q', { dtype: 'int8', dims: [4, 3], data: Int8Array.from([1, -2, 3, 4, -5, 6, 7, 8, -9, 10, 11, 12]) });
+      const s = g.initializer('s', { dtype: 'float32', dims: [3], data: Float32Array.from([0.5, 0.25, 2]) });
+      return [op.dequantizeLinear(q, s, null, 1)];
+    },
+  ],
+  [
+    'com.microsoft: FastGelu, SkipLayerNormalization',
+    (g, f) => {
+      const x = fIn(g, f, 'x', [2, 3, 8]);
+      const [y, sum] = op.skipLayerNorm(x, fIn(g, f, 's', [2, 3, 8]), fW(g, 'gamma', [8]), fW(g, 'beta', [8]), { withSum: true });
+      return [op.fastGelu(x, fW(g, 'bias', [8])), y, sum];
+    },
+  ],
+  [
+    'com.microsoft: MultiHeadAttention with past, RotaryEmbedding',
+    (g, f) => {
+      const q = fIn(g, f, 'q', [2, 3, 16]);
+      const pk = fIn(g, f, 'pk', [2, 4, 5, 4]);
+      const [o, presentK, presentV] = op.multiHeadAttention(q, { numHeads: 4, key: q, value: q, pastKey: pk, pastValue: pk, present: true });
+      const pos = iIn(g, f, 'pos', [2, 3], [0, 1, 2, 5, 6, 7]);
+      const cos = fW(g, 'cos', [16, 2]);
+      const rot = op.rotaryEmbedding(q, pos, cos, cos, { numHeads: 4 });
+      return [o, presentK, presentV, rot];
+    },
+  ],
+  [
+    'com.microsoft: MatMulNBits',
+    (g, f) => {
+      const b = g.initializer('b', { dtype: 'uint8', dims: [8, 2, 16], data: Uint8Array.from({ length: 256 }, (_, i) => (i * 37) % 256) });
+      const s = g.initializer('s', { dtype: 'float32', dims: [16], data: new Float32Array(16).fill(0.01) });
+      return [op.matMulNBits(fIn(g, f, 'a', [3, 64]), b, s, { K: 64, N: 8, blockSize: 32 })];
+    },
+  ],
 ];
 
 describe('inferred shapes equal what onnxruntime produces', () => {
@@ -132,7 +177,10 @@ describe('inferred shapes equal what onnxruntime produces', () => {
     const res = await run(g, feeds);
     outs.forEach((v, i) => {
       expect(v.shape, `output ${i} (${v.name})`).toEqual(res[`out${i}`].dims);
-      expect(v.shape!.every((d) => typeof d === 'number'), `output ${i} fully inferred`).toBe(true);
+      expect(
+        v.shape!.every((d) => typeof d === 'number'),
+        `output ${i} fully inferred`,
+      ).toBe(true);
     });
   });
 });

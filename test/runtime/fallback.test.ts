@@ -21,11 +21,7 @@ describe("ep: 'auto'", () => {
       return true;
     });
     const cache = new SessionCache();
-    const sessions = await Promise.all([
-      createSession(plusOneGraph('a'), { ep: 'auto' }),
-      createSession(plusOneGraph('b'), { ep: 'auto' }),
-      cache.get(plusOneGraph('c'), { ep: 'auto' }),
-    ]);
+    const sessions = await Promise.all([createSession(plusOneGraph('a'), { ep: 'auto' }), createSession(plusOneGraph('b'), { ep: 'auto' }), cache.get(plusOneGraph('c'), { ep: 'auto' })]);
     sessions.push(await createSession(plusOneGraph('d'), { ep: 'auto' }));
     sessions.push(await createSession(plusOneGraph('e'))); // BALMKIT_EP unset: auto
     vi.restoreAllMocks();

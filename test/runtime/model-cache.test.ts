@@ -81,11 +81,15 @@ describe('cachedSession', () => {
   });
 
   it.each([
-    ['a flipped byte', (f: string) => {
-      const bytes = fs.readFileSync(f);
-      bytes[bytes.length >> 1] ^= 0xff;
-      fs.writeFileSync(f, bytes);
-    }, /does not match its sha256/],
+    [
+      'a flipped byte',
+      (f: string) => {
+        const bytes = fs.readFileSync(f);
+        bytes[bytes.length >> 1] ^= 0xff;
+        fs.writeFileSync(f, bytes);
+      },
+      /does not match its sha256/,
+    ],
     ['a truncated file', (f: string) => fs.truncateSync(f, Math.floor(fs.statSync(f).size / 2)), /truncated/],
   ])('detects %s by its hash, says so once and rebuilds', async (_what, damage, message) => {
     const { dir, file } = setup();

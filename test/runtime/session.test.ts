@@ -53,10 +53,7 @@ describe('createSession', () => {
 
   it('accepts HostTensor feeds ({dtype, shape, data}) and ORT tensors, and fetches chosen outputs', async () => {
     const s = await createSession(affineGraph(), { ep: 'cpu', threads: 1 });
-    const out = await s.run(
-      { x: { dtype: 'float32', shape: [1, 3], data: Float32Array.from([2, 2, 2]) }, ids: new ort.Tensor('int64', BigInt64Array.from([1n]), [1]) },
-      ['y'],
-    );
+    const out = await s.run({ x: { dtype: 'float32', shape: [1, 3], data: Float32Array.from([2, 2, 2]) }, ids: new ort.Tensor('int64', BigInt64Array.from([1n]), [1]) }, ['y']);
     expect(Object.keys(out)).toEqual(['y']);
     expect(Array.from(out.y!.data as Float32Array)).toEqual(affineRef([2, 2, 2]));
     await s.release();
@@ -65,12 +62,8 @@ describe('createSession', () => {
   it('names missing and unknown inputs, and bad feeds', async () => {
     const s = await createSession(affineGraph(), { ep: 'cpu', threads: 1 });
     await expect(s.run({ x: float32([1, 2, 3], [1, 3]), idz: int64([1]) })).rejects.toThrow(/missing input 'ids'; unknown input 'idz'/);
-    await expect(
-      s.run({ x: { dtype: 'float32', dims: [2, 3], data: new Float32Array(5) }, ids: int64([1, 2]) }),
-    ).rejects.toThrow(/x: 5 values for dims \[2,3\] \(6 expected\)/);
-    await expect(
-      s.run({ x: { dtype: 'float32', dims: [1, 3], data: new Float64Array(3) }, ids: int64([1]) }),
-    ).rejects.toThrow(/x: float32 data must be a Float32Array, got Float64Array/);
+    await expect(s.run({ x: { dtype: 'float32', dims: [2, 3], data: new Float32Array(5) }, ids: int64([1, 2]) })).rejects.toThrow(/x: 5 values for dims \[2,3\] \(6 expected\)/);
+    await expect(s.run({ x: { dtype: 'float32', dims: [1, 3], data: new Float64Array(3) }, ids: int64([1]) })).rejects.toThrow(/x: float32 data must be a Float32Array, got Float64Array/);
     await s.release();
   });
 

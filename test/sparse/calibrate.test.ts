@@ -11,9 +11,10 @@ import { fullAttention } from '../../src/nn/index.js';
 import { KeyStatistics, capturingAttention, collectBalmKeys, fitBases, keyOutputName, rankFor } from '../../src/sparse/index.js';
 
 const BALM_DIR = fileURLToPath(new URL('../fixtures/balm/', import.meta.url));
-const chains = (JSON.parse(readFileSync(`${BALM_DIR}chains.json`, 'utf8')) as { sequence: string; numbering: [number, string][] }[]).map(
-  (c): NumberedChain => ({ sequence: c.sequence, numbering: c.numbering.map(([number, insertion]) => ({ number, insertion })) }),
-);
+const chains = (JSON.parse(readFileSync(`${BALM_DIR}chains.json`, 'utf8')) as { sequence: string; numbering: [number, string][] }[]).map((c): NumberedChain => ({
+  sequence: c.sequence,
+  numbering: c.numbering.map(([number, insertion]) => ({ number, insertion })),
+}));
 
 function orthonormality(basis: Float32Array, heads: number, hd: number): number {
   let worst = 0;
@@ -75,9 +76,7 @@ describe('BALM keys', () => {
       const tokens = k.length / (heads * hd);
       n += tokens;
       for (let t = 0; t < tokens; t++)
-        for (let h = 0; h < heads; h++)
-          for (let i = 0; i < hd; i++)
-            for (let j = 0; j < hd; j++) moment[h * hd * hd + i * hd + j] += k[(t * heads + h) * hd + i] * k[(t * heads + h) * hd + j];
+        for (let h = 0; h < heads; h++) for (let i = 0; i < hd; i++) for (let j = 0; j < hd; j++) moment[h * hd * hd + i * hd + j] += k[(t * heads + h) * hd + i] * k[(t * heads + h) * hd + j];
       if (Math.abs(k[hd * heads * 3] - pre[hd * heads * 3]) > 1e-4) rotaryChangesKeys = true;
     }
     await balm.release();

@@ -104,7 +104,13 @@ type Reference = (s: Seq, b: number, h: number, query: number, keys: number, all
 const fullRef: Reference = (s, b, h, query, keys, allowed) => {
   const kvh = Math.floor(h / (H / KVH));
   const ts = Array.from({ length: keys }, (_, t) => t);
-  return mix(s, b, kvh, ts, ts.map((t) => dot(qAt(s, b, query, h), kAt(s, b, t, kvh)) * dims.scale + (allowed(t) ? 0 : MASK)));
+  return mix(
+    s,
+    b,
+    kvh,
+    ts,
+    ts.map((t) => dot(qAt(s, b, query, h), kAt(s, b, t, kvh)) * dims.scale + (allowed(t) ? 0 : MASK)),
+  );
 };
 
 /** k for one query: max(1, ceil(f · n)), n = the keys it may see. */
@@ -119,7 +125,13 @@ function topkRef(kFraction: number): Reference {
     const kvh = Math.floor(h / (H / KVH));
     const scores = Array.from({ length: keys }, (_, t) => dot(qAt(s, b, query, h), kAt(s, b, t, kvh)) * dims.scale + (allowed(t) ? 0 : MASK));
     const chosen = topk(scores, budget(kFraction, keys, allowed));
-    return mix(s, b, kvh, chosen, chosen.map((t) => scores[t]));
+    return mix(
+      s,
+      b,
+      kvh,
+      chosen,
+      chosen.map((t) => scores[t]),
+    );
   };
 }
 
@@ -137,7 +149,13 @@ function lokiRef({ dFraction, kFraction }: { dFraction: number; kFraction: numbe
     const approx = Array.from({ length: keys }, (_, t) => dot(qh.slice(0, d), rotate(kAt(s, b, t, kvh), kvh).slice(0, d)) * dims.scale + (allowed(t) ? 0 : MASK));
     const chosen = topk(approx, budget(kFraction, keys, allowed));
     // exact scores of the chosen keys, from the original (unrotated) q and k
-    return mix(s, b, kvh, chosen, chosen.map((t) => dot(qAt(s, b, query, h), kAt(s, b, t, kvh)) * dims.scale + (allowed(t) ? 0 : MASK)));
+    return mix(
+      s,
+      b,
+      kvh,
+      chosen,
+      chosen.map((t) => dot(qAt(s, b, query, h), kAt(s, b, t, kvh)) * dims.scale + (allowed(t) ? 0 : MASK)),
+    );
   };
 }
 
@@ -172,7 +190,11 @@ async function runGraph(variant: AttentionVariant, seq: Seq, chunks: number[], c
       return new ort.Tensor('float32', d, [B, n, heads, HD]);
     };
     const total = start + n;
-    const maskT = new ort.Tensor('int64', BigInt64Array.from({ length: B * total }, (_, i) => BigInt(seq.valid[Math.floor(i / total)][i % total])), [B, total]);
+    const maskT = new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: B * total }, (_, i) => BigInt(seq.valid[Math.floor(i / total)][i % total])),
+      [B, total],
+    );
     const feeds: Record<string, ort.Tensor> = { q: take(seq.q, H), k: take(seq.k, KVH), v: take(seq.v, KVH), attention_mask: maskT };
     if (useCache) Object.assign(feeds, cache.feeds());
     const r = await session.run(feeds);
@@ -190,7 +212,10 @@ function reference(ref: Reference, seq: Seq, causal: boolean): Float32Array {
     for (let t = 0; t < seq.T; t++)
       for (let h = 0; h < H; h++) {
         const keys = causal ? t + 1 : seq.T;
-        out.set(ref(seq, b, h, t, keys, (j) => seq.valid[b][j] === 1 && (!causal || j <= t)), ((b * seq.T + t) * H + h) * HD);
+        out.set(
+          ref(seq, b, h, t, keys, (j) => seq.valid[b][j] === 1 && (!causal || j <= t)),
+          ((b * seq.T + t) * H + h) * HD,
+        );
       }
   return out;
 }

@@ -84,7 +84,11 @@ describe('regions', () => {
     expect(chothia.regions).toEqual(fromRemarks.regions);
     // Kabat H1 is 31–35 and its insertions 35A, 35B belong where 35 does.
     const ids = ['30', '31', '35', '35A', '35B', '36'];
-    const kabat = annotate(ids.map((id) => ({ chain: 'H', number: Number.parseInt(id, 10), insertion: id.replace(/\d+/, ''), name: 'GLY', letter: 'G', bFactor: 0 })), undefined, 'kabat');
+    const kabat = annotate(
+      ids.map((id) => ({ chain: 'H', number: Number.parseInt(id, 10), insertion: id.replace(/\d+/, ''), name: 'GLY', letter: 'G', bFactor: 0 })),
+      undefined,
+      'kabat',
+    );
     expect(ids.map((id) => kabat.regions.get(`H:${id}`))).toEqual(['framework', 'H1', 'H1', 'H1', 'H1', 'framework']);
   });
 });

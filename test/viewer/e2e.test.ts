@@ -66,10 +66,14 @@ type PageState = { ready: boolean; error: string | null; [k: string]: unknown };
 type PageGlobal = { balmkitViewer: PageState & { colorAt(c: string, r: string | number): string | null; setColorMode(m: string): Promise<void>; show(i: number, r?: number | null): Promise<void> } };
 
 async function ready(page: Page): Promise<Record<string, unknown>> {
-  await page.waitForFunction(() => {
-    const v = (globalThis as unknown as Partial<PageGlobal>).balmkitViewer;
-    return v !== undefined && (v.ready || v.error !== null);
-  }, undefined, { timeout: 45_000, polling: 100 });
+  await page.waitForFunction(
+    () => {
+      const v = (globalThis as unknown as Partial<PageGlobal>).balmkitViewer;
+      return v !== undefined && (v.ready || v.error !== null);
+    },
+    undefined,
+    { timeout: 45_000, polling: 100 },
+  );
   const s = await page.evaluate(() => {
     const v = (globalThis as unknown as PageGlobal).balmkitViewer;
     return JSON.parse(JSON.stringify(v)) as Record<string, unknown>;
@@ -123,7 +127,7 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
   let cliErr = '';
 
   beforeAll(async () => {
-    if (!chromium) throw new Error('CI=true and no Chromium: .ci/run installs Debian\'s chromium; set BALMKIT_CHROMIUM if it is elsewhere');
+    if (!chromium) throw new Error("CI=true and no Chromium: .ci/run installs Debian's chromium; set BALMKIT_CHROMIUM if it is elsewhere");
     const built = path.join(root, 'dist/viewer/index.html');
     if (!existsSync(built)) throw new Error('the viewer is not built: run `npm run build`');
     const sources = [path.join(root, 'viewer/index.html'), ...readdirSync(path.join(root, 'viewer/src')).map((f) => path.join(root, 'viewer/src', f))];
@@ -189,7 +193,11 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
     const s = await ready(page);
     expect(s.atomCount).toBe(atomCount(structure));
     // balmkit's reader against the file's own ATOM records (a full-atom Fv: over 1500 atoms).
-    expect(atomCount(structure)).toBe(readFileSync(PRED, 'utf8').split('\n').filter((l) => l.startsWith('ATOM  ')).length);
+    expect(atomCount(structure)).toBe(
+      readFileSync(PRED, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('ATOM  ')).length,
+    );
     expect(s.atomCount).toBeGreaterThan(1500);
     expect(s.chains).toEqual(structure.chains.map((c) => c.id));
     expect(s.file).toBe(0);
@@ -291,7 +299,10 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
     const theirs = caByResidue(experimental);
     const pairing = pairResidues(structure, experimental);
     const keys = pairing.pairs.map((p) => [`${p.moving.chain}:${p.moving.number}${p.moving.insertion}`, `${p.fixed.chain}:${p.fixed.number}${p.fixed.insertion}`] as const);
-    const fit = kabsch(keys.flatMap(([m]) => mine.get(m)!), keys.flatMap(([, f]) => theirs.get(f)!));
+    const fit = kabsch(
+      keys.flatMap(([m]) => mine.get(m)!),
+      keys.flatMap(([, f]) => theirs.get(f)!),
+    );
     expect(sup.reference).toBe(1);
     expect(sup.method).toBe('numbering');
     expect(sup.pairs).toBe(keys.length);

@@ -49,8 +49,27 @@ export function parseResidueLabel(label: string | number): { number: number; ins
 }
 
 const THREE_TO_ONE: Readonly<Record<string, string>> = {
-  ALA: 'A', ARG: 'R', ASN: 'N', ASP: 'D', CYS: 'C', GLN: 'Q', GLU: 'E', GLY: 'G', HIS: 'H', ILE: 'I',
-  LEU: 'L', LYS: 'K', MET: 'M', PHE: 'F', PRO: 'P', SER: 'S', THR: 'T', TRP: 'W', TYR: 'Y', VAL: 'V', MSE: 'M',
+  ALA: 'A',
+  ARG: 'R',
+  ASN: 'N',
+  ASP: 'D',
+  CYS: 'C',
+  GLN: 'Q',
+  GLU: 'E',
+  GLY: 'G',
+  HIS: 'H',
+  ILE: 'I',
+  LEU: 'L',
+  LYS: 'K',
+  MET: 'M',
+  PHE: 'F',
+  PRO: 'P',
+  SER: 'S',
+  THR: 'T',
+  TRP: 'W',
+  TYR: 'Y',
+  VAL: 'V',
+  MSE: 'M',
 };
 
 /** One-letter code of a three-letter residue name. */
@@ -64,7 +83,14 @@ export function oneLetter(name: string): string {
  * comes before 112), so file order is the one order that holds in every scheme. A range whose
  * ends are not both in the file falls back to comparing numbers.
  */
-function markRange(regions: Map<string, string>, residues: readonly ResidueRecord[], name: string, chain: string, start: { number: number; insertion: string }, end: { number: number; insertion: string }): void {
+function markRange(
+  regions: Map<string, string>,
+  residues: readonly ResidueRecord[],
+  name: string,
+  chain: string,
+  start: { number: number; insertion: string },
+  end: { number: number; insertion: string },
+): void {
   const inChain = residues.filter((r) => r.chain === chain);
   const at = (p: { number: number; insertion: string }) => inChain.findIndex((r) => r.number === p.number && r.insertion === p.insertion);
   const i = at(start);

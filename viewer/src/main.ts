@@ -122,9 +122,7 @@ function unavailable(s: Shown): Partial<Record<ColorMode, string>> {
   const why: Partial<Record<ColorMode, string>> = {};
   if (s.annotation.regionSource.kind === 'none') why.region = s.annotation.regionSource.reason;
   if (!s.annotation.hasPredictedError) {
-    why.error = s.remarks
-      ? 'this file’s B-factors are not marked as predicted errors'
-      : 'only for balmkit predictions: the B-factors of an experimental structure mean something else';
+    why.error = s.remarks ? 'this file’s B-factors are not marked as predicted errors' : 'only for balmkit predictions: the B-factors of an experimental structure mean something else';
   }
   return why;
 }
@@ -143,12 +141,25 @@ function legendFor(mode: ColorMode, s: Shown): { title: string; entries: LegendE
 
 function renderPanel(s: Shown): void {
   const why = unavailable(s);
-  renderFiles(state.files, s.file.index, s.reference?.index ?? null, (i) => void state.show(i, null).catch(() => undefined), (r) => void state.show(s.file.index, r).catch(() => undefined));
-  renderControls(state.colorMode, state.availableModes, why, ballAndStick, (m) => void state.setColorMode(m).catch(() => undefined), (on) => {
-    ballAndStick = on;
-    state.ballAndStick = on;
-    void run(() => setBallAndStick(plugin, s.loaded, on, state.colorMode)).catch(() => undefined);
-  });
+  renderFiles(
+    state.files,
+    s.file.index,
+    s.reference?.index ?? null,
+    (i) => void state.show(i, null).catch(() => undefined),
+    (r) => void state.show(s.file.index, r).catch(() => undefined),
+  );
+  renderControls(
+    state.colorMode,
+    state.availableModes,
+    why,
+    ballAndStick,
+    (m) => void state.setColorMode(m).catch(() => undefined),
+    (on) => {
+      ballAndStick = on;
+      state.ballAndStick = on;
+      void run(() => setBallAndStick(plugin, s.loaded, on, state.colorMode)).catch(() => undefined);
+    },
+  );
   const legend = legendFor(state.colorMode, s);
   state.legend = legend.entries;
   renderLegend(legend.title, legend.entries);
@@ -177,7 +188,17 @@ async function showFile(index: number, referenceIndex: number | null): Promise<v
   let pairing: PairsAnswer | undefined;
   if (reference) {
     pairing = await fetchPairs(index, reference.index);
-    refLoaded = (await loadStructure(plugin, { text: await fetchText(reference.index), format: reference.format, label: reference.name, key: `ref${reference.index}`, mode: 'chain', ballAndStick: false, uniformColor: '#b5b5b5' })).loaded;
+    refLoaded = (
+      await loadStructure(plugin, {
+        text: await fetchText(reference.index),
+        format: reference.format,
+        label: reference.name,
+        key: `ref${reference.index}`,
+        mode: 'chain',
+        ballAndStick: false,
+        uniformColor: '#b5b5b5',
+      })
+    ).loaded;
   }
   const key = String(index);
   const made: { annotation?: FileAnnotation } = {};

@@ -230,9 +230,7 @@ function caPositions(structure: Structure): Map<string, [number, number, number]
 export function fitCa(moving: Structure, fixed: Structure, pairs: ResiduePairs): { transform: Mat4; rmsd: number; pairs: number } {
   const a = caPositions(fixed);
   const b = caPositions(moving);
-  const used = pairs
-    .map(([m, f]) => [residueKey(m[0], m[1], m[2]), residueKey(f[0], f[1], f[2])] as const)
-    .filter(([m, f]) => b.has(m) && a.has(f));
+  const used = pairs.map(([m, f]) => [residueKey(m[0], m[1], m[2]), residueKey(f[0], f[1], f[2])] as const).filter(([m, f]) => b.has(m) && a.has(f));
   if (used.length < 3) throw new Error(`only ${used.length} residues pair up between the two structures (by numbering both, or by sequence alignment): too few to superpose`);
   const A = MinimizeRmsd.Positions.empty(used.length);
   const B = MinimizeRmsd.Positions.empty(used.length);

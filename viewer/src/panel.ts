@@ -51,7 +51,14 @@ export function renderFiles(files: readonly ServedFile[], current: number, refer
 }
 
 /** Colouring radio buttons (unavailable ones disabled, with why) and the ball-and-stick switch. */
-export function renderControls(mode: ColorMode, available: readonly ColorMode[], why: Partial<Record<ColorMode, string>>, ballAndStick: boolean, onMode: (m: ColorMode) => void, onBallAndStick: (on: boolean) => void): void {
+export function renderControls(
+  mode: ColorMode,
+  available: readonly ColorMode[],
+  why: Partial<Record<ColorMode, string>>,
+  ballAndStick: boolean,
+  onMode: (m: ColorMode) => void,
+  onBallAndStick: (on: boolean) => void,
+): void {
   const s = section('controls');
   s.append(el('h2', {}, 'Colour by'));
   const labels: Record<ColorMode, string> = { chain: 'chain', region: 'region (CDRs)', error: 'predicted error' };
@@ -91,7 +98,13 @@ export function renderLegend(title: string, entries: readonly LegendEntry[]): vo
 }
 
 /** What the file says about itself, and the superposition. */
-export function renderInfo(file: ServedFile, remarks: BalmkitRemarks | undefined, atomCount: number, chains: readonly string[], superposition: { name: string; rmsd: number; pairs: number; description: string } | null): void {
+export function renderInfo(
+  file: ServedFile,
+  remarks: BalmkitRemarks | undefined,
+  atomCount: number,
+  chains: readonly string[],
+  superposition: { name: string; rmsd: number; pairs: number; description: string } | null,
+): void {
   const s = section('info');
   const dl = el('dl');
   const row = (k: string, v: string): void => {
@@ -133,16 +146,14 @@ export function renderCdrs(residues: readonly ResidueRecord[], ann: FileAnnotati
     const tr = el('tr', { 'data-region': name });
     const first = members[0]!;
     const last = members[members.length - 1]!;
-    tr.append(
-      el('td', {}, name),
-      el('td', {}, name === 'framework' ? '' : `${first.chain}${first.number}${first.insertion}–${last.number}${last.insertion}`),
-      el('td', {}, String(members.length)),
-    );
+    tr.append(el('td', {}, name), el('td', {}, name === 'framework' ? '' : `${first.chain}${first.number}${first.insertion}–${last.number}${last.insertion}`), el('td', {}, String(members.length)));
     if (ann.hasPredictedError) tr.append(el('td', { class: 'num' }, `${means.get(name)!.mean.toFixed(2)} Å`));
     table.append(tr);
   }
   s.append(table);
-  s.append(el('p', { class: 'note' }, ann.regionSource.kind === 'remarks' ? 'CDR ranges from the file’s balmkit metadata.' : `CDRs by the ${ann.regionSource.scheme} definition of the declared numbering.`));
+  s.append(
+    el('p', { class: 'note' }, ann.regionSource.kind === 'remarks' ? 'CDR ranges from the file’s balmkit metadata.' : `CDRs by the ${ann.regionSource.scheme} definition of the declared numbering.`),
+  );
 }
 
 /** Each chain's sequence, one letter per residue, coloured as the structure. */
