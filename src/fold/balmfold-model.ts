@@ -33,7 +33,7 @@
 import { z } from 'zod';
 
 import { type NamedTensors, toFloat32 } from '../io/tensor.js';
-import { Weights, embedding, layerNorm, linear } from '../nn/index.js';
+import { type LinearChoice, Weights, embedding, layerNorm, linear, linearFor, siteOf } from '../nn/index.js';
 import { GraphBuilder, GraphError, op, type Value } from '../onnx/index.js';
 import type * as ort from 'onnxruntime-node';
 import type { Feeds, Session } from '../runtime/index.js';
@@ -161,6 +161,8 @@ function triangleMultiplication(z: Value, w: Weights, cz: number, c: number, out
   const square = op.concat([op.ints(g, [c]), op.shape(z, { end: 2 })], 0);
   const project = (name: string) => {
     const p = w.scope(name);
+    // A variant other than dense computes on rows (x [N², cz]) and is turned channel-first after.
+    if (linearFor(p.linear, siteOf(p)).kind !== 'dense') return op.transpose(linear(op.reshape(x, [-1, cz]), p, { inFeatures: cz, outFeatures: c, bias: true }), [1, 0]);
     const bias = toFloat32(p.tensor('bias', [c]));
     derived.add(p.fullName('bias'));
     const colName = `${p.fullName('bias')}.column`;
@@ -338,18 +340,18 @@ function structureModule(s: Value, z: Value, start: Frames, w: Weights, cfg: Bal
  * @throws GraphError naming `source` and the tensor when one is missing, has the wrong shape, or
  *   is not used by the graph.
  */
-export function buildBalmFoldGraph(weights: NamedTensors, config: BalmFoldConfig, source = 'BALMFold weights'): GraphBuilder {
+export function buildBalmFoldGraph(weights: NamedTensors, config: BalmFoldConfig, source = 'BALMFold weights', options: { linear?: LinearChoice } = {}): GraphBuilder {
   try {
-    return build(weights, config);
+    return build(weights, config, options.linear);
   } catch (e) {
     if (e instanceof GraphError) throw new GraphError(`${source}: ${e.message}`);
     throw e;
   }
 }
 
-function build(weights: NamedTensors, cfg: BalmFoldConfig): GraphBuilder {
+function build(weights: NamedTensors, cfg: BalmFoldConfig, linearChoice: LinearChoice | undefined): GraphBuilder {
   const g = new GraphBuilder('balmfold');
-  const w = new Weights(g, weights);
+  const w = new Weights(g, weights, '', linearChoice);
   const derived = new Set<string>();
   const cs = cfg.single_dim;
   const cz = cfg.pair_dim;

@@ -24,7 +24,7 @@ export interface LinearSite {
   path: string;
   /** The last name of the path: `q_proj`, `router`, `lm_head`. */
   name: string;
-  /** The layer index (`layers.<i>.` in the path), or null outside the layers (an LM head). */
+  /** The layer index (`layers.<i>.` or BALMFold's `trunk.<i>.` in the path), or null outside the layers (an LM head). */
   layer: number | null;
   /** The module inside the layer (`attn`, `mlp`, `mlp.experts.2`), or null outside the layers. */
   module: string | null;
@@ -72,7 +72,8 @@ export function siteOf(w: Weights): LinearSite {
   const path = w.prefix.replace(/\.$/, '');
   const parts = path.split('.');
   const name = parts[parts.length - 1] ?? path;
-  const m = /^(?:.*\.)?layers\.(\d+)\.(.+)$/.exec(path);
+  // `layers.<i>.` in the LLMs and BALM, `trunk.<i>.` in BALMFold.
+  const m = /^(?:.*\.)?(?:layers|trunk)\.(\d+)\.(.+)$/.exec(path);
   if (m === null) return { path, name, layer: null, module: null };
   const inside = m[2]!.split('.');
   return { path, name, layer: Number(m[1]), module: inside.length > 1 ? inside.slice(0, -1).join('.') : null };
@@ -121,11 +122,11 @@ export function linearPatterns(patterns: Readonly<Record<string, LinearVariant>>
 
 /**
  * A linear layer whose weights live under scope `w` (`w.weight`, `w.bias`), computed by the
- * variant `choice` gives its site.
+ * variant `choice` (else the one the scope carries, `w.linear`; else dense) gives its site.
  */
 export function linear(x: Value, w: Weights, spec: LinearSpec, choice?: LinearChoice): Value {
   const site = siteOf(w);
-  const variant = linearFor(choice, site);
+  const variant = linearFor(choice ?? w.linear, site);
   const y = x.graph.scope(site.path, () => variant.build(x, w, spec, site));
   if (y === undefined) throw new GraphError(`linear variant '${variant.kind}' returned nothing at ${site.path}`);
   return y;

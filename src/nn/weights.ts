@@ -5,17 +5,24 @@
  */
 import { type HostTensor, type NamedTensors, toFloat32 } from '../io/tensor.js';
 import { type GraphBuilder, GraphError, type Value } from '../onnx/index.js';
+import type { LinearChoice } from './linear.js';
 
 export class Weights {
   constructor(
     readonly graph: GraphBuilder,
     readonly tensors: NamedTensors,
     readonly prefix = '',
+    /**
+     * The linear variants chosen for the layers under this scope (src/nn/linear.ts), carried by
+     * every sub-scope: a model whose blocks take no stack options (BALMFold's trunk) still has
+     * every projection as a site. A choice passed to `linear()` explicitly wins.
+     */
+    readonly linear?: LinearChoice,
   ) {}
 
   /** A view whose names are relative to `prefix.` (`w.scope('layers.0').scope('attn')`). */
   scope(sub: string): Weights {
-    return new Weights(this.graph, this.tensors, `${this.prefix}${sub}.`);
+    return new Weights(this.graph, this.tensors, `${this.prefix}${sub}.`, this.linear);
   }
 
   fullName(name: string): string {

@@ -23,7 +23,8 @@ import { checkGeometry } from '../../src/fold/validate.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { toFloat32, type HostTensor } from '../../src/io/tensor.js';
 import { readWeights } from '../../src/io/weights.js';
-import { serializeModel } from '../../src/onnx/index.js';
+import { type LinearChoice, type LinearSite, type LinearVariant, denseLinear, linearPatterns } from '../../src/nn/index.js';
+import { op, serializeModel } from '../../src/onnx/index.js';
 import { createSession } from '../../src/runtime/index.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -113,6 +114,48 @@ describe.runIf(hasWeights)('BALMFold: balmkit vs PyTorch', () => {
     expect(worst.frames).toBeLessThanOrEqual(TOLERANCE);
     expect(worst.error).toBeLessThanOrEqual(TOLERANCE);
     expect(worst.orthonormal).toBeLessThan(1e-4);
+  });
+
+  it('every projection is a linear site; a variant on a triangle projection computes on rows, and dense rows equal the fused Gemm', async () => {
+    const f = readSafetensors(FIXTURE).tensors;
+    const t = (k: string) => f.get(k)!;
+    const offsets = Array.from(t('offsets').data as BigInt64Array, Number);
+    const [a, b] = [offsets[0]!, offsets[1]!];
+    const d = t('features').shape[1]!;
+    const ints = (k: string) => (t(k).data as BigInt64Array).subarray(a, b);
+    const inputs = {
+      n: b - a,
+      hidden: d,
+      features: toFloat32(t('features')).subarray(a * d, b * d),
+      aatype: ints('aatype'),
+      chain: ints('chain'),
+      residueIndex: ints('residue_index'),
+      imgtPosition: ints('imgt_position'),
+      templateFrames: toFloat32(t('template_frames')).subarray(a * 12, b * 12),
+      templateError: toFloat32(t('template_error')).subarray(a, b),
+    };
+    const weights = readWeights(model.weightsFile);
+    const run = async (linear?: LinearChoice) => {
+      const session = await createSession(serializeModel(buildBalmFoldGraph(weights, model.config, model.weightsFile, linear ? { linear } : {})), { ep: 'cpu' });
+      const o = await runBalmFold(session, inputs, { recycles: model.config.recycles, config: model.config });
+      await session.release();
+      return o;
+    };
+    const sites: LinearSite[] = [];
+    const base = await run((site) => (sites.push(site), denseLinear()));
+    const paths = sites.map((s) => s.path);
+    for (const p of ['feature_proj', 'trunk.0.attention.q', 'trunk.0.tri_out.a_gate', 'trunk.1.tri_in.b', 'trunk.0.outer.a', 'error_out']) expect(paths).toContain(p);
+    expect(sites.find((s) => s.path === 'trunk.1.tri_in.b')).toMatchObject({ layer: 1, module: 'tri_in', name: 'b' });
+    expect(paths.some((p) => p.startsWith('structure.'))).toBe(true);
+    // Dense computed on rows (the path every other variant takes) equals the fused channel-first Gemm.
+    const rows: LinearVariant = { kind: 'dense-rows', build: (x, w, spec, site) => denseLinear().build(x, w, spec, site) };
+    const same = await run(linearPatterns({ a_gate: rows, b: rows }, { layers: [0, 0] }));
+    const worst = base.positions.reduce((m, v, k) => Math.max(m, Math.abs(v - same.positions[k]!)), 0);
+    expect(worst).toBeLessThanOrEqual(1e-3);
+    // And a variant that changes one projection changes the structure.
+    const zeroed: LinearVariant = { kind: 'zero', build: (x, w, spec, site) => op.mul(denseLinear().build(x, w, spec, site), 0) };
+    const other = await run(linearPatterns({ '/^trunk\\.0\\.tri_out\\.a_gate$/': zeroed }));
+    expect(other.positions.reduce((m, v, k) => Math.max(m, Math.abs(v - base.positions[k]!)), 0)).toBeGreaterThan(1e-2);
   });
 
   it('names the file and the tensor when the weights do not fit the graph', () => {
