@@ -39,14 +39,24 @@ export interface LinearVariant {
 /** Which variant each site gets. */
 export type LinearChoice = LinearVariant | ((site: LinearSite) => LinearVariant);
 
-/** y = x Wᵀ + b with PyTorch's weight layout ([out, in] under `weight`, `bias` [out]). */
+/**
+ * y = x Wᵀ + b with PyTorch's weight layout ([out, in] under `weight`, `bias` [out]). The weight
+ * is stored transposed for MatMul, unless the graph already holds it as stored (a tied LM head
+ * shares the embedding's matrix): then a Gemm reads it as it is (transB) on the rows of x, so the
+ * matrix is stored once.
+ */
 export function denseLinear(): LinearVariant {
   return {
     kind: 'dense',
     build(x, w, spec) {
-      const weight = w.value('weight', { shape: [spec.outFeatures, spec.inFeatures], transpose: true });
-      const y = op.matMul(x, weight);
-      return spec.bias ? op.add(y, w.value('bias', { shape: [spec.outFeatures] })) : y;
+      const shape = [spec.outFeatures, spec.inFeatures];
+      const bias = () => w.value('bias', { shape: [spec.outFeatures] });
+      if (w.graph.has(w.fullName('weight')) && !w.graph.has(`${w.fullName('weight')}.T`)) {
+        const flat = op.gemm(op.reshape(x, [-1, spec.inFeatures]), w.value('weight', { shape }), spec.bias ? bias() : null, { transB: true });
+        return x.rank === 2 ? flat : op.reshape(flat, op.concat([op.shape(x, { end: -1 }), op.ints(x.graph, [spec.outFeatures])], 0));
+      }
+      const y = op.matMul(x, w.value('weight', { shape, transpose: true }));
+      return spec.bias ? op.add(y, bias()) : y;
     },
   };
 }

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { type LinearSite, denseLinear } from '../../src/nn/index.js';
-import { HARMLESS_HF_TENSORS } from '../../src/llm/hf.js';
+import { HARMLESS_HF_TENSORS, hfModelConfig, mapHfTensors } from '../../src/llm/hf.js';
+import { readWeights } from '../../src/io/weights.js';
+import { buildDecoderGraph } from '../../src/nn/index.js';
 import { type CausalLM, type Logits, type ModelOptions, loadModel } from '../../src/llm/index.js';
 import { fixture, maxAbsDiff } from './helpers.js';
 
@@ -73,6 +75,18 @@ describe('HF checkpoints: parity with the PyTorch reference', () => {
     expect(await info('qwen2_bias')).toMatchObject({ attentionBias: true, outputBias: false });
     expect((await info('llama_tied')).tiedEmbeddings).toBe(true);
     expect((await info('llama_rope_llama3')).rotary?.scaling).toBeTypeOf('function');
+  });
+
+  test('a tied head shares the embedding matrix: stored once in the graph', () => {
+    const graphOf = (name: string) => {
+      const folder = join(fixture('hf'), name);
+      const hf = hfModelConfig(JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')), folder);
+      return buildDecoderGraph(mapHfTensors(readWeights(folder), hf.decoder, folder, hf.arch), hf.decoder);
+    };
+    const tied = graphOf('llama_tied');
+    expect([tied.has('embed.weight'), tied.has('embed.weight.T')]).toEqual([true, false]);
+    const untied = graphOf('llama_rope_linear');
+    expect([untied.has('embed.weight'), untied.has('lm_head.weight.T'), untied.has('lm_head.weight')]).toEqual([true, true, false]);
   });
 });
 
