@@ -111,6 +111,10 @@ export function buildBalmGraph(weights: NamedTensors, c: EsmConfig, opts: BalmGr
     g.output(op.add(logits, head.value('bias', { shape: [c.vocab_size] })), 'logits');
   }
   checkChoiceUsed(opts.linear, 'BALM');
+  // Not read, and harmless: the LM head when the graph outputs no logits; a tied checkpoint's stored
+  // copy of the embedding as lm_head.decoder.weight (the head reads the embedding itself).
+  const skip = (opts.logits ?? true) ? (c.tie_word_embeddings ? [/^lm_head\.decoder\.weight$/] : []) : [/^lm_head\./];
+  w.checkAllUsed('BALM', skip);
   return g;
 }
 

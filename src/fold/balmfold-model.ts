@@ -126,23 +126,24 @@ function pairBiasedAttention(s: Value, z: Value, w: Weights, cs: number, cz: num
 /**
  * `OuterProduct`: z_ij += W·(a_i ⊗ b_j) + bias. Computed without the [N, N, c²] tensor:
  * Y_j = b_j·W' ([c, c_z] per residue), then out_ij = Σ_p a_ip Y_jp — the same sum, reordered.
- * `derived` collects the weight names consumed through the rearranged initializer.
  */
-function outerProduct(s: Value, w: Weights, cs: number, cz: number, c: number, derived: Set<string>): Value {
-  const g = s.graph;
+function outerProduct(s: Value, w: Weights, cs: number, cz: number, c: number): Value {
   const x = norm(s, w.scope('norm'), cs);
   const a = dense(x, w.scope('a'), cs, c); // [N, c]
   const b = dense(x, w.scope('b'), cs, c);
   const outW = w.scope('out');
-  const wt = outW.tensor('weight', [cz, c * c]);
-  derived.add(outW.fullName('weight'));
-  const W = toFloat32(wt);
-  // W'[q, p·cz + zc] = W[zc, p·c + q]
-  const Wq = new Float32Array(c * c * cz);
-  for (let zc = 0; zc < cz; zc++) for (let p = 0; p < c; p++) for (let q = 0; q < c; q++) Wq[q * c * cz + p * cz + zc] = W[zc * c * c + p * c + q]!;
-  const wqName = `${outW.fullName('weight')}.outer`;
-  // Recycling passes reuse the rearranged weight.
-  const wq = g.has(wqName) ? g.get(wqName) : g.initializer(wqName, { dtype: 'float32', dims: [c, c * cz], data: Wq });
+  // W'[q, p·cz + zc] = W[zc, p·c + q], made once (recycling passes reuse it).
+  const wq = outW.derived(
+    'weight',
+    'outer',
+    (wt) => {
+      const W = toFloat32(wt);
+      const Wq = new Float32Array(c * c * cz);
+      for (let zc = 0; zc < cz; zc++) for (let p = 0; p < c; p++) for (let q = 0; q < c; q++) Wq[q * c * cz + p * cz + zc] = W[zc * c * c + p * c + q]!;
+      return { dtype: 'float32', dims: [c, c * cz], data: Wq };
+    },
+    [cz, c * c],
+  );
   const y = op.reshape(op.transpose(op.reshape(op.matMul(b, wq), [0, c, cz]), [1, 0, 2]), [c, -1]); // [c, N·cz]
   const out = op.reshape(op.matMul(a, y), [0, -1, cz]); // [N, N, cz]
   return op.add(out, outW.value('bias', { shape: [cz] }));
@@ -152,9 +153,9 @@ function outerProduct(s: Value, w: Weights, cs: number, cz: number, c: number, d
  * `TriangleMultiplication`: Alg. 11 (outgoing, Σ_k a_ik b_jk) or Alg. 12 (incoming, Σ_k a_ki b_kj).
  * The projections a_gate, a, b_gate, b run on the channel-first pair (W [c, cz] · xᵀ [cz, N²], bias
  * fused), which gives a and b as [c, N, N] without transposing them: one transpose of x instead of
- * two of a and b. `derived` collects the weight names consumed there.
+ * two of a and b.
  */
-function triangleMultiplication(z: Value, w: Weights, cz: number, c: number, outgoing: boolean, derived: Set<string>): Value {
+function triangleMultiplication(z: Value, w: Weights, cz: number, c: number, outgoing: boolean): Value {
   const g = z.graph;
   const x = norm(z, w.scope('norm'), cz);
   const xT = op.reshape(op.transpose(x, [2, 0, 1]), [cz, -1]); // [cz, N²]
@@ -163,10 +164,7 @@ function triangleMultiplication(z: Value, w: Weights, cz: number, c: number, out
     const p = w.scope(name);
     // A variant other than dense computes on rows (x [N², cz]) and is turned channel-first after.
     if (linearFor(p.linear, siteOf(p)).kind !== 'dense') return op.transpose(linear(op.reshape(x, [-1, cz]), p, { inFeatures: cz, outFeatures: c, bias: true }), [1, 0]);
-    const bias = toFloat32(p.tensor('bias', [c]));
-    derived.add(p.fullName('bias'));
-    const colName = `${p.fullName('bias')}.column`;
-    const col = g.has(colName) ? g.get(colName) : g.initializer(colName, { dtype: 'float32', dims: [c, 1], data: Float32Array.from(bias) });
+    const col = p.derived('bias', 'column', (t) => ({ dtype: 'float32', dims: [c, 1], data: Float32Array.from(toFloat32(t)) }), [c]);
     return g.scope(name, () => op.gemm(p.value('weight', { shape: [c, cz] }), xT, col)); // [c, N²]
   };
   const a = op.reshape(op.mul(op.sigmoid(project('a_gate')), project('a')), square); // a[c, i, k] = a_ik
@@ -178,15 +176,15 @@ function triangleMultiplication(z: Value, w: Weights, cz: number, c: number, out
 }
 
 /** `TrunkBlock`. */
-function trunkBlock(s: Value, z: Value, w: Weights, cfg: BalmFoldConfig, derived: Set<string>): [Value, Value] {
+function trunkBlock(s: Value, z: Value, w: Weights, cfg: BalmFoldConfig): [Value, Value] {
   const cs = cfg.single_dim;
   const cz = cfg.pair_dim;
   return s.graph.scope(w.prefix.replace(/\.$/, ''), () => {
     s = op.add(s, pairBiasedAttention(s, z, w.scope('attention'), cs, cz, cfg.trunk_heads));
     s = op.add(s, transition(s, w.scope('single_transition'), cs));
-    z = op.add(z, outerProduct(s, w.scope('outer'), cs, cz, cfg.outer_dim, derived));
-    z = op.add(z, triangleMultiplication(z, w.scope('tri_out'), cz, cfg.triangle_dim, true, derived));
-    z = op.add(z, triangleMultiplication(z, w.scope('tri_in'), cz, cfg.triangle_dim, false, derived));
+    z = op.add(z, outerProduct(s, w.scope('outer'), cs, cz, cfg.outer_dim));
+    z = op.add(z, triangleMultiplication(z, w.scope('tri_out'), cz, cfg.triangle_dim, true));
+    z = op.add(z, triangleMultiplication(z, w.scope('tri_in'), cz, cfg.triangle_dim, false));
     z = op.add(z, transition(z, w.scope('pair_transition'), cz));
     return [s, z];
   });
@@ -352,7 +350,6 @@ export function buildBalmFoldGraph(weights: NamedTensors, config: BalmFoldConfig
 function build(weights: NamedTensors, cfg: BalmFoldConfig, linearChoice: LinearChoice | undefined): GraphBuilder {
   const g = new GraphBuilder('balmfold');
   const w = new Weights(g, weights, '', linearChoice);
-  const derived = new Set<string>();
   const cs = cfg.single_dim;
   const cz = cfg.pair_dim;
   if (cs % cfg.trunk_heads !== 0) throw new GraphError(`config: single_dim ${cs} is not a multiple of trunk_heads ${cfg.trunk_heads}`);
@@ -420,7 +417,7 @@ function build(weights: NamedTensors, cfg: BalmFoldConfig, linearChoice: LinearC
       z = op.add(z, op.mul(pz, on));
     });
   }
-  for (let b = 0; b < cfg.trunk_blocks; b++) [s, z] = trunkBlock(s, z, w.scope('trunk').scope(String(b)), cfg, derived);
+  for (let b = 0; b < cfg.trunk_blocks; b++) [s, z] = trunkBlock(s, z, w.scope('trunk').scope(String(b)), cfg);
   const sm = structureModule(s, z, { R: R0, t: op.div(t0, NM) }, w.scope('structure'), cfg);
   const error = g.scope('error', () => {
     const h = op.relu(dense(norm(sm.s, w.scope('error_norm'), cs), w.scope('error_hidden'), cs, cs));
@@ -441,15 +438,7 @@ function build(weights: NamedTensors, cfg: BalmFoldConfig, linearChoice: LinearC
     g.output(z, 'pair');
   }
 
-  const unused = [...weights.keys()].filter((k) => !g.has(k) && !g.has(`${k}.T`) && !derived.has(k));
-  if (unused.length > 0) {
-    throw new GraphError(
-      `tensor${unused.length > 1 ? 's' : ''} ${unused
-        .slice(0, 5)
-        .map((k) => `'${k}'`)
-        .join(', ')}${unused.length > 5 ? `, … (${unused.length} in all)` : ''} not used by the BALMFold graph of this config: is config.json the one the weights were trained with?`,
-    );
-  }
+  w.checkAllUsed('BALMFold');
   return g;
 }
 

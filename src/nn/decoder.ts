@@ -143,5 +143,14 @@ export function buildDecoderGraph(tensors: NamedTensors, cfg: DecoderConfig, opt
   g.output(h, 'hidden');
   if (useCache) presents.forEach((layer, i) => layer.forEach((v, j) => g.output(v, `present.${i}.${slots[i][j].name}`)));
   checkChoiceUsed(opts.linear, 'decoder');
+  // Every tensor given is read, except the weights of experts dropped on purpose (stack.moe.keep).
+  const dropped: RegExp[] = [];
+  if (ff.kind === 'moe') {
+    for (let i = 0; i < cfg.layers; i++) {
+      const keep = keptExpertsFor(opts, i);
+      if (keep) for (let e = 0; e < ff.experts; e++) if (!keep.includes(e)) dropped.push(new RegExp(`^layers\\.${i}\\.mlp\\.experts\\.${e}\\.`));
+    }
+  }
+  w.checkAllUsed('decoder', dropped);
   return g;
 }

@@ -85,5 +85,6 @@ export function buildEncoderGraph(tensors: NamedTensors, cfg: EncoderConfig, opt
   const ctx = encoderContext(x, am, cfg);
   g.output(encoderLayers(x, w, cfg, ctx, opts), 'hidden_states');
   checkChoiceUsed(opts.linear, 'encoder');
+  w.checkAllUsed('encoder');
   return g;
 }

@@ -16,6 +16,8 @@ import { decoderConfig } from '../../models/reference/configs.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/nn/', import.meta.url));
 const f = readSafetensors(`${FIXTURES}decoder_gqa_half.safetensors`);
+/** The model's weights, without the fixture's input.* / output.* tensors (a builder refuses what it does not read). */
+const weights = new Map([...f.tensors].filter(([k]) => !/^(input|output)\./.test(k)));
 const cfg = decoderConfig(JSON.parse(f.metadata.config));
 const i64 = (t: HostTensor) => new ort.Tensor('int64', t.data as BigInt64Array, t.shape);
 
@@ -33,7 +35,7 @@ async function run(linear: (site: LinearSite) => LinearVariant): Promise<{ sites
       sites.push(s.path);
       x.graph.output(op.identity(x), `in:${s.path}`);
     });
-  const g = buildDecoderGraph(f.tensors, cfg, { linear: choice }, { cache: false });
+  const g = buildDecoderGraph(weights, cfg, { linear: choice }, { cache: false });
   const s = await ort.InferenceSession.create(serializeModel(g), { intraOpNumThreads: 2, logSeverityLevel: 3 });
   const ids = f.tensors.get('input.input_ids')!;
   const out = await s.run({
@@ -66,10 +68,10 @@ describe('linear variants per site', () => {
   });
 
   test('a pattern that matches no site is refused, naming it', () => {
-    expect(() => buildDecoderGraph(f.tensors, cfg, { linear: linearPatterns({ qproj: doubled }) }, { cache: false })).toThrow(/linear pattern 'qproj' matched no layer/);
+    expect(() => buildDecoderGraph(weights, cfg, { linear: linearPatterns({ qproj: doubled }) }, { cache: false })).toThrow(/linear pattern 'qproj' matched no layer/);
     // A regular expression over the path works as PEFT's target_modules regex does.
     const re = linearPatterns({ '/^layers\\.0\\.mlp\\./': doubled });
-    buildDecoderGraph(f.tensors, cfg, { linear: re }, { cache: false });
+    buildDecoderGraph(weights, cfg, { linear: re }, { cache: false });
     expect(re.unmatched()).toEqual([]);
   });
 
@@ -78,5 +80,36 @@ describe('linear variants per site', () => {
     expect(siteOf(w.scope('layers.3').scope('attn').scope('q_proj'))).toEqual({ path: 'layers.3.attn.q_proj', name: 'q_proj', layer: 3, module: 'attn' });
     expect(siteOf(w.scope('layers.0.mlp.experts.2.gate_proj'))).toEqual({ path: 'layers.0.mlp.experts.2.gate_proj', name: 'gate_proj', layer: 0, module: 'mlp.experts.2' });
     expect(siteOf(w.scope('lm_head'))).toEqual({ path: 'lm_head', name: 'lm_head', layer: null, module: null });
+  });
+});
+
+describe('weights: every tensor accounted for, stored dtypes on request, derived tensors once', () => {
+  test('a tensor no block reads is refused, naming it', () => {
+    const extra = new Map(weights);
+    extra.set('layers.0.attn.q_proj.lora_A.weight', weights.get('layers.0.attn.q_proj.weight')!);
+    expect(() => buildDecoderGraph(extra, cfg, {}, { cache: false })).toThrow(/tensor 'layers\.0\.attn\.q_proj\.lora_A\.weight' not used by the decoder graph/);
+  });
+
+  test('raw() keeps the stored dtype; derived() makes a tensor once and counts as a read', () => {
+    const half = { dtype: 'float16' as const, shape: [2, 2], data: Uint16Array.of(0x3c00, 0, 0, 0x3c00) };
+    const w = new Weights(new GraphBuilder('t'), new Map([['m.weight', half]]));
+    const m = w.scope('m');
+    expect(m.raw('weight').dtype).toBe('float16');
+    expect(w.graph.has('m.weight.float16')).toBe(true);
+    let made = 0;
+    const twice = () => m.derived('weight', 'doubled', (t) => (made++, { dtype: 'float16', dims: [...t.shape], data: t.data }));
+    expect(twice()).toBe(twice());
+    expect(made).toBe(1);
+    expect(w.unused()).toEqual([]);
+    const unread = new Weights(
+      new GraphBuilder('u'),
+      new Map([
+        ['a', half],
+        ['b', half],
+      ]),
+    );
+    unread.value('a');
+    expect(unread.unused()).toEqual(['b']);
+    expect(() => unread.checkAllUsed('test')).toThrow(/tensor 'b' not used by the test graph/);
   });
 });

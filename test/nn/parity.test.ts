@@ -30,13 +30,17 @@ import { decoderConfig, encoderConfig } from '../../models/reference/configs.js'
 const FIXTURES = fileURLToPath(new URL('../fixtures/nn/', import.meta.url));
 
 interface Fixture {
+  /** The model's weights (a builder refuses any tensor it does not read). */
   tensors: NamedTensors;
+  /** The fixture's `input.*` and `output.*` tensors. */
+  io: NamedTensors;
   config: Record<string, unknown>;
 }
 
 function load(name: string): Fixture {
   const f = readSafetensors(`${FIXTURES}${name}.safetensors`);
-  return { tensors: f.tensors, config: JSON.parse(f.metadata.config) };
+  const isIo = (k: string) => /^(input|output)\./.test(k);
+  return { tensors: new Map([...f.tensors].filter(([k]) => !isIo(k))), io: new Map([...f.tensors].filter(([k]) => isIo(k))), config: JSON.parse(f.metadata.config) };
 }
 
 /** The trivial test variant: attention restricted to the key at the query's own slot. */
@@ -88,8 +92,8 @@ describe('encoder parity with PyTorch', () => {
     const f = load(file);
     const g = buildEncoderGraph(f.tensors, encoderConfig(f.config), { attention: variant });
     const s = await session(g);
-    const out = await s.run({ input_ids: i64(f.tensors.get('input.input_ids')!), attention_mask: i64(f.tensors.get('input.attention_mask')!) });
-    const ref = f.tensors.get(`output.${expected}`)!;
+    const out = await s.run({ input_ids: i64(f.io.get('input.input_ids')!), attention_mask: i64(f.io.get('input.attention_mask')!) });
+    const ref = f.io.get(`output.${expected}`)!;
     expect(out.hidden_states.dims).toEqual(ref.shape);
     expect(maxAbsDiff(out.hidden_states.data as Float32Array, ref.data as Float32Array)).toBeLessThanOrEqual(1e-4);
   });
@@ -105,10 +109,10 @@ describe('decoder parity with PyTorch, and decoding through the cache', () => {
   test.each(cases)('%s, variant %s: whole sequence', async (file, expected, variant) => {
     const f = load(file);
     const s = await session(buildDecoderGraph(f.tensors, decoderConfig(f.config), { attention: variant }, { cache: false }));
-    const ids = f.tensors.get('input.input_ids')!;
+    const ids = f.io.get('input.input_ids')!;
     const mask = new ort.Tensor('int64', new BigInt64Array(ids.data.length).fill(1n), ids.shape);
-    const out = await s.run({ input_ids: i64(ids), position_ids: i64(f.tensors.get('input.positions')!), attention_mask: mask });
-    const ref = f.tensors.get(`output.${expected}`)!;
+    const out = await s.run({ input_ids: i64(ids), position_ids: i64(f.io.get('input.positions')!), attention_mask: mask });
+    const ref = f.io.get(`output.${expected}`)!;
     expect(out.logits.dims).toEqual(ref.shape);
     expect(maxAbsDiff(out.logits.data as Float32Array, ref.data as Float32Array)).toBeLessThanOrEqual(1e-4);
   });
@@ -119,7 +123,7 @@ describe('decoder parity with PyTorch, and decoding through the cache', () => {
     const opts = { attention: variant };
     const cached = await session(buildDecoderGraph(f.tensors, cfg, opts));
     const whole = await session(buildDecoderGraph(f.tensors, cfg, opts, { cache: false }));
-    const ids = f.tensors.get('input.input_ids')!;
+    const ids = f.io.get('input.input_ids')!;
     const [batch, seq] = ids.shape;
     const tokens = ids.data as BigInt64Array;
     const take = (from: number, to: number) => {
@@ -139,7 +143,7 @@ describe('decoder parity with PyTorch, and decoding through the cache', () => {
     const prefill = 8;
     const first = await cached.run({ input_ids: take(0, prefill), position_ids: pos(0, prefill), attention_mask: ones(prefill), ...cache.feeds() });
     cache.update(first, prefill);
-    const ref = f.tensors.get(`output.${expected}`)!;
+    const ref = f.io.get(`output.${expected}`)!;
     expect(maxAbsDiff(first.logits.data as Float32Array, positions(ref.data as Float32Array, ref.shape, 0, prefill))).toBeLessThanOrEqual(1e-4);
 
     let worstVsPrefix = 0;
