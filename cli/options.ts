@@ -9,6 +9,7 @@
  */
 import { type Command, CommanderError } from 'commander';
 import { z } from 'zod';
+import { zodProblem } from '../src/util/zod.js';
 
 /** Exit codes: 0 ok, 1 the command failed, 2 the command line (or a BALMKIT_* variable) was wrong. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -103,7 +104,7 @@ function flagFor(cmd: Command, key: string): string {
 export function parseOptions<S extends z.ZodType>(cmd: Command, schema: S, raw: Record<string, unknown> = cmd.opts()): z.output<S> {
   const r = schema.safeParse(raw);
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
+  const { issue } = zodProblem(r.error);
   const key = issue.path[0];
   if (typeof key !== 'string') throw new UsageError(`${cmd.name()}: ${issue.message}`);
   if (issue.code === 'unrecognized_keys') {

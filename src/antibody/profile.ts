@@ -10,6 +10,8 @@ import { z } from 'zod';
 
 import { AMINO_ACIDS } from './alphabet.js';
 import { packageRoot } from '../runtime/paths.js';
+import { ModelError } from '../runtime/errors.js';
+import { describeZodError } from '../util/zod.js';
 
 /** The `format` tag of the profile file. */
 export const PROFILE_FORMAT = 'balmkit-ig-profiles/1';
@@ -134,12 +136,11 @@ export function parseProfileSet(bytes: Uint8Array, file = '(bytes)'): ProfileSet
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file}: not a balmkit profile file (${(e as Error).message}); rebuild it with models/numbering/build-profiles.ts`, { cause: e });
+    throw new ModelError(`${file}: not a balmkit profile file (${(e as Error).message}); rebuild it with models/numbering/build-profiles.ts`, { cause: e });
   }
   const r = profileFile.safeParse(raw);
   if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new Error(`${file}: ${issue.path.join('.')}: ${issue.message}; rebuild it with models/numbering/build-profiles.ts`);
+    throw new ModelError(`${file}: ${describeZodError(r.error)}; rebuild it with models/numbering/build-profiles.ts`);
   }
   return { profiles: r.data.profiles.map(compileProfile), germlines: r.data.germlines.map(compileGermline), source: r.data.source, file };
 }
@@ -160,7 +161,7 @@ export function loadProfiles(): ProfileSet {
   if (cached !== undefined) return cached;
   const file = defaultProfilePath();
   if (!fs.existsSync(file)) {
-    throw new Error(`numbering profiles ${file} are missing: reinstall balmkit, or run models/numbering/build-profiles.ts`);
+    throw new ModelError(`numbering profiles ${file} are missing: reinstall balmkit, or run models/numbering/build-profiles.ts`);
   }
   cached = parseProfileSet(fs.readFileSync(file), file);
   return cached;

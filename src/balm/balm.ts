@@ -14,6 +14,7 @@ import { type CachedSessionOptions, type Session, cachedSession } from '../runti
 import { type EsmConfig, parseEsmConfig } from './config.js';
 import { balmWeights, buildBalmGraph, checkBalmWeights } from './model.js';
 import { ESM_VOCAB, type EncodedBatch, type EncodedChain, type ImgtPosition, encodeChain, padBatch, residueToken } from './tokenizer.js';
+import { ModelError } from '../runtime/errors.js';
 
 /**
  * Session options, the disk cache (`cache: false` to build afresh; a model with attention or
@@ -74,13 +75,13 @@ export class Balm {
 
   /** Load `dir` (with `config.json` and `model.safetensors` or `pytorch_model.bin`). */
   static async load(dir: string, opts: BalmLoadOptions = {}): Promise<Balm> {
-    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`BALM model folder '${dir}' does not exist`);
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new ModelError(`BALM model folder '${dir}' does not exist`);
     const configPath = join(dir, 'config.json');
     let json: unknown;
     try {
       json = JSON.parse(readFileSync(configPath, 'utf8'));
     } catch (e) {
-      throw new Error(`cannot read ${configPath}: ${(e as Error).message}`, { cause: e });
+      throw new ModelError(`cannot read ${configPath}: ${(e as Error).message}`, { cause: e });
     }
     const config = parseEsmConfig(json, configPath);
     const { attention, linear, ...sessionOptions } = opts;

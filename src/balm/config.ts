@@ -1,5 +1,7 @@
 /** BALM's `config.json` (a Hugging Face `EsmConfig`), validated with zod. */
 import { z } from 'zod';
+import { ModelError } from '../runtime/errors.js';
+import { describeZodError } from '../util/zod.js';
 
 export const EsmConfigSchema = z
   .object({
@@ -26,12 +28,11 @@ export type EsmConfig = z.infer<typeof EsmConfigSchema>;
 export function parseEsmConfig(json: unknown, source = 'config.json'): EsmConfig {
   const r = EsmConfigSchema.safeParse(json);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`${source} is not a BALM/ESM config: ${issues}`);
+    throw new ModelError(`${source} is not a BALM/ESM config: ${describeZodError(r.error)}`);
   }
   if (r.data.hidden_size % r.data.num_attention_heads !== 0) {
-    throw new Error(`${source}: hidden_size ${r.data.hidden_size} is not divisible by num_attention_heads ${r.data.num_attention_heads}`);
+    throw new ModelError(`${source}: hidden_size ${r.data.hidden_size} is not divisible by num_attention_heads ${r.data.num_attention_heads}`);
   }
-  if (r.data.vocab_size !== 33) throw new Error(`${source}: vocab_size is ${r.data.vocab_size}; BALM uses ESM-2's 33 tokens`);
+  if (r.data.vocab_size !== 33) throw new ModelError(`${source}: vocab_size is ${r.data.vocab_size}; BALM uses ESM-2's 33 tokens`);
   return r.data;
 }

@@ -11,6 +11,8 @@ import { z } from 'zod';
 
 import { modelSearchPaths } from '../runtime/paths.js';
 import { balmFoldConfigSchema, type BalmFoldConfig } from './balmfold-model.js';
+import { describeZodError } from '../util/zod.js';
+import { ModelError } from '../runtime/errors.js';
 
 /** Format version of `templates.json` this code reads. */
 export const BASELINE_FORMAT = 1;
@@ -124,13 +126,7 @@ export interface BalmFoldModel {
 /** A loaded structure model. */
 export type FoldModel = TemplateBaselineModel | BalmFoldModel;
 
-/** A model folder that is missing or malformed; the message says which file and what to do. */
-export class ModelError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelError';
-  }
-}
+export { ModelError };
 
 function readJson(file: string): unknown {
   try {
@@ -140,9 +136,8 @@ function readJson(file: string): unknown {
   }
 }
 
-function zodProblem(file: string, err: z.ZodError): ModelError {
-  const i = err.issues[0]!;
-  return new ModelError(`${file}: ${i.path.join('.') || '(top level)'}: ${i.message}`);
+function zodModelError(file: string, err: z.ZodError): ModelError {
+  return new ModelError(`${file}: ${describeZodError(err)}`);
 }
 
 /**
@@ -200,18 +195,18 @@ export function loadFoldModel(model: string = DEFAULT_FOLD_MODEL): FoldModel {
   if (hit) return hit;
   const manifestFile = path.join(folder, 'model.json');
   const m = manifestSchema.safeParse(readJson(manifestFile));
-  if (!m.success) throw zodProblem(manifestFile, m.error);
+  if (!m.success) throw zodModelError(manifestFile, m.error);
   let loaded: FoldModel;
   if (m.data.kind === 'template-baseline') {
     const templatesFile = path.join(folder, m.data.templates);
     const t = templatesSchema.safeParse(readJson(templatesFile));
-    if (!t.success) throw zodProblem(templatesFile, t.error);
+    if (!t.success) throw zodModelError(templatesFile, t.error);
     loaded = { name: m.data.name, folder, kind: m.data.kind, templates: t.data };
   } else {
     const configFile = existingFile(path.join(folder, m.data.config), manifestFile, 'config');
     const weightsFile = existingFile(path.join(folder, m.data.weights), manifestFile, 'weights');
     const c = balmFoldConfigSchema.safeParse(readJson(configFile));
-    if (!c.success) throw zodProblem(configFile, c.error);
+    if (!c.success) throw zodModelError(configFile, c.error);
     const balmFolder = resolveBalmFolder(m.data.balm, folder, manifestFile);
     let base: FoldModel;
     try {

@@ -17,6 +17,8 @@
 import { z } from 'zod';
 import { type HostTensor, type NamedTensors, toFloat32 } from '../io/tensor.js';
 import type { DecoderConfig, RotaryScaling } from '../nn/index.js';
+import { ModelError } from '../runtime/errors.js';
+import { zodProblem } from '../util/zod.js';
 
 const ropeScaling = z
   .looseObject({
@@ -95,13 +97,13 @@ export function hfModelConfig(raw: unknown, source: string): HfModelConfig {
   }
   const r = gpt2ConfigSchema.safeParse(raw);
   if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new Error(`${source}: config.json field '${i.path.join('.')}': ${i.message}`);
+    const p = zodProblem(r.error);
+    throw new ModelError(`${source}: config.json field '${p.path}': ${p.message}`);
   }
   const c = r.data;
-  if (c.activation_function !== 'gelu_new') throw new Error(`${source}: GPT-2 activation_function '${c.activation_function}' is not supported (gelu_new)`);
+  if (c.activation_function !== 'gelu_new') throw new ModelError(`${source}: GPT-2 activation_function '${c.activation_function}' is not supported (gelu_new)`);
   if (!c.scale_attn_weights || c.scale_attn_by_inverse_layer_idx || c.reorder_and_upcast_attn) {
-    throw new Error(`${source}: GPT-2 attention options scale_attn_weights=false / scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported`);
+    throw new ModelError(`${source}: GPT-2 attention options scale_attn_weights=false / scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported`);
   }
   return {
     arch: 'gpt2',
@@ -131,14 +133,14 @@ export function hfModelConfig(raw: unknown, source: string): HfModelConfig {
 export function parseHfConfig(raw: unknown, source: string): HfConfig {
   const r = hfConfigSchema.safeParse(raw);
   if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new Error(`${source}: config.json field '${i.path.join('.')}': ${i.message}`);
+    const p = zodProblem(r.error);
+    throw new ModelError(`${source}: config.json field '${p.path}': ${p.message}`);
   }
   const c = r.data;
   if (!(HF_ARCHS as readonly string[]).includes(c.model_type)) {
-    throw new Error(`${source}: model_type '${c.model_type}' is not supported (supported: ${HF_ARCHS.join(', ')})`);
+    throw new ModelError(`${source}: model_type '${c.model_type}' is not supported (supported: ${HF_ARCHS.join(', ')})`);
   }
-  if (c.hidden_act !== 'silu') throw new Error(`${source}: hidden_act '${c.hidden_act}' is not supported (the Llama family uses silu)`);
+  if (c.hidden_act !== 'silu') throw new ModelError(`${source}: hidden_act '${c.hidden_act}' is not supported (the Llama family uses silu)`);
   return c;
 }
 
@@ -149,12 +151,12 @@ export function ropeScalingFrom(c: HfConfig, source: string): RotaryScaling | un
   const type = rs.rope_type ?? rs.type ?? 'default';
   if (type === 'default') return undefined;
   const factor = rs.factor;
-  if (factor === undefined) throw new Error(`${source}: rope_scaling of type '${type}' needs 'factor'`);
+  if (factor === undefined) throw new ModelError(`${source}: rope_scaling of type '${type}' needs 'factor'`);
   if (type === 'linear') return (f) => f.map((x) => x / factor);
   if (type === 'llama3') {
     const { low_freq_factor: low, high_freq_factor: high, original_max_position_embeddings: old } = rs;
     if (low === undefined || high === undefined || old === undefined) {
-      throw new Error(`${source}: rope_scaling 'llama3' needs low_freq_factor, high_freq_factor and original_max_position_embeddings`);
+      throw new ModelError(`${source}: rope_scaling 'llama3' needs low_freq_factor, high_freq_factor and original_max_position_embeddings`);
     }
     const lowWavelen = old / low;
     const highWavelen = old / high;
@@ -167,7 +169,7 @@ export function ropeScalingFrom(c: HfConfig, source: string): RotaryScaling | un
         return (1 - smooth) * (inv / factor) + smooth * inv;
       });
   }
-  throw new Error(`${source}: rope_scaling type '${type}' is not supported (supported: linear, llama3)`);
+  throw new ModelError(`${source}: rope_scaling type '${type}' is not supported (supported: linear, llama3)`);
 }
 
 /** The shared decoder's config for a parsed HF config. */
@@ -177,11 +179,11 @@ export function decoderConfigFrom(c: HfConfig, source: string): DecoderConfig {
   if (c.model_type === 'mistral' || c.model_type === 'mixtral') window = c.sliding_window ?? null;
   let feedForward: DecoderConfig['feedForward'] = { kind: 'swiglu' };
   if (c.model_type === 'mixtral') {
-    if (!c.num_local_experts || !c.num_experts_per_tok) throw new Error(`${source}: a Mixtral config.json needs num_local_experts and num_experts_per_tok`);
+    if (!c.num_local_experts || !c.num_experts_per_tok) throw new ModelError(`${source}: a Mixtral config.json needs num_local_experts and num_experts_per_tok`);
     feedForward = { kind: 'moe', experts: c.num_local_experts, topK: c.num_experts_per_tok };
   }
   if (c.model_type === 'qwen2' && c.use_sliding_window) {
-    throw new Error(`${source}: Qwen2 with use_sliding_window is not supported (its per-layer window is later work)`);
+    throw new ModelError(`${source}: Qwen2 with use_sliding_window is not supported (its per-layer window is later work)`);
   }
   return {
     vocab: c.vocab_size,
@@ -252,9 +254,9 @@ export function expectedHfTensors(cfg: DecoderConfig): { hf: string; name: strin
 
 function checked(tensors: NamedTensors, name: string, shape: number[], source: string, hint = ''): HostTensor {
   const t = tensors.get(name);
-  if (!t) throw new Error(`${source}: tensor '${name}' is missing from the checkpoint${hint}`);
+  if (!t) throw new ModelError(`${source}: tensor '${name}' is missing from the checkpoint${hint}`);
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new Error(`${source}: tensor '${name}' has shape [${t.shape.join(', ')}], config.json implies [${shape.join(', ')}]`);
+    throw new ModelError(`${source}: tensor '${name}' has shape [${t.shape.join(', ')}], config.json implies [${shape.join(', ')}]`);
   }
   return t;
 }
@@ -324,7 +326,7 @@ function refuseUnused(tensors: NamedTensors, used: ReadonlySet<string>, source: 
   const unused = [...tensors.keys()].filter((k) => !used.has(k) && !(tied && k === 'lm_head.weight') && !HARMLESS_HF_TENSORS.some((h) => h.pattern.test(k)));
   if (unused.length === 0) return;
   const lora = unused.some((k) => /lora_|\.base_layer\./.test(k));
-  throw new Error(
+  throw new ModelError(
     `${source}: tensor${unused.length === 1 ? '' : 's'} ${unused
       .slice(0, 4)
       .map((k) => `'${k}'`)
@@ -354,10 +356,10 @@ export function mapHfTensors(tensors: NamedTensors, cfg: DecoderConfig, source: 
     const t: HostTensor | undefined = tensors.get(e.hf);
     if (!t) {
       const hint = e.hf === 'lm_head.weight' ? ' (or set tie_word_embeddings: true in config.json if the head shares the embedding)' : '';
-      throw new Error(`${source}: tensor '${e.hf}' is missing from the checkpoint${hint}`);
+      throw new ModelError(`${source}: tensor '${e.hf}' is missing from the checkpoint${hint}`);
     }
     if (t.shape.length !== e.shape.length || t.shape.some((d, i) => d !== e.shape[i])) {
-      throw new Error(`${source}: tensor '${e.hf}' has shape [${t.shape.join(', ')}], config.json implies [${e.shape.join(', ')}]`);
+      throw new ModelError(`${source}: tensor '${e.hf}' has shape [${t.shape.join(', ')}], config.json implies [${e.shape.join(', ')}]`);
     }
     out.set(e.name, t);
   }

@@ -11,6 +11,7 @@ import { looksLikeLlama2c, readLlama2cCheckpoint } from './llama2c.js';
 import { Llama2cTokenizer } from './llama2c_tokenizer.js';
 import { CausalLM, type ModelOptions } from './model.js';
 import { HfTokenizer, type TextTokenizer } from './tokenizer.js';
+import { ModelError } from '../runtime/errors.js';
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions extends ModelOptions {
@@ -27,15 +28,15 @@ export interface LoadModelOptions extends ModelOptions {
  */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<CausalLM> {
   const { tokenizer: tokPath, ...modelOptions } = options;
-  if (!existsSync(path)) throw new Error(`${path}: no such file or folder (give a Hugging Face model folder or a llama2.c .bin)`);
+  if (!existsSync(path)) throw new ModelError(`${path}: no such file or folder (give a Hugging Face model folder or a llama2.c .bin)`);
   if (statSync(path).isDirectory()) {
     const cfgFile = join(path, 'config.json');
-    if (!existsSync(cfgFile)) throw new Error(`${path}: folder has no config.json (a Hugging Face model folder needs one)`);
+    if (!existsSync(cfgFile)) throw new ModelError(`${path}: folder has no config.json (a Hugging Face model folder needs one)`);
     let raw: unknown;
     try {
       raw = JSON.parse(readFileSync(cfgFile, 'utf8'));
     } catch (err) {
-      throw new Error(`${cfgFile}: not valid JSON (${(err as Error).message})`, { cause: err });
+      throw new ModelError(`${cfgFile}: not valid JSON (${(err as Error).message})`, { cause: err });
     }
     const hf = hfModelConfig(raw, path);
     const { decoder, eos } = hf;
@@ -50,7 +51,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   }
   const format = detectWeightFormat(path);
   if (format !== 'unknown' && !looksLikeLlama2c(readHead(path, 28))) {
-    throw new Error(`${path}: is a ${format} weights file; give the Hugging Face model folder that holds it with its config.json`);
+    throw new ModelError(`${path}: is a ${format} weights file; give the Hugging Face model folder that holds it with its config.json`);
   }
   const ckpt = readLlama2cCheckpoint(path);
   let tokenizer: TextTokenizer | null = null;

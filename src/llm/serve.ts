@@ -29,6 +29,7 @@ import { chatPromptTokens } from './chat.js';
 import { generateTokens } from './generate.js';
 import type { CausalLM } from './model.js';
 import { type TokenLogprob, logprobs } from './score.js';
+import { zodProblem } from '../util/zod.js';
 
 export interface ServeOptions {
   /** The model id reported and accepted (default: the model's path). */
@@ -96,9 +97,9 @@ type EmbeddingBody = z.output<typeof embeddingBody>;
 function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const r = schema.safeParse(body);
   if (r.success) return r.data;
-  const i = r.error.issues[0]!;
-  const param = i.path.join('.') || null;
-  throw new ApiError(400, `${param ? `'${param}': ` : ''}${i.message}`, 'invalid_request_error', param);
+  const p = zodProblem(r.error);
+  const param = p.path || null;
+  throw new ApiError(400, `${param ? `'${param}': ` : ''}${p.message}`, 'invalid_request_error', param);
 }
 
 /** Bounded concurrency with a bounded wait queue. */

@@ -45,3 +45,14 @@ export class ExecutionProviderError extends Error {
     this.name = 'ExecutionProviderError';
   }
 }
+
+/**
+ * A model (or model-side file: config.json, weights, a tokenizer, numbering profiles) that is
+ * missing or malformed; the message names the file and what to do. Every loader throws it.
+ */
+export class ModelError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ModelError';
+  }
+}

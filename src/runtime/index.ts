@@ -4,7 +4,7 @@
  * graph hash, a disk cache of built and optimized models, and the environment report behind
  * `balmkit doctor`.
  */
-export { BadInputError, ExecutionProviderError, OptionError } from './errors.js';
+export { BadInputError, ExecutionProviderError, ModelError, OptionError } from './errors.js';
 export {
   type ExecutionProviderName,
   type ExecutionProviderOption,

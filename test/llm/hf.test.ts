@@ -13,6 +13,7 @@ import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { type LinearSite, denseLinear } from '../../src/nn/index.js';
 import { HARMLESS_HF_TENSORS, hfModelConfig, mapHfTensors } from '../../src/llm/hf.js';
 import { readWeights } from '../../src/io/weights.js';
+import { ModelError } from '../../src/runtime/index.js';
 import { buildDecoderGraph } from '../../src/nn/index.js';
 import { type CausalLM, type Logits, type ModelOptions, loadModel } from '../../src/llm/index.js';
 import { fixture, maxAbsDiff } from './helpers.js';
@@ -188,6 +189,7 @@ describe('broken checkpoints are refused, naming the tensor', () => {
     const cfg = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(d, 'config.json'), JSON.stringify({ ...cfg, intermediate_size: 40 }));
     await expect(loadModel(d, { ep: 'cpu' })).rejects.toThrow(/'model\.layers\.0\.mlp\.gate_proj\.weight' has shape \[48, 32\], config\.json implies \[40, 32\]/);
+    await expect(loadModel(d, { ep: 'cpu' })).rejects.toBeInstanceOf(ModelError); // balmkit's loader error type
   });
 
   test('a truncated safetensors file names the first tensor it cuts', async () => {
