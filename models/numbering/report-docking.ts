@@ -14,30 +14,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 import { number, type NumberedDomain } from '../../src/antibody/index.js';
-
-const THREE_TO_ONE: Record<string, string> = {
-  ALA: 'A',
-  ARG: 'R',
-  ASN: 'N',
-  ASP: 'D',
-  CYS: 'C',
-  GLN: 'Q',
-  GLU: 'E',
-  GLY: 'G',
-  HIS: 'H',
-  ILE: 'I',
-  LEU: 'L',
-  LYS: 'K',
-  MET: 'M',
-  PHE: 'F',
-  PRO: 'P',
-  SER: 'S',
-  THR: 'T',
-  TRP: 'W',
-  TYR: 'Y',
-  VAL: 'V',
-  MSE: 'M',
-};
+import { residueLetter } from '../../src/io/residue-names.js';
 
 /** Protein chains of a PDB file: sequence from the ATOM records, one residue per (number, insertion code). */
 function readChains(file: string): Map<string, string> {
@@ -46,7 +23,7 @@ function readChains(file: string): Map<string, string> {
   const seen = new Set<string>();
   for (const line of text.split('\n')) {
     if (!line.startsWith('ATOM')) continue;
-    const aa = THREE_TO_ONE[line.slice(17, 20)];
+    const aa = residueLetter(line.slice(17, 20));
     if (aa === undefined) continue;
     const key = line.slice(21, 27);
     if (seen.has(key)) continue;

@@ -9,32 +9,8 @@ import path from 'node:path';
 import type { NumberedDomain } from '../../src/antibody/index.js';
 import { decompressByName } from '../../src/io/compressed.js';
 import { parsePdb } from '../../src/io/pdb.js';
+import { oneLetter, residueLetter } from '../../src/io/residue-names.js';
 import type { StructureAtom } from '../../src/io/structure.js';
-
-const THREE_TO_ONE: Record<string, string> = {
-  ALA: 'A',
-  ARG: 'R',
-  ASN: 'N',
-  ASP: 'D',
-  CYS: 'C',
-  GLN: 'Q',
-  GLU: 'E',
-  GLY: 'G',
-  HIS: 'H',
-  ILE: 'I',
-  LEU: 'L',
-  LYS: 'K',
-  MET: 'M',
-  PHE: 'F',
-  PRO: 'P',
-  SER: 'S',
-  THR: 'T',
-  TRP: 'W',
-  TYR: 'Y',
-  VAL: 'V',
-  MSE: 'M',
-  PCA: 'Q',
-};
 
 /** One chain of a structure: residues in file order with their Chothia labels (`31A`). */
 export interface StructureChain {
@@ -58,11 +34,11 @@ export function parseStructure(id: string, pdb: string): StructureEntry {
     const c: StructureChain = { sequence: '', labels: [], breaks: 0 };
     let prev: StructureAtom | undefined;
     for (const r of ch.residues) {
-      if (r.hetero && !(r.name in THREE_TO_ONE)) continue;
+      if (r.hetero && residueLetter(r.name) === undefined) continue;
       const ca = r.atoms.find((a) => a.name === 'CA');
       if (ca && prev && Math.hypot(ca.x - prev.x, ca.y - prev.y, ca.z - prev.z) > 4.2) c.breaks++;
       if (ca) prev = ca;
-      c.sequence += THREE_TO_ONE[r.name] ?? 'X';
+      c.sequence += oneLetter(r.name);
       c.labels.push(`${r.number}${r.insertion}`);
     }
     chains[ch.id] = c;

@@ -29,6 +29,7 @@ import { gunzipSync } from 'node:zlib';
 import { NotAnAntibodyError, type NumberedDomain, number } from '../../src/antibody/index.js';
 import { translateLongestOrf } from '../../src/antibody/translate.js';
 import { readPdb } from '../../src/io/pdb.js';
+import { STANDARD_RESIDUES } from '../../src/io/residue-names.js';
 
 const DATA = new URL('../../../shared/data/', import.meta.url).pathname;
 const args = new Map<string, string>();
@@ -129,28 +130,7 @@ async function main(): Promise<void> {
     if (!testIds.has(r.id.slice(0, 4).toLowerCase())) continue;
     for (const d of domainsOf(r.seq, r.id)) testChains.push(toChain(r.id, 'test', d));
   }
-  const THREE: Record<string, string> = {
-    ALA: 'A',
-    ARG: 'R',
-    ASN: 'N',
-    ASP: 'D',
-    CYS: 'C',
-    GLN: 'Q',
-    GLU: 'E',
-    GLY: 'G',
-    HIS: 'H',
-    ILE: 'I',
-    LEU: 'L',
-    LYS: 'K',
-    MET: 'M',
-    PHE: 'F',
-    PRO: 'P',
-    SER: 'S',
-    THR: 'T',
-    TRP: 'W',
-    TYR: 'Y',
-    VAL: 'V',
-  };
+
   const fvDir = `${DATA}antibody-structures/rosetta-fv/`;
   const fvFiles = new Set(readdirSync(fvDir));
   for (const id of rab) {
@@ -160,7 +140,7 @@ async function main(): Promise<void> {
     for (const ch of s.chains) {
       const seq = ch.residues
         .filter((r) => !r.hetero)
-        .map((r) => THREE[r.name] ?? 'X')
+        .map((r) => STANDARD_RESIDUES[r.name] ?? 'X')
         .join('');
       for (const d of domainsOf(seq, `${id}_${ch.id}`)) testChains.push(toChain(`${id}_${ch.id}`, 'test', d));
     }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { rename, unlink, writeFile } from 'node:fs/promises';
 import { BadInputError } from '../runtime/errors.js';
+import { oneLetter } from './residue-names.js';
 
 /** One atom. */
 export interface StructureAtom {
@@ -87,41 +88,7 @@ export interface Structure {
   missing?: MissingResidue[];
 }
 
-const THREE_TO_ONE: Readonly<Record<string, string>> = {
-  ALA: 'A',
-  ARG: 'R',
-  ASN: 'N',
-  ASP: 'D',
-  CYS: 'C',
-  GLN: 'Q',
-  GLU: 'E',
-  GLY: 'G',
-  HIS: 'H',
-  ILE: 'I',
-  LEU: 'L',
-  LYS: 'K',
-  MET: 'M',
-  PHE: 'F',
-  PRO: 'P',
-  SER: 'S',
-  THR: 'T',
-  TRP: 'W',
-  TYR: 'Y',
-  VAL: 'V',
-  // Common modified residues, read as their parent amino acid.
-  MSE: 'M',
-  PCA: 'Q',
-  SEP: 'S',
-  TPO: 'T',
-  PTR: 'Y',
-  CSO: 'C',
-  HYP: 'P',
-};
-
-/** One-letter code of a residue name (`X` for unknown). */
-export function oneLetter(name: string): string {
-  return THREE_TO_ONE[name.toUpperCase()] ?? 'X';
-}
+export { oneLetter };
 
 /** A residue id as text: `111A`, `27`. */
 export function formatResidueId(id: ResidueId): string {

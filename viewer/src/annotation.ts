@@ -48,34 +48,7 @@ export function parseResidueLabel(label: string | number): { number: number; ins
   return m ? { number: Number(m[1]), insertion: m[2] ?? '' } : undefined;
 }
 
-const THREE_TO_ONE: Readonly<Record<string, string>> = {
-  ALA: 'A',
-  ARG: 'R',
-  ASN: 'N',
-  ASP: 'D',
-  CYS: 'C',
-  GLN: 'Q',
-  GLU: 'E',
-  GLY: 'G',
-  HIS: 'H',
-  ILE: 'I',
-  LEU: 'L',
-  LYS: 'K',
-  MET: 'M',
-  PHE: 'F',
-  PRO: 'P',
-  SER: 'S',
-  THR: 'T',
-  TRP: 'W',
-  TYR: 'Y',
-  VAL: 'V',
-  MSE: 'M',
-};
-
-/** One-letter code of a three-letter residue name. */
-export function oneLetter(name: string): string {
-  return THREE_TO_ONE[name.toUpperCase()] ?? 'X';
-}
+export { oneLetter } from '../../src/io/residue-names.js';
 
 /**
  * Marks CDR residues by position in the chain: everything from the range's first residue to its
