@@ -235,22 +235,34 @@ export function writeFileAtomically(file: string, data: string | Uint8Array): vo
   fs.renameSync(tmp, abs);
 }
 
-/** A progress line on stderr for batches, only when stderr is a terminal. */
-export function progress(label: string, total: number): { tick(n?: number): void; done(): void } {
-  const tty = process.stderr.isTTY === true && total > 1;
+/** A batch's progress line on stderr. */
+export interface Progress {
+  /** Whether the line is drawn (stderr is a terminal and there is more than one item): other stderr lines wait for `done`. */
+  readonly active: boolean;
+  /** `n` more items done; `name` is the last one's (shown). */
+  tick(n?: number, name?: string): void;
+  done(): void;
+}
+
+/** A progress line on stderr for batches (count, bar, the item's name, time left), only when stderr is a terminal. */
+export function progress(label: string, total: number): Progress {
+  const active = process.stderr.isTTY === true && total > 1;
+  const start = performance.now();
   let done = 0;
-  const draw = () => {
+  const draw = (name: string | undefined) => {
     const width = 30;
     const filled = Math.round((done / total) * width);
-    process.stderr.write(`\r${label} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}`);
+    const eta = Math.round((((performance.now() - start) / done) * (total - done)) / 1000);
+    process.stderr.write(`\r${label} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}${name !== undefined ? ` ${name.slice(0, 24).padEnd(24)}` : ''} eta ${eta}s`);
   };
   return {
-    tick(n = 1) {
+    active,
+    tick(n = 1, name?: string) {
       done += n;
-      if (tty) draw();
+      if (active) draw(name);
     },
     done() {
-      if (tty) process.stderr.write('\n');
+      if (active) process.stderr.write('\n');
     },
   };
 }

@@ -12,7 +12,7 @@ import { z } from 'zod';
 
 import type { AntibodyInput, FoldedAntibody, FoldFailure } from '../../src/fold/predict.js';
 import type { PairedBy } from '../../src/antibody/pairing.js';
-import { PAIRING_HELP, TRANSLATE_HELP, readAntibodies, trimmedLine } from '../input.js';
+import { PAIRING_HELP, TRANSLATE_HELP, progress, readAntibodies, trimmedLine } from '../input.js';
 import { EXIT, UsageError, addRuntimeOptions, choiceOption, intOption, parseOptions, runtimeOf, runtimeOptionsShape } from '../options.js';
 import { BadInputError } from '../../src/runtime/errors.js';
 
@@ -119,7 +119,7 @@ ${JSON_SCHEMA}
     }
     const scheme = opts.scheme ?? 'imgt';
 
-    const bar = opts.progress !== false && records.length > 1 && process.stderr.isTTY === true ? new ProgressBar(records.length) : null;
+    const bar = progress('predicting', opts.progress === false ? 0 : records.length);
     const summaries: JsonRecord[] = [];
     const errors: FoldFailure[] = [];
     const usedNames = new Map<string, string>();
@@ -127,27 +127,24 @@ ${JSON_SCHEMA}
     /** Structures whose relaxation stopped at its iteration cap, with the largest atom move. */
     const capped: { name: string; maxMove: number }[] = [];
     const t0 = performance.now();
-    let done = 0;
     for (const rec of records) {
       if (rec.problem) {
-        done++;
         errors.push({ name: rec.name, chain: null, reason: rec.problem.reason, message: rec.problem.message });
-        bar?.update(done, rec.name);
+        bar.tick(1, rec.name);
         continue;
       }
       // One at a time, so a long batch shows progress and holds one structure in memory.
       const [outcome] = await fold(rec, { model, scheme, ...runtimeOf(opts), ...(opts.recycles !== undefined ? { recycles: opts.recycles } : {}) });
-      done++;
       if (!outcome!.ok) {
         errors.push(outcome!.failure);
-        bar?.update(done, rec.name);
+        bar.tick(1, rec.name);
         continue;
       }
       const ab = outcome!.antibody;
       if (ab.relax !== null && !ab.relax.converged) capped.push({ name: ab.name, maxMove: ab.relax.maxMoved });
       for (const c of ab.chains) {
         const line = trimmedLine(ab.name, c.id, c.trimmedBefore, c.trimmedAfter, c.length);
-        if (line !== null && bar === null) process.stderr.write(`${line}\n`);
+        if (line !== null && !bar.active) process.stderr.write(`${line}\n`);
         else if (line !== null) trimmed.push(line);
       }
       try {
@@ -164,9 +161,9 @@ ${JSON_SCHEMA}
         if (!(e instanceof BadInputError)) throw e;
         errors.push({ name: ab.name, chain: null, reason: 'cannot-write', message: `record '${ab.name}': ${e.message}` });
       }
-      bar?.update(done, rec.name);
+      bar.tick(1, rec.name);
     }
-    bar?.finish();
+    bar.done();
     for (const line of trimmed) process.stderr.write(`${line}\n`);
     const totalMs = performance.now() - t0;
     if (opts.json === true) {
@@ -308,20 +305,4 @@ function toJson(ab: FoldedAntibody, file: string, rec: InputRecord): JsonRecord 
     geometry: ab.geometry,
     timing: { numberMs: round(ab.timing.numberMs), buildMs: round(ab.timing.buildMs), relaxMs: round(ab.timing.relaxMs), totalMs: round(ab.timing.totalMs) },
   };
-}
-
-/** A one-line progress bar on stderr (only used when stderr is a terminal). */
-class ProgressBar {
-  private readonly start = performance.now();
-  constructor(private readonly total: number) {}
-  update(done: number, name: string): void {
-    const width = 30;
-    const filled = Math.round((done / this.total) * width);
-    const rate = (performance.now() - this.start) / done;
-    const eta = Math.round((rate * (this.total - done)) / 1000);
-    process.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${this.total} ${name.slice(0, 24).padEnd(24)} eta ${eta}s`);
-  }
-  finish(): void {
-    process.stderr.write('\n');
-  }
 }

@@ -3,7 +3,8 @@
  * the learned absolute position embedding indexed by IMGT position ids, a pre-LN encoder with
  * rotary attention (sequential positions), and the ESM LM head with its tied decoder.
  */
-import type { HostTensor, NamedTensors } from '../io/tensor.js';
+import { type HostTensor, type NamedTensors, sameShape } from '../io/tensor.js';
+import { ModelError } from '../runtime/errors.js';
 import { type EncoderConfig, type StackOptions, Weights, checkChoiceUsed, embedding, encoderContext, encoderLayers, gelu, layerNorm, linear } from '../nn/index.js';
 import { GraphBuilder, op, type Value } from '../onnx/index.js';
 import type { EsmConfig } from './config.js';
@@ -122,8 +123,8 @@ export function buildBalmGraph(weights: NamedTensors, c: EsmConfig, opts: BalmGr
 export function checkBalmWeights(weights: NamedTensors, c: EsmConfig): void {
   const need = (name: string, shape: number[]) => {
     const t: HostTensor | undefined = weights.get(name);
-    if (!t) throw new Error(`BALM checkpoint is missing '${name}'`);
-    if (t.shape.join(',') !== shape.join(',')) throw new Error(`BALM tensor '${name}' has shape [${t.shape}], config needs [${shape}]`);
+    if (!t) throw new ModelError(`BALM checkpoint is missing '${name}'`);
+    if (!sameShape(t.shape, shape)) throw new ModelError(`BALM tensor '${name}' has shape [${t.shape}], config needs [${shape}]`);
   };
   need('embed.weight', [c.vocab_size, c.hidden_size]);
   need('position_embed.weight', [c.max_position_embeddings, c.hidden_size]);

@@ -13,6 +13,7 @@ export {
   hostTensor,
   isTensorDType,
   numel,
+  sameShape,
   tensorBytes,
   toFloat32,
   type HostTensor,

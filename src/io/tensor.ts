@@ -257,3 +257,8 @@ export function toFloat32(t: HostTensor): Float32Array {
       return Float32Array.from(d as ArrayLike<number>);
   }
 }
+
+/** Whether two shapes are the same (rank and every dimension): the one shape check of loaders and graph builders. */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}

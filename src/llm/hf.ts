@@ -15,7 +15,7 @@
  * learned positions, LayerNorm, gelu_new, head tied to wte).
  */
 import { z } from 'zod';
-import { type HostTensor, type NamedTensors, toFloat32 } from '../io/tensor.js';
+import { type HostTensor, type NamedTensors, sameShape, toFloat32 } from '../io/tensor.js';
 import type { DecoderConfig, RotaryScaling } from '../nn/index.js';
 import { ModelError } from '../runtime/errors.js';
 import { zodProblem } from '../util/zod.js';
@@ -255,7 +255,7 @@ export function expectedHfTensors(cfg: DecoderConfig): { hf: string; name: strin
 function checked(tensors: NamedTensors, name: string, shape: number[], source: string, hint = ''): HostTensor {
   const t = tensors.get(name);
   if (!t) throw new ModelError(`${source}: tensor '${name}' is missing from the checkpoint${hint}`);
-  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+  if (!sameShape(t.shape, shape)) {
     throw new ModelError(`${source}: tensor '${name}' has shape [${t.shape.join(', ')}], config.json implies [${shape.join(', ')}]`);
   }
   return t;
@@ -353,15 +353,8 @@ export function mapHfTensors(tensors: NamedTensors, cfg: DecoderConfig, source: 
   }
   const out: NamedTensors = new Map();
   for (const e of expectedHfTensors(cfg)) {
-    const t: HostTensor | undefined = tensors.get(e.hf);
-    if (!t) {
-      const hint = e.hf === 'lm_head.weight' ? ' (or set tie_word_embeddings: true in config.json if the head shares the embedding)' : '';
-      throw new ModelError(`${source}: tensor '${e.hf}' is missing from the checkpoint${hint}`);
-    }
-    if (t.shape.length !== e.shape.length || t.shape.some((d, i) => d !== e.shape[i])) {
-      throw new ModelError(`${source}: tensor '${e.hf}' has shape [${t.shape.join(', ')}], config.json implies [${e.shape.join(', ')}]`);
-    }
-    out.set(e.name, t);
+    const hint = e.hf === 'lm_head.weight' ? ' (or set tie_word_embeddings: true in config.json if the head shares the embedding)' : '';
+    out.set(e.name, checked(tensors, e.hf, e.shape, source, hint));
   }
   refuseUnused(tensors, new Set(expectedHfTensors(cfg).map((e) => e.hf)), source, cfg.tiedEmbeddings ?? false);
   return out;

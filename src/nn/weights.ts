@@ -9,7 +9,7 @@
  * `<name>.<suffix>`. Every read is recorded, so a builder ends with {@link Weights.unused}: a
  * tensor no block read is an error, not a silent no-op.
  */
-import { type HostTensor, type NamedTensors, toFloat32 } from '../io/tensor.js';
+import { type HostTensor, type NamedTensors, sameShape, toFloat32 } from '../io/tensor.js';
 import { type GraphBuilder, GraphError, type TensorInit, type Value } from '../onnx/index.js';
 import type { LinearChoice } from './linear.js';
 
@@ -66,7 +66,7 @@ export class Weights {
       const near = [...this.tensors.keys()].filter((k) => k.startsWith(this.prefix)).slice(0, 6);
       throw new GraphError(`weight '${full}' is missing${near.length ? ` (this scope has: ${near.join(', ')}${near.length === 6 ? ', …' : ''})` : ''}`);
     }
-    if (shape && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
+    if (shape && !sameShape(t.shape, shape)) {
       throw new GraphError(`weight '${full}' has shape [${t.shape.join(',')}], the config needs [${shape.join(',')}]`);
     }
     this.read.add(full);
