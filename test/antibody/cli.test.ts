@@ -13,7 +13,7 @@ import { numberOutputSchema } from '../../src/antibody/index.js';
 import { balmkit, ensureBuilt } from '../cli/helpers.js';
 import { BIOPYTHON, PYTHON } from '../fold/helpers.js';
 import { need } from '../shared-data.js';
-import { DATA, data } from './data.js';
+import { DATA, backTranslate, data } from './data.js';
 
 const VH = 'EVQLQQSGAEVVRSGASVKLSCTASGFNIKDYYIHWVKQRPEKGLEWIGWIDPEIGDTEYVPKFQGKATMTADTSSNTAYLQLSSLTSEDTAVYYCNAGHDYDRGRFPYWGQGTLVTVSA';
 const VL = 'DIVMTQSQKFMSTSVGDRVSITCKASQNVGTAVAWYQQKPGQSPKLMIYSASNRYTGVPDRFTGSGSGTDFTLTISNMQSEDLADYFCQQYSSYPLTFGAGTKLELKR';
@@ -55,29 +55,7 @@ describe('balmkit number', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'balmkit-number-dna-'));
     const fasta = path.join(dir, 'contigs.fasta');
     // VH back-translated (one codon per residue, stops in the other frames), with a stop before it.
-    const codon: Record<string, string> = {
-      A: 'GCT',
-      C: 'TGT',
-      D: 'GAT',
-      E: 'GAA',
-      F: 'TTT',
-      G: 'GGT',
-      H: 'CAT',
-      I: 'ATT',
-      K: 'AAA',
-      L: 'CTT',
-      M: 'ATG',
-      N: 'AAT',
-      P: 'CCT',
-      Q: 'CAA',
-      R: 'CGT',
-      S: 'TCT',
-      T: 'ACT',
-      V: 'GTA',
-      W: 'TGG',
-      Y: 'TAT',
-    };
-    fs.writeFileSync(fasta, `>contig1\nTAG${[...VH].map((c) => codon[c]).join('')}TGA\n`);
+    fs.writeFileSync(fasta, `>contig1\nTAG${backTranslate(VH)}TGA\n`);
     const r = balmkit(['number', fasta]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/record 'contig1', this looks like DNA\/RNA .*--translate/);

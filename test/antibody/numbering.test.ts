@@ -23,7 +23,7 @@ import {
 } from '../../src/antibody/index.js';
 import { INFO_CDR_RANGES, chothiaRange, listStructures, readInfo, readStructure, type CdrColumns } from '../../models/numbering/rosetta-fv.js';
 import { hmmConsensus } from '../../models/numbering/hmm-consensus.js';
-import { DATA, H12E8, L12E8, VH12E8, VL12E8, data } from './data.js';
+import { DATA, H12E8, L12E8, VH12E8, VL12E8, backTranslate, data } from './data.js';
 import { need } from '../shared-data.js';
 
 const lab = (xs: readonly Position[]): string => xs.map((x) => `${x.number}${x.insertion}`).join(' ');
@@ -93,30 +93,7 @@ describe('validation and input', () => {
   it('says DNA/RNA is DNA/RNA and offers --translate; translating gives the protein back', () => {
     // Trastuzumab's heavy-chain V domain back-translated with one codon per residue.
     const protein = 'EVQLVESGGGLVQPGGSLRLSCAASGFNIKDTYIHWVRQAPGKGLEWVARIYPTNGYTRYADSVKGRFTISADTSKNTAYLQMNSLRAEDTAVYYCSRWGGDGFYAMDYWGQGTLVTVSS';
-    // Codons chosen so the other two frames hit stops (GTA|GA… reads TAG, …T|GA… reads TGA).
-    const codon: Record<string, string> = {
-      A: 'GCT',
-      C: 'TGT',
-      D: 'GAT',
-      E: 'GAA',
-      F: 'TTT',
-      G: 'GGT',
-      H: 'CAT',
-      I: 'ATT',
-      K: 'AAA',
-      L: 'CTT',
-      M: 'ATG',
-      N: 'AAT',
-      P: 'CCT',
-      Q: 'CAA',
-      R: 'CGT',
-      S: 'TCT',
-      T: 'ACT',
-      V: 'GTA',
-      W: 'TGG',
-      Y: 'TAT',
-    };
-    const dna = `TAG${[...protein].map((c) => codon[c]).join('')}TGAAC`;
+    const dna = `TAG${backTranslate(protein)}TGAAC`;
     expect(looksLikeNucleotides(dna)).toBe(true);
     expect(looksLikeNucleotides(protein)).toBe(false);
     expect(looksLikeNucleotides('A'.repeat(100))).toBe(false); // poly-alanine is not DNA
