@@ -49,9 +49,9 @@ predict(ours, warmDir, path.join(work, 'fill.pdb'));
 
 const times: Record<string, number[]> = { warm: [], cold: [], ...(theirs ? { baseline: [] } : {}) };
 for (let i = 0; i < runs; i++) {
-  times.warm!.push(predict(ours, warmDir, path.join(work, `warm${i}.pdb`)));
-  times.cold!.push(predict(ours, path.join(work, `cold-cache-${i}`), path.join(work, `cold${i}.pdb`)));
-  if (theirs) times.baseline!.push(predict(theirs, path.join(work, 'baseline-unused-cache'), path.join(work, `base${i}.pdb`)));
+  times.warm.push(predict(ours, warmDir, path.join(work, `warm${i}.pdb`)));
+  times.cold.push(predict(ours, path.join(work, `cold-cache-${i}`), path.join(work, `cold${i}.pdb`)));
+  if (theirs) times.baseline.push(predict(theirs, path.join(work, 'baseline-unused-cache'), path.join(work, `base${i}.pdb`)));
   process.stderr.write(
     `round ${i + 1}/${runs}: ${Object.entries(times)
       .map(([k, v]) => `${k} ${v.at(-1)!.toFixed(0)} ms`)
@@ -61,12 +61,12 @@ for (let i = 0; i < runs; i++) {
 const same = fs.readFileSync(path.join(work, 'warm0.pdb'), 'utf8') === fs.readFileSync(path.join(work, 'cold0.pdb'), 'utf8');
 
 console.log(`\nbalmkit predict-structure, one Fv (trastuzumab), ${model}, a fresh process each, CPU, ${os.cpus().length} cores, ${runs} rounds interleaved`);
-console.log(timingRow('warm cache', times.warm!));
-console.log(timingRow('cold cache (empty folder)', times.cold!));
-if (theirs) console.log(timingRow(`baseline (${path.basename(path.resolve(baseline!))})`, times.baseline!));
+console.log(timingRow('warm cache', times.warm));
+console.log(timingRow('cold cache (empty folder)', times.cold));
+if (theirs) console.log(timingRow(`baseline (${path.basename(path.resolve(baseline!))})`, times.baseline));
 console.log(
-  `cold / warm ${(median(times.cold!) / median(times.warm!)).toFixed(2)}×` +
-    (theirs ? `; baseline / warm ${(median(times.baseline!) / median(times.warm!)).toFixed(2)}×; baseline / cold ${(median(times.baseline!) / median(times.cold!)).toFixed(2)}×` : ''),
+  `cold / warm ${(median(times.cold) / median(times.warm)).toFixed(2)}×` +
+    (theirs ? `; baseline / warm ${(median(times.baseline) / median(times.warm)).toFixed(2)}×; baseline / cold ${(median(times.baseline) / median(times.cold)).toFixed(2)}×` : ''),
 );
 console.log(`warm and cold predictions byte-identical: ${same ? 'yes' : 'NO'}`);
 fs.rmSync(work, { recursive: true, force: true });

@@ -96,12 +96,12 @@ function collect(pred: Float64Array, obs: NumberedChain, predIndex: number[], pi
   const residue: number[] = [];
   predIndex.forEach((pi, k) => {
     if (!pick(k)) return;
-    const oi = domainIndex(obs)[k]!;
+    const oi = domainIndex(obs)[k];
     for (const s of caOnly ? [1] : [0, 1, 2, 3]) {
       if (!obs.atoms.mask[oi * ATOMS_PER_RESIDUE + s]) continue;
       for (let x = 0; x < 3; x++) {
-        p.push(pred[(pi * ATOMS_PER_RESIDUE + s) * 3 + x]!);
-        o.push(obs.atoms.positions[(oi * ATOMS_PER_RESIDUE + s) * 3 + x]!);
+        p.push(pred[(pi * ATOMS_PER_RESIDUE + s) * 3 + x]);
+        o.push(obs.atoms.positions[(oi * ATOMS_PER_RESIDUE + s) * 3 + x]);
       }
       residue.push(k);
     }
@@ -119,11 +119,11 @@ function domainIndex(c: NumberedChain): number[] {
 
 function rmsdOf(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
+  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
   return Math.sqrt(s / (a.length / 3));
 }
 
-const regionOfDef = (c: NumberedChain, k: number, def: Def) => c.numbering[domainIndex(c)[k]!]!.regions[def];
+const regionOfDef = (c: NumberedChain, k: number, def: Def) => c.numbering[domainIndex(c)[k]]!.regions[def];
 
 // ---- nearest-template copy: the same measurement for a training structure copied as it is ----
 
@@ -139,7 +139,7 @@ function mapOfEntryChain(c: EntryChain): ChainMap {
   const m: ChainMap = new Map();
   c.imgt.forEach((id, i) => {
     if (id === '') return;
-    m.set(id, { aa: c.sequence[i]!, region: c.imgtRegion[i]!, bb: Float64Array.from(c.backbone.slice(i * 12, i * 12 + 12), (x) => (x === null ? NaN : x)) });
+    m.set(id, { aa: c.sequence[i], region: c.imgtRegion[i], bb: Float64Array.from(c.backbone.slice(i * 12, i * 12 + 12), (x) => (x === null ? NaN : x)) });
   });
   return m;
 }
@@ -200,10 +200,10 @@ function pairAtoms(t: ChainMap, o: ChainMap, pick: (r: ByImgt) => boolean): { p:
     const tr = t.get(id);
     if (!tr || !pick(r)) continue;
     for (let s = 0; s < 4; s++) {
-      if (Number.isNaN(r.bb[s * 3]!) || Number.isNaN(tr.bb[s * 3]!)) continue;
+      if (Number.isNaN(r.bb[s * 3]) || Number.isNaN(tr.bb[s * 3])) continue;
       for (let x = 0; x < 3; x++) {
-        P.push(tr.bb[s * 3 + x]!);
-        O.push(r.bb[s * 3 + x]!);
+        P.push(tr.bb[s * 3 + x]);
+        O.push(r.bb[s * 3 + x]);
       }
     }
   }
@@ -231,7 +231,7 @@ async function nearestTemplate(obs: { H?: ChainMap; L?: ChainMap; lightType?: st
     const O: number[] = [];
     for (const cls of ['H', 'L'] as const) {
       if (!obs[cls]) continue;
-      const a = pairAtoms(best.t[cls]!, obs[cls]!, (r) => r.region.startsWith('fwr'));
+      const a = pairAtoms(best.t[cls]!, obs[cls], (r) => r.region.startsWith('fwr'));
       P.push(...a.p);
       O.push(...a.o);
     }
@@ -248,7 +248,7 @@ async function nearestTemplate(obs: { H?: ChainMap; L?: ChainMap; lightType?: st
         const c = t[cls];
         if (!c || (cls === 'L' && t.lightType !== obs.lightType)) continue;
         if (!ids.every((id) => c.get(id)?.region === region) || [...c.values()].filter((r) => r.region === region).length !== ids.length) continue;
-        if (ids.some((id) => Number.isNaN(c.get(id)!.bb[3]!))) continue;
+        if (ids.some((id) => Number.isNaN(c.get(id)!.bb[3]))) continue;
         const same = ids.filter((id) => c.get(id)!.aa === o.get(id)!.aa).length;
         if (!pick || same > pick.same || (same === pick.same && fv > pick.fv)) pick = { t, same, fv };
       }
@@ -273,11 +273,11 @@ async function evaluate(id: string): Promise<EntryResult | string> {
     { model, relax, ...(recycles !== undefined ? { recycles } : {}) },
   );
   const ms = performance.now() - t0;
-  if (!outcome!.ok) return `${id}: ${outcome!.failure.message}`;
-  const ab = outcome!.antibody;
+  if (!outcome.ok) return `${id}: ${outcome.failure.message}`;
+  const ab = outcome.antibody;
   const pos = ab.atoms.positions;
   // Heavy-only (nanobody) and light-only entries have one chain; its framework is the "Fv" one.
-  const chains = [...(heavy ? [{ obs: heavy, start: ab.chainStarts[0]!, name: 'H' }] : []), ...(light ? [{ obs: light, start: ab.chainStarts[heavy ? 1 : 0]!, name: 'L' }] : [])];
+  const chains = [...(heavy ? [{ obs: heavy, start: ab.chainStarts[0], name: 'H' }] : []), ...(light ? [{ obs: light, start: ab.chainStarts[heavy ? 1 : 0], name: 'L' }] : [])];
   const result: EntryResult = {
     id,
     cdr: {},
@@ -301,7 +301,7 @@ async function evaluate(id: string): Promise<EntryResult | string> {
     const predIndex = Array.from({ length: n }, (_, k) => start + k);
     // The prediction numbered the same sequence: the same residues in the same order.
     const predChain = ab.residues.filter((r) => r.chain === name);
-    if (predChain.length !== n || predChain.some((r, k) => r.imgt !== `${obs.numbering[domainIndex(obs)[k]!]!.imgt.number}${obs.numbering[domainIndex(obs)[k]!]!.imgt.insertion}`)) {
+    if (predChain.length !== n || predChain.some((r, k) => r.imgt !== `${obs.numbering[domainIndex(obs)[k]]!.imgt.number}${obs.numbering[domainIndex(obs)[k]]!.imgt.insertion}`)) {
       return `${id}: chain ${name}: predicted residues do not match the observed numbering`;
     }
     const fw = (k: number) => regionOfDef(obs, k, 'imgt').startsWith('fwr');
@@ -328,13 +328,13 @@ async function evaluate(id: string): Promise<EntryResult | string> {
     const sq = new Float64Array(n);
     const cnt = new Int32Array(n);
     all.residue.forEach((k, a) => {
-      for (let x = 0; x < 3; x++) sq[k]! += (all.p[a * 3 + x]! - all.o[a * 3 + x]!) ** 2;
-      cnt[k]!++;
+      for (let x = 0; x < 3; x++) sq[k] += (all.p[a * 3 + x] - all.o[a * 3 + x]) ** 2;
+      cnt[k]++;
     });
     perResidueCa.push({
       position: predChain.map((r) => `${name}:${r.imgt}`),
       predicted: predChain.map((r) => r.error),
-      backbone: Array.from(sq, (v, k) => (cnt[k]! > 0 ? Math.sqrt(v / cnt[k]!) : NaN)),
+      backbone: Array.from(sq, (v, k) => (cnt[k] > 0 ? Math.sqrt(v / cnt[k]) : NaN)),
       ca: collect(pos, obs, predIndex, () => true, true),
     });
     if (name === 'H') {
@@ -355,9 +355,9 @@ async function evaluate(id: string): Promise<EntryResult | string> {
   for (const c of perResidueCa) {
     const moved = transformPoints(fvFitCa, c.ca.p);
     c.ca.residue.forEach((k, a) => {
-      if (Number.isNaN(c.backbone[k]!)) return;
-      const d = Math.hypot(moved[a * 3]! - c.ca.o[a * 3]!, moved[a * 3 + 1]! - c.ca.o[a * 3 + 1]!, moved[a * 3 + 2]! - c.ca.o[a * 3 + 2]!);
-      result.residues.push({ position: c.position[k]!, predicted: c.predicted[k]!, observed: d, observedChainBackbone: c.backbone[k]! });
+      if (Number.isNaN(c.backbone[k])) return;
+      const d = Math.hypot(moved[a * 3] - c.ca.o[a * 3], moved[a * 3 + 1] - c.ca.o[a * 3 + 1], moved[a * 3 + 2] - c.ca.o[a * 3 + 2]);
+      result.residues.push({ position: c.position[k], predicted: c.predicted[k], observed: d, observedChainBackbone: c.backbone[k] });
     });
   }
   return result;
@@ -369,7 +369,7 @@ function mean(x: number[]): number {
 function median(x: number[]): number {
   const s = [...x].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 function pearson(a: number[], b: number[]): number {
   const ma = mean(a);
@@ -378,9 +378,9 @@ function pearson(a: number[], b: number[]): number {
     saa = 0,
     sbb = 0;
   for (let i = 0; i < a.length; i++) {
-    sab += (a[i]! - ma) * (b[i]! - mb);
-    saa += (a[i]! - ma) ** 2;
-    sbb += (b[i]! - mb) ** 2;
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) ** 2;
+    sbb += (b[i] - mb) ** 2;
   }
   return sab / Math.sqrt(saa * sbb);
 }
@@ -390,8 +390,8 @@ function spearman(a: number[], b: number[]): number {
     const r = new Array<number>(x.length);
     for (let i = 0; i < order.length;) {
       let j = i;
-      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
-      for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2;
+      while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
+      for (let k = i; k <= j; k++) r[order[k][1]] = (i + j) / 2;
       i = j + 1;
     }
     return r;
@@ -445,7 +445,7 @@ async function runSet(name: string, ids: string[]): Promise<Summary> {
       if (v.length === 0) continue;
       const b = v.map((x) => x.backbone);
       const c = v.map((x) => x.ca);
-      const near = def === 'imgt' ? results.flatMap((r) => (r.nearest?.cdr[cdr] !== undefined ? [r.nearest.cdr[cdr]!] : [])) : [];
+      const near = def === 'imgt' ? results.flatMap((r) => (r.nearest?.cdr[cdr] !== undefined ? [r.nearest.cdr[cdr]] : [])) : [];
       rows.push({
         region: cdr,
         definition: def,
@@ -471,7 +471,7 @@ async function runSet(name: string, ids: string[]): Promise<Summary> {
     caMean: mean(fwCa),
     caMedian: median(fwCa),
     ...(nearFv.length ? { nearest: { n: nearFv.length, mean: mean(nearFv), median: median(nearFv) } } : {}),
-    published: ANCHORS['Fv framework']!,
+    published: ANCHORS['Fv framework'],
   });
   const pr = results.flatMap((r) => r.residues);
   residuesBySet.set(name, pr);
@@ -518,7 +518,7 @@ async function runSet(name: string, ids: string[]): Promise<Summary> {
       id: r.id,
       fvFramework: r.fvFramework,
       chainFramework: r.chainFramework,
-      cdr: Object.fromEntries(CDRS.flatMap((c) => (r.cdr[`${c}:imgt`] ? [[c, r.cdr[`${c}:imgt`]!.backbone]] : []))),
+      cdr: Object.fromEntries(CDRS.flatMap((c) => (r.cdr[`${c}:imgt`] ? [[c, r.cdr[`${c}:imgt`].backbone]] : []))),
     })),
   };
 }
@@ -584,7 +584,7 @@ function constantPerPosition(target: 'observed' | 'observedChainBackbone'): { se
       });
       const obs = rs.map((r) => r[target]);
       const pred = rs.map((r) => r.predicted);
-      const mae = (p: number[]) => mean(p.map((x, i) => Math.abs(x - obs[i]!)));
+      const mae = (p: number[]) => mean(p.map((x, i) => Math.abs(x - obs[i])));
       out.push({
         set,
         fitOn,

@@ -72,7 +72,7 @@ async function inputs(): Promise<{ source: string; list: AntibodyInput[] }> {
   }
   const fixture = fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'fold-baseline', 'antibodies.fasta'), 'utf8');
   const pairs = pairRecords(parseFasta(fixture)).antibodies.map((ab) => ({ name: ab.name, heavy: ab.heavy!.sequence, light: ab.light!.sequence }));
-  const list = Array.from({ length: batchSize }, (_, k) => ({ ...pairs[k % pairs.length]!, name: `${pairs[k % pairs.length]!.name}-${k}` }));
+  const list = Array.from({ length: batchSize }, (_, k) => ({ ...pairs[k % pairs.length], name: `${pairs[k % pairs.length].name}-${k}` }));
   return { source: `${pairs.length} fixture antibodies repeated (../shared/data not found)`, list };
 }
 
@@ -113,7 +113,7 @@ function chainsOf(ab: AntibodyInput): TemplateChainInput[] {
     ['L', ab.light, 'light'],
   ] as const) {
     if (seq === undefined) continue;
-    const d = number(seq, { scheme: 'imgt', expect }).domains[0]!;
+    const d = number(seq, { scheme: 'imgt', expect }).domains[0];
     out.push({ id, chainType: d.chainType, residues: d.residues });
   }
   return out;
@@ -122,17 +122,17 @@ function chainsOf(ab: AntibodyInput): TemplateChainInput[] {
 /** The prepared inputs of every record in one safetensors file for the PyTorch side (with the atom tables). */
 function writeInputs(file: string, xs: BalmFoldInputs[]): void {
   const offsets = [0];
-  for (const x of xs) offsets.push(offsets[offsets.length - 1]! + x.n);
-  const R = offsets[offsets.length - 1]!;
-  const d = xs[0]!.hidden;
+  for (const x of xs) offsets.push(offsets[offsets.length - 1] + x.n);
+  const R = offsets[offsets.length - 1];
+  const d = xs[0].hidden;
   const f32 = (pick: (x: BalmFoldInputs) => Float32Array, width: number) => {
     const out = new Float32Array(R * width);
-    xs.forEach((x, k) => out.set(pick(x), offsets[k]! * width));
+    xs.forEach((x, k) => out.set(pick(x), offsets[k] * width));
     return out;
   };
   const i64 = (pick: (x: BalmFoldInputs) => BigInt64Array) => {
     const out = new BigInt64Array(R);
-    xs.forEach((x, k) => out.set(pick(x), offsets[k]!));
+    xs.forEach((x, k) => out.set(pick(x), offsets[k]));
     return out;
   };
   const tensors: Record<string, HostTensor> = {
@@ -201,9 +201,9 @@ async function modelOnly(model: BalmFoldModel, list: AntibodyInput[]): Promise<s
   const ready = await torch.read();
   process.stderr.write(`torch ${String(ready.torch)}, BLAS ${String(ready.blas)}, ${String(ready.threads)} threads\n`);
 
-  const first = await runBalmFold(session, xs[0]!, { recycles: model.config.recycles, config: model.config });
+  const first = await runBalmFold(session, xs[0], { recycles: model.config.recycles, config: model.config });
   const check = await torch.send('check');
-  const worst = (check.positions as number[]).reduce((m, v, k) => Math.max(m, Math.abs(v - first.positions[k]!)), 0);
+  const worst = (check.positions as number[]).reduce((m, v, k) => Math.max(m, Math.abs(v - first.positions[k])), 0);
   process.stderr.write(`check: atoms of Fv 0, max |balmkit − PyTorch| ${worst.toExponential(2)} Å\n`);
   if (!(worst <= 1e-3)) throw new Error('balmkit and PyTorch disagree on the atoms; timings would be meaningless');
 
@@ -234,9 +234,9 @@ const outDir = fs.mkdtempSync(path.join(work, 'pdb-'));
 const { source, list } = await inputs();
 const { model, note } = await loadModel();
 const t0 = performance.now();
-const first = await foldAndWrite(list[0]!, model, outDir);
+const first = await foldAndWrite(list[0], model, outDir);
 const coldMs = performance.now() - t0;
-if (first.failed) throw new Error(`${list[0]!.name} failed to fold`);
+if (first.failed) throw new Error(`${list[0].name} failed to fold`);
 
 // Single antibodies, one call each (after the first).
 const singles: number[] = [];
@@ -244,8 +244,8 @@ const parts: Record<string, number[]> = { numberMs: [], balmMs: [], graphMs: [],
 for (const ab of list.slice(1, 21)) {
   const r = await foldAndWrite(ab, model, outDir);
   singles.push(r.ms);
-  parts.writeMs!.push(r.writeMs);
-  for (const a of r.done) for (const k of ['numberMs', 'balmMs', 'graphMs', 'buildMs', 'relaxMs'] as const) if (a.timing[k] !== undefined) parts[k]!.push(a.timing[k]);
+  parts.writeMs.push(r.writeMs);
+  for (const a of r.done) for (const k of ['numberMs', 'balmMs', 'graphMs', 'buildMs', 'relaxMs'] as const) if (a.timing[k] !== undefined) parts[k].push(a.timing[k]);
 }
 
 // One batch.
@@ -254,7 +254,7 @@ fs.rmSync(outDir, { recursive: true, force: true });
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const isBalmFold = model.kind === 'balmfold';
-const p = (k: string) => `${median(parts[k]!).toFixed(1)} ms`;
+const p = (k: string) => `${median(parts[k]).toFixed(1)} ms`;
 const lines = [
   isBalmFold
     ? `fold speed, model ${model.name}${note} (BALMFold: numbering + BALM features + fold graph (onnxruntime, CPU) + relaxation + PDB written)`

@@ -50,7 +50,7 @@ async function prefill(lm: CausalLM, state: DecoderState, T: number): Promise<Fl
 }
 
 function agree(name: string, ours: Float32Array, theirs: number[]): void {
-  const worst = Math.max(...theirs.map((v, i) => Math.abs(v - ours[i]!)));
+  const worst = Math.max(...theirs.map((v, i) => Math.abs(v - ours[i])));
   console.error(`check ${name}: first 8 logits max |diff| ${worst.toExponential(2)}`);
   if (worst > 2e-3) throw new Error(`balmkit and PyTorch disagree on ${name}; timings would be meaningless`);
 }
@@ -59,16 +59,16 @@ function agree(name: string, ours: Float32Array, theirs: number[]): void {
 async function benchShape(): Promise<{ lm: CausalLM; label: string; torchArgs: string[] }> {
   if (!existsSync(weightsPath)) await runToEnd(python, [torchScript, '--make-weights', weightsPath]);
   const file = readSafetensors(weightsPath);
-  const c = JSON.parse(file.metadata.config!) as Record<string, number>;
+  const c = JSON.parse(file.metadata.config) as Record<string, number>;
   const decoder: DecoderConfig = {
-    vocab: c.vocab!,
-    hidden: c.hidden!,
-    layers: c.layers!,
-    heads: c.heads!,
-    kvHeads: c.kv_heads!,
-    ffn: c.ffn!,
-    eps: c.eps!,
-    rotary: { convention: 'half', theta: c.theta! },
+    vocab: c.vocab,
+    hidden: c.hidden,
+    layers: c.layers,
+    heads: c.heads,
+    kvHeads: c.kv_heads,
+    ffn: c.ffn,
+    eps: c.eps,
+    rotary: { convention: 'half', theta: c.theta },
   };
   const lm = await CausalLM.create(file.tensors, { arch: 'llama', decoder, maxPositions: maxSeq, source: weightsPath, eos: [] }, null, { ep: 'cpu', threads });
   const label = `Llama-shaped decoder ${decoder.layers}×${decoder.hidden}, ${decoder.heads} heads / ${decoder.kvHeads} KV heads, ffn ${decoder.ffn}, vocab ${decoder.vocab} (random weights)`;

@@ -86,8 +86,8 @@ export function readAntibodies(input: string | undefined, opts: AntibodyInputOpt
     return [
       {
         name: 'antibody',
-        ...(opts.heavy !== undefined ? { heavy: heavy! } : {}),
-        ...(opts.light !== undefined ? { light: light! } : {}),
+        ...(opts.heavy !== undefined ? { heavy: heavy } : {}),
+        ...(opts.light !== undefined ? { light: light } : {}),
         ...(opts.heavy !== undefined && opts.light !== undefined ? { pairedBy: 'options' as const } : {}),
       },
     ];
@@ -212,15 +212,15 @@ export function reportTrimmed(chains: readonly NumberedInputChain[]): void {
   const byRecord = new Map<string, NumberedInputChain[]>();
   for (const c of chains) byRecord.set(c.record, [...(byRecord.get(c.record) ?? []), c]);
   for (const [record, ds] of byRecord) {
-    const first = ds[0]!;
-    const last = ds[ds.length - 1]!;
+    const first = ds[0];
+    const last = ds[ds.length - 1];
     if (ds.length === 1) {
       const line = trimmedLine(record, first.domain.chainType === 'H' ? 'H' : 'L', first.domain.start, first.length - 1 - first.domain.end, first.length);
       if (line !== null) process.stderr.write(`${line}\n`);
       continue;
     }
     const spans = ds.map((c) => `${c.domain.chainType} ${c.domain.start + 1}–${c.domain.end + 1}`).join(', ');
-    const between = ds.slice(1).reduce((n, c, k) => n + c.domain.start - ds[k]!.domain.end - 1, 0);
+    const between = ds.slice(1).reduce((n, c, k) => n + c.domain.start - ds[k].domain.end - 1, 0);
     process.stderr.write(
       `balmkit: record '${record}': ${ds.length} domains (${spans} of ${first.length}; trimmed ${first.domain.start} before, ${between} between, ${first.length - 1 - last.domain.end} after)\n`,
     );

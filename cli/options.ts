@@ -42,7 +42,7 @@ export function intOption(min: number, example: string): z.ZodType<number, strin
 
 /** One of `values`, e.g. `--ep cuda`. */
 export function choiceOption<const T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number], string> {
-  return z.enum(values, { error: `must be one of ${values.join(', ')}` }) as unknown as z.ZodType<T[number], string>;
+  return z.enum(values, { error: `must be one of ${values.join(', ')}` });
 }
 
 /** Options every model-running command takes: execution provider, threads, CUDA device, model cache. */

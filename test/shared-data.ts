@@ -52,7 +52,7 @@ export class SharedData extends Gate {
   }
 
   /** The absolute path of a file under ../shared/data (touches nothing). */
-  path(rel: string = this.rels[0]!): string {
+  path(rel: string = this.rels[0]): string {
     return join(SHARED_DATA, rel);
   }
 

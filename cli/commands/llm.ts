@@ -116,7 +116,7 @@ Examples:
       ...(streaming ? { onText: (piece: string) => void process.stdout.write(piece) } : {}),
     });
     if (streaming) process.stdout.write('\n');
-    else process.stdout.write(`${JSON.stringify({ prompt: o.prompt, text: g!.text, tokens: g!.tokens, prompt_tokens: g!.promptTokens, finish_reason: g!.finishReason })}\n`);
+    else process.stdout.write(`${JSON.stringify({ prompt: o.prompt, text: g.text, tokens: g.tokens, prompt_tokens: g.promptTokens, finish_reason: g.finishReason })}\n`);
     await lm.release();
   });
 

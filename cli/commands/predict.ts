@@ -135,12 +135,12 @@ ${JSON_SCHEMA}
       }
       // One at a time, so a long batch shows progress and holds one structure in memory.
       const [outcome] = await fold(rec, { model, scheme, ...runtimeOf(opts), ...(opts.recycles !== undefined ? { recycles: opts.recycles } : {}) });
-      if (!outcome!.ok) {
-        errors.push(outcome!.failure);
+      if (!outcome.ok) {
+        errors.push(outcome.failure);
         bar.tick(1, rec.name);
         continue;
       }
-      const ab = outcome!.antibody;
+      const ab = outcome.antibody;
       if (ab.relax !== null && !ab.relax.converged) capped.push({ name: ab.name, maxMove: ab.relax.maxMoved });
       for (const c of ab.chains) {
         const line = trimmedLine(ab.name, c.id, c.trimmedBefore, c.trimmedAfter, c.length);

@@ -64,7 +64,7 @@ Chromium for --screenshot: $BALMKIT_CHROMIUM, else /usr/bin/chromium (Debian: ap
     const { renderScreenshot, resolveViewFiles, serveViewer } = await import('../../src/view/index.js');
     const files = await resolveViewFiles(opts.reference !== undefined ? [...args, opts.reference] : args);
     const reference = opts.reference !== undefined ? files.length - 1 : undefined;
-    if (reference !== undefined && files[reference]!.kind !== 'experimental') throw new UsageError(`--reference ${opts.reference}: a balmkit prediction, not an experimental structure`);
+    if (reference !== undefined && files[reference].kind !== 'experimental') throw new UsageError(`--reference ${opts.reference}: a balmkit prediction, not an experimental structure`);
     const page = {
       ...(opts.color !== undefined ? { color: opts.color } : {}),
       ...(reference !== undefined ? { reference } : {}),
@@ -78,7 +78,7 @@ Chromium for --screenshot: $BALMKIT_CHROMIUM, else /usr/bin/chromium (Debian: ap
       const out = path.resolve(opts.screenshot);
       const s = await renderScreenshot({ files, out, ...page, ...(opts.width !== undefined ? { width: opts.width } : {}), ...(opts.height !== undefined ? { height: opts.height } : {}) });
       process.stderr.write(
-        `balmkit view: ${files[0]!.name}: ${s.atomCount} atoms, chains ${s.chains.join(', ')}, coloured by ${s.colorMode}${s.superposition ? `, superposed (Cα RMSD ${s.superposition.rmsd.toFixed(2)} Å over ${s.superposition.description})` : ''}\n`,
+        `balmkit view: ${files[0].name}: ${s.atomCount} atoms, chains ${s.chains.join(', ')}, coloured by ${s.colorMode}${s.superposition ? `, superposed (Cα RMSD ${s.superposition.rmsd.toFixed(2)} Å over ${s.superposition.description})` : ''}\n`,
       );
       process.stdout.write(`${out}\n`);
       return;

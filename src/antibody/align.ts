@@ -101,7 +101,7 @@ export function alignProfile(codes: Uint8Array, profile: Profile, from = 0, to =
   const below = band !== undefined ? band.below : K;
   const above = band !== undefined ? band.above : K;
   for (let i = 1; i <= n; i++) {
-    const row = codes[from + i - 1]! * K1;
+    const row = codes[from + i - 1] * K1;
     const tb = i * K1;
     const diag = i + shift;
     const kLo = Math.max(1, diag - below);
@@ -132,9 +132,9 @@ export function alignProfile(codes: Uint8Array, profile: Profile, from = 0, to =
       dCur[kHi + 1] = NEG;
     }
     // Values at k−1 are carried in locals: the previous row's M/I/D and this row's M/D.
-    let mDiag = mPrev[kLo - 1]!;
-    let iDiag = iPrev[kLo - 1]!;
-    let dDiag = dPrev[kLo - 1]!;
+    let mDiag = mPrev[kLo - 1];
+    let iDiag = iPrev[kLo - 1];
+    let dDiag = dPrev[kLo - 1];
     let mLeft = NEG;
     let dLeft = NEG;
     for (let k = kLo; k <= kHi; k++) {
@@ -149,18 +149,18 @@ export function alignProfile(codes: Uint8Array, profile: Profile, from = 0, to =
         m = dDiag;
         src = 2;
       }
-      const fromB = ENTRY[k]!;
+      const fromB = ENTRY[k];
       if (fromB > m) {
         m = fromB;
         src = 3;
       }
-      m += toMatch[k]! + emit[row + k]!;
+      m += toMatch[k] + emit[row + k];
       mCur[k] = m;
       // Insert after k (background emission, 0 bits): open from M k or extend.
-      const mUp = mPrev[k]!;
-      const iUp = iPrev[k]!;
-      const open = mUp + insOpen[k]!;
-      const ext = iUp + insExtend[k]!;
+      const mUp = mPrev[k];
+      const iUp = iPrev[k];
+      const open = mUp + insOpen[k];
+      const ext = iUp + insExtend[k];
       let bits = src;
       if (ext > open) {
         iCur[k] = ext;
@@ -172,7 +172,7 @@ export function alignProfile(codes: Uint8Array, profile: Profile, from = 0, to =
         d = dLeft;
         bits |= 8;
       }
-      d += toDelete[k]!;
+      d += toDelete[k];
       dCur[k] = d;
       mDiag = mUp;
       iDiag = iUp;
@@ -180,7 +180,7 @@ export function alignProfile(codes: Uint8Array, profile: Profile, from = 0, to =
       mLeft = m;
       dLeft = d;
       tr[tb + k] = bits;
-      const end = m + EXIT[k]!;
+      const end = m + EXIT[k];
       if (end > best) {
         best = end;
         bestI = i;
@@ -206,7 +206,7 @@ export function alignProfile(codes: Uint8Array, profile: Profile, from = 0, to =
   let state = 0; // 0 M, 1 I, 2 D
   let start = from + bestI - 1;
   for (;;) {
-    const bits = trace[i * K1 + k]!;
+    const bits = trace[i * K1 + k];
     if (state === 0) {
       states[from + i - 1] = k;
       start = from + i - 1;

@@ -52,9 +52,9 @@ export function positionColumns(chains: readonly Chain[]): string[] {
         // Insert after prev and after any columns already placed there with a smaller number (so
         // two chains' different insertions at one spot stay sorted by number).
         k = prev + 1;
-        while (k < cols.length && numberOf(cols[k]!) < r.number) k++;
+        while (k < cols.length && numberOf(cols[k]) < r.number) k++;
         cols.splice(k, 0, key);
-        for (let j = k; j < cols.length; j++) at.set(cols[j]!, j);
+        for (let j = k; j < cols.length; j++) at.set(cols[j], j);
       }
       prev = at.get(key)!;
     }

@@ -15,7 +15,7 @@ export function splitCsvLine(line: string): string[] {
   let cur = '';
   let quoted = false;
   for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
+    const c = line[i];
     if (quoted) {
       if (c === '"' && line[i + 1] === '"') {
         cur += '"';
@@ -57,7 +57,7 @@ export function parseAntibodyCsv(text: string, source: string): AntibodyRecord[]
   const lines = text.split(/\r?\n/);
   const first = lines.findIndex((l) => l.trim() !== '');
   if (first < 0) return [];
-  const col = columns(lines[first]!);
+  const col = columns(lines[first]);
   if (col.name < 0 || (col.heavy < 0 && col.light < 0)) {
     throw new Error(
       `${source} line ${first + 1}: the CSV header needs a name column (${NAME_COLUMNS.join('/')}) and a heavy or light column ` +
@@ -67,7 +67,7 @@ export function parseAntibodyCsv(text: string, source: string): AntibodyRecord[]
   const out: AntibodyRecord[] = [];
   const seen = new Map<string, number>();
   for (let k = first + 1; k < lines.length; k++) {
-    const line = lines[k]!;
+    const line = lines[k];
     if (line.trim() === '') continue;
     const f = splitCsvLine(line);
     const get = (i: number) => (i >= 0 ? (f[i] ?? '').trim().replace(/\s+/g, '') : '');

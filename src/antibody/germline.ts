@@ -54,10 +54,10 @@ function tableFor(germlines: readonly Germline[], chain: ChainType, segment: 'V'
     const present = new Uint32Array(genes.length * POS_WORDS);
     genes.forEach((g, j) => {
       for (let k = 1; k <= PROFILE_POSITIONS; k++) {
-        const a = g.codes[k]!;
+        const a = g.codes[k];
         if (a === 255) continue;
-        has[(k * 21 + a) * W + (j >>> 5)]! |= 1 << (j & 31);
-        present[j * POS_WORDS + (k >>> 5)]! |= 1 << (k & 31);
+        has[(k * 21 + a) * W + (j >>> 5)] |= 1 << (j & 31);
+        present[j * POS_WORDS + (k >>> 5)] |= 1 << (k & 31);
       }
     });
     t = { genes, W, has, present };
@@ -94,17 +94,17 @@ export function closestGermline(
   pl.fill(0, 0, PLANES * W);
   const query = new Uint32Array(POS_WORDS);
   for (let k = from; k <= to; k++) {
-    const q = codes[k]!;
+    const q = codes[k];
     if (q === 255 || q === 20) continue;
-    query[k >>> 5]! |= 1 << (k & 31);
+    query[k >>> 5] |= 1 << (k & 31);
     // Add this position's "same residue" bitset to the bit-sliced per-gene counters.
     const base = (k * 21 + q) * W;
     for (let w = 0; w < W; w++) {
-      let carry = has[base + w]!;
+      let carry = has[base + w];
       for (let p = 0; carry !== 0 && p < PLANES; p++) {
         const i = p * W + w;
-        const c = pl[i]! & carry;
-        pl[i]! ^= carry;
+        const c = pl[i] & carry;
+        pl[i] ^= carry;
         carry = c;
       }
     }
@@ -114,12 +114,12 @@ export function closestGermline(
   let bestCompared = 0;
   for (let g = 0; g < G; g++) {
     let compared = 0;
-    for (let w = 0; w < POS_WORDS; w++) compared += popcount(present[g * POS_WORDS + w]! & query[w]!);
+    for (let w = 0; w < POS_WORDS; w++) compared += popcount(present[g * POS_WORDS + w] & query[w]);
     if (compared === 0) continue;
     let same = 0;
     const w = g >>> 5;
     const bit = 1 << (g & 31);
-    for (let p = 0; p < PLANES; p++) if (pl[p * W + w]! & bit) same += 1 << p;
+    for (let p = 0; p < PLANES; p++) if (pl[p * W + w] & bit) same += 1 << p;
     const id = same / compared;
     if (best < 0 || id > bestId || (id === bestId && compared > bestCompared)) {
       best = g;
@@ -128,6 +128,6 @@ export function closestGermline(
     }
   }
   if (best < 0) return null;
-  const g = genes[best]!;
+  const g = genes[best];
   return { name: g.name, species: g.species, identity: bestId, compared: bestCompared };
 }

@@ -42,8 +42,8 @@ export function imgtCdrPositions(length: number, first: number, last: number): P
   }
   const extra = Math.max(0, length - slots);
   if (extra > 0) {
-    const left = front[front.length - 1]!.number;
-    const right = back[0]!.number;
+    const left = front[front.length - 1].number;
+    const right = back[0].number;
     const nRight = Math.ceil(extra / 2);
     const nLeft = extra - nRight;
     for (let i = 0; i < nLeft; i++) front.push({ number: left, insertion: insertionCode(i) });
@@ -73,12 +73,12 @@ export function imgtNumbering(states: Int16Array, start: number, end: number): P
   const n = end - start + 1;
   const out: Position[] = new Array<Position>(n);
   const seg = new Uint8Array(n);
-  for (let i = 0; i < n; i++) seg[i] = states[start + i] === 0 ? 255 : segmentOf(states[start + i]!);
+  for (let i = 0; i < n; i++) seg[i] = states[start + i] === 0 ? 255 : segmentOf(states[start + i]);
   // Frameworks: the aligned position; insertions get letters after the last position.
   let insRun = 0;
   for (let i = 0; i < n; i++) {
-    const s = states[start + i]!;
-    if (seg[i]! % 2 === 1) continue;
+    const s = states[start + i];
+    if (seg[i] % 2 === 1) continue;
     if (s > 0) {
       out[i] = { number: s, insertion: '' };
       insRun = 0;
@@ -88,7 +88,7 @@ export function imgtNumbering(states: Int16Array, start: number, end: number): P
   }
   // CDRs: renumbered from their length.
   for (let c = 0; c < 3; c++) {
-    const cdr = IMGT_CDRS[c]!;
+    const cdr = IMGT_CDRS[c];
     const id = 2 * c + 1;
     let first = -1;
     let last = -1;

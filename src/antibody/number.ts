@@ -140,7 +140,7 @@ function alignedRange(a: Alignment): [number, number] {
   let lo = 999;
   let hi = 0;
   for (let i = a.start; i <= a.end; i++) {
-    const s = a.states[i]!;
+    const s = a.states[i];
     if (s > 0) {
       if (s < lo) lo = s;
       if (s > hi) hi = s;
@@ -194,14 +194,14 @@ export function number(sequence: string, options: NumberOptions = {}): Numbering
     for (const r of cand.rivals) if (r.votes >= 0.75 * cand.votes) profiles.push(r.profile);
     let a: Alignment | null = null;
     for (const pi of profiles) {
-      let x = alignProfile(codes, set.profiles[pi]!, from, to, { start: cand.start, ...DEFAULT_BAND });
+      let x = alignProfile(codes, set.profiles[pi], from, to, { start: cand.start, ...DEFAULT_BAND });
       // Cut off by the window (an ultralong CDR3, a wrong start estimate)? Redo it wider, unbanded.
       const lo = domains.reduce((m, d) => (d.end < x.start ? Math.max(m, d.end + 1) : m), 0);
       const hi = domains.reduce((m, d) => (d.start > x.end ? Math.min(m, d.start) : m), seq.length);
       if (x.start >= 0 && ((x.end >= to - 3 && to < hi) || (x.start <= from + 2 && from > lo))) {
         from = Math.max(lo, from - WIDEN);
         to = Math.min(hi, to + WIDEN);
-        x = alignProfile(codes, set.profiles[pi]!, from, to);
+        x = alignProfile(codes, set.profiles[pi], from, to);
       }
       consider(x);
       if (a === null || x.score > a.score) a = x;
@@ -229,7 +229,7 @@ export function number(sequence: string, options: NumberOptions = {}): Numbering
       const to = Math.min(seq.length, 600);
       for (const chain of ['H', 'K', 'L'] as const) {
         const pi = set.profiles.findIndex((p) => p.chain === chain);
-        if (pi >= 0) consider(alignProfile(codes, set.profiles[pi]!, 0, to));
+        if (pi >= 0) consider(alignProfile(codes, set.profiles[pi], 0, to));
       }
     }
     const b = best as Alignment | null;
@@ -246,27 +246,27 @@ export function number(sequence: string, options: NumberOptions = {}): Numbering
 
   domains.sort((x, y) => x.start - y.start);
   if (options.expect !== undefined) {
-    const got = chainClassOf(domains[0]!.chainType);
+    const got = chainClassOf(domains[0].chainType);
     if (domains.length === 1 && got !== options.expect) {
-      const kind = domains[0]!.chainType === 'H' ? 'a heavy chain' : domains[0]!.chainType === 'K' ? 'a kappa light chain' : 'a lambda light chain';
+      const kind = domains[0].chainType === 'H' ? 'a heavy chain' : domains[0].chainType === 'K' ? 'a kappa light chain' : 'a lambda light chain';
       throw new SequenceError(source, 'wrong-chain', [
-        { message: `this is ${kind} (score ${domains[0]!.score.toFixed(1)} bits), given as ${options.expect}: swap --heavy/--light or fix the record name` },
+        { message: `this is ${kind} (score ${domains[0].score.toFixed(1)} bits), given as ${options.expect}: swap --heavy/--light or fix the record name` },
       ]);
     }
   }
   let between = 0;
-  for (let d = 1; d < domains.length; d++) between += domains[d]!.start - domains[d - 1]!.end - 1;
+  for (let d = 1; d < domains.length; d++) between += domains[d].start - domains[d - 1].end - 1;
   return {
     sequence: seq,
     domains,
-    trimmed: { before: domains[0]!.start, after: seq.length - 1 - domains[domains.length - 1]!.end, between },
+    trimmed: { before: domains[0].start, after: seq.length - 1 - domains[domains.length - 1].end, between },
   };
 }
 
 /** Positions a domain is occupied at (occupancy ≥ ½ in its profile), between `lo` and `hi`, in order. */
 function occupiedPositions(a: Alignment, lo: number, hi: number): number[] {
   const out: number[] = [];
-  for (let k = lo; k <= hi; k++) if (a.profile.toMatch[k]! >= a.profile.toDelete[k]!) out.push(k);
+  for (let k = lo; k <= hi; k++) if (a.profile.toMatch[k] >= a.profile.toDelete[k]) out.push(k);
   return out;
 }
 
@@ -281,13 +281,13 @@ const START_SLACK = 3;
  * or a tag, not FR1: then only a start at IMGT 2–4 is extended (by at most 3), as before.
  */
 function extendStart(a: Alignment, used: Uint8Array): void {
-  const k = a.states[a.start]!;
+  const k = a.states[a.start];
   if (k <= 1) return;
   let free = 0;
   while (a.start - free - 1 >= 0 && used[a.start - free - 1] === 0) free++;
   const positions = occupiedPositions(a, 1, k - 1).reverse();
   const take = free <= positions.length + START_SLACK ? Math.min(free, positions.length) : k <= 4 ? Math.min(free, k - 1) : 0;
-  for (let j = 0; j < take; j++) a.states[a.start - 1 - j] = free <= positions.length + START_SLACK ? positions[j]! : k - 1 - j;
+  for (let j = 0; j < take; j++) a.states[a.start - 1 - j] = free <= positions.length + START_SLACK ? positions[j] : k - 1 - j;
   a.start -= take;
 }
 
@@ -302,12 +302,12 @@ const RESIDUE_G = AMINO_ACIDS.indexOf('G');
  * (renumbered by the IMGT length rule) and the motif's F/W takes 118; extendEnd goes on from there.
  */
 function rescueFr4(a: Alignment, used: Uint8Array, codes: Uint8Array): void {
-  const k = a.states[a.end]!;
+  const k = a.states[a.end];
   const inCdr3 = (k >= 105 && k <= 117) || (k < 0 && -k >= 104 && -k <= 117);
   if (!inCdr3) return;
   for (let m = a.end + 1; m <= a.end + 20 && m + 3 < codes.length; m++) {
     if (used[m] !== 0) return;
-    const c = codes[m]!;
+    const c = codes[m];
     if ((c === RESIDUE_F || c === RESIDUE_W) && codes[m + 1] === RESIDUE_G && codes[m + 3] === RESIDUE_G) {
       for (let i = a.end + 1; i < m; i++) a.states[i] = 117;
       a.states[m] = 118;
@@ -333,8 +333,8 @@ function extendEnd(a: Alignment, used: Uint8Array, codes: Uint8Array): void {
   rescueFr4(a, used, codes);
   // Kappa domains end at 127 (the next residue, often R, begins the constant region): ANARCI
   // never numbers a kappa 128, though the profile has the position.
-  if (a.profile.chain === 'K') while (a.end > a.start && a.states[a.end]! > LAST_POSITION.K) a.end--;
-  const k = a.states[a.end]!;
+  if (a.profile.chain === 'K') while (a.end > a.start && a.states[a.end] > LAST_POSITION.K) a.end--;
+  const k = a.states[a.end];
   if (k >= CDR3_FIRST && k < CDR3_LAST) {
     // A chain that stops inside CDR3 (a truncated construct, 2h3n_A's …YYCAMGA): its last few
     // residues align to nothing; they are CDR3 residues, numbered forward from 105 as IMGT numbers
@@ -358,7 +358,7 @@ function extendEnd(a: Alignment, used: Uint8Array, codes: Uint8Array): void {
 /** Residue index at each IMGT position without insertion code (255 = none). */
 function codesByImgt(imgt: readonly Position[], codes: Uint8Array, start: number): Uint8Array {
   const out = new Uint8Array(129).fill(255);
-  for (let j = 0; j < imgt.length; j++) if (imgt[j]!.insertion === '') out[imgt[j]!.number] = codes[start + j]!;
+  for (let j = 0; j < imgt.length; j++) if (imgt[j].insertion === '') out[imgt[j].number] = codes[start + j]!;
   return out;
 }
 
@@ -388,18 +388,18 @@ function buildDomain(seq: string, codes: Uint8Array, a: Alignment, imgt: Positio
     const regions = {} as Record<CdrDefinition, Region>;
     for (const def of CDR_DEFINITIONS) {
       const defScheme = def === 'north' ? 'chothia' : def;
-      regions[def] = regionOf(def, cls, byScheme[defScheme][j]!.number);
+      regions[def] = regionOf(def, cls, byScheme[defScheme][j].number);
     }
-    const own = byScheme[scheme][j]!;
+    const own = byScheme[scheme][j];
     return {
-      aa: seq[a.start + j]!,
+      aa: seq[a.start + j],
       index: a.start + j,
       number: own.number,
       insertion: own.insertion,
       region: regions[scheme],
       imgt: pos,
-      chothia: chothia[j]!,
-      kabat: kabat[j]!,
+      chothia: chothia[j],
+      kabat: kabat[j],
       regions,
     };
   });

@@ -66,7 +66,7 @@ export interface PairOptions {
 export function chainOfNumbering(result: NumberingResult | undefined): RecordChain {
   if (result === undefined || result.domains.length === 0) return undefined;
   if (result.domains.length > 1) return 'both';
-  return result.domains[0]!.chainType === 'H' ? 'heavy' : 'light';
+  return result.domains[0].chainType === 'H' ? 'heavy' : 'light';
 }
 
 /** Numbers a record to see what it holds; a record that is not an antibody chain (or bad) holds nothing. */
@@ -101,7 +101,7 @@ function tokenize(name: string): { text: string; start: number; end: number }[] 
   const out: { text: string; start: number; end: number }[] = [];
   let start = 0;
   for (let i = 0; i <= name.length; i++) {
-    if (i === name.length || DELIM.test(name[i]!)) {
+    if (i === name.length || DELIM.test(name[i])) {
       out.push({ text: name.slice(start, i), start, end: i });
       start = i + 1;
     }
@@ -118,7 +118,7 @@ export function nameWithoutChainToken(name: string): { key: string; token: Chain
   const tokens = tokenize(core);
   for (let i = tokens.length - 1; i >= 0; i--) {
     for (const span of [2, 1]) {
-      if (i + span > tokens.length || (span === 2 && core[tokens[i]!.end] !== '_')) continue;
+      if (i + span > tokens.length || (span === 2 && core[tokens[i].end] !== '_')) continue;
       const token =
         CHAIN_TOKENS[
           tokens
@@ -129,8 +129,8 @@ export function nameWithoutChainToken(name: string): { key: string; token: Chain
         ];
       if (token === undefined) continue;
       // Drop the token with the delimiter that joined it to the rest.
-      const from = i > 0 ? tokens[i - 1]!.end : tokens[i]!.start;
-      const to = i > 0 ? tokens[i + span - 1]!.end : Math.min(core.length, tokens[i + span - 1]!.end + 1);
+      const from = i > 0 ? tokens[i - 1].end : tokens[i].start;
+      const to = i > 0 ? tokens[i + span - 1].end : Math.min(core.length, tokens[i + span - 1].end + 1);
       const key = core.slice(0, from) + core.slice(to);
       if (key.replace(/[_|:.-]/g, '') !== '') return { key, token };
     }
@@ -142,7 +142,7 @@ export function nameWithoutChainToken(name: string): { key: string; token: Chain
 export function idOf(name: string): { id: string; token: string } | undefined {
   const core = coreName(name);
   const m = /^(.+)[_|:.-]([^_|:.-]+)$/.exec(core);
-  return m === null ? undefined : { id: m[1]!, token: m[2]! };
+  return m === null ? undefined : { id: m[1], token: m[2] };
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -213,12 +213,12 @@ export function pairRecords(records: readonly FastaRecord[], options: PairOption
       const { heavy, light } = split(group.map((g) => g.record));
       // The key is a new name unless a record already has it (then the pair keeps both names).
       const name = (h: FastaRecord, l: FastaRecord) => (names.has(key) ? `${h.name}+${l.name}` : key);
-      if (heavy.length === 1 && light.length === 1 && group.length === 2) pairUp(name(heavy[0]!, light[0]!), heavy[0]!, light[0]!, 'name');
-      else if (group.length === 2 && group[0]!.token !== group[1]!.token && group.some((g) => chain.get(g.record) === undefined)) {
+      if (heavy.length === 1 && light.length === 1 && group.length === 2) pairUp(name(heavy[0], light[0]), heavy[0], light[0], 'name');
+      else if (group.length === 2 && group[0].token !== group[1].token && group.some((g) => chain.get(g.record) === undefined)) {
         // X_H + X_L where one fails to number (a typo, a bad letter): still the pair its names
         // say, so the error is reported against the antibody instead of the other chain being
         // predicted alone. The chains are taken from the names; numbering checks them.
-        const [h, l] = group[0]!.token === 'heavy' ? [group[0]!.record, group[1]!.record] : [group[1]!.record, group[0]!.record];
+        const [h, l] = group[0].token === 'heavy' ? [group[0].record, group[1].record] : [group[1].record, group[0].record];
         pairUp(name(h, l), h, l, 'name');
       }
     }
@@ -232,8 +232,8 @@ export function pairRecords(records: readonly FastaRecord[], options: PairOption
     for (const [id, group] of byId) {
       const { heavy, light } = split(group);
       if (heavy.length === 1 && light.length === 1) {
-        const name = names.has(id) ? `${id}_${idOf(heavy[0]!.name)!.token}_${idOf(light[0]!.name)!.token}` : id;
-        pairUp(name, heavy[0]!, light[0]!, 'id');
+        const name = names.has(id) ? `${id}_${idOf(heavy[0].name)!.token}_${idOf(light[0].name)!.token}` : id;
+        pairUp(name, heavy[0], light[0], 'id');
       } else if (heavy.length + light.length > 1) {
         const reason = `id ${id} has ${plural(heavy.length, 'heavy record')} and ${plural(light.length, 'light record')} left to pair`;
         const kind = 'their id has not one heavy and one light record';
@@ -258,7 +258,7 @@ export function pairRecords(records: readonly FastaRecord[], options: PairOption
   const placed = new Set<AntibodyRecord>();
   let e = 0;
   records.forEach((r, k) => {
-    while (e < extra.length && extra[e]![0] === k) antibodies.push(extra[e++]![1]);
+    while (e < extra.length && extra[e][0] === k) antibodies.push(extra[e++][1]);
     const ab = seen.get(r.name) === r ? slot.get(r) : undefined;
     if (ab !== undefined && !placed.has(ab)) {
       placed.add(ab);

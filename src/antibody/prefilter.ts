@@ -46,9 +46,9 @@ export function buildKmerIndex(set: ProfileSet): KmerIndex {
     const pi = profileOf.get(`${g.species}_${g.chain}`);
     if (pi === undefined) continue;
     const res: number[] = [];
-    for (let k = 1; k <= Math.min(PROFILE_POSITIONS, 104); k++) if (g.codes[k]! !== 255) res.push(g.codes[k]!);
+    for (let k = 1; k <= Math.min(PROFILE_POSITIONS, 104); k++) if (g.codes[k] !== 255) res.push(g.codes[k]);
     for (let i = 0; i + 2 < res.length; i++) {
-      const c = code3(res[i]!, res[i + 1]!, res[i + 2]!);
+      const c = code3(res[i], res[i + 1], res[i + 2]);
       let b = buckets.get(c);
       if (b === undefined) buckets.set(c, (b = new Set()));
       b.add((pi << 10) | i);
@@ -57,12 +57,12 @@ export function buildKmerIndex(set: ProfileSet): KmerIndex {
   const n = 21 * 21 * 21;
   const offsets = new Int32Array(n + 1);
   for (const [c, b] of buckets) offsets[c + 1] = b.size;
-  for (let c = 0; c < n; c++) offsets[c + 1]! += offsets[c]!;
-  const entries = new Int32Array(offsets[n]!);
+  for (let c = 0; c < n; c++) offsets[c + 1] += offsets[c];
+  const entries = new Int32Array(offsets[n]);
   for (const [c, b] of buckets)
     entries.set(
       [...b].sort((x, y) => x - y),
-      offsets[c]!,
+      offsets[c],
     );
   return { offsets, entries, profiles: set.profiles.length };
 }
@@ -82,15 +82,15 @@ export function findDomainCandidates(codes: Uint8Array, index: KmerIndex, set: P
   const votes = buffers.votes;
   votes.fill(0, 0, P * width);
   for (let i = 0; i + 2 < L; i++) {
-    const a = codes[i]!;
-    const b = codes[i + 1]!;
-    const c = codes[i + 2]!;
+    const a = codes[i];
+    const b = codes[i + 1];
+    const c = codes[i + 2];
     if (a > 20 || b > 20 || c > 20) continue;
     const k = code3(a, b, c);
-    for (let e = index.offsets[k]!; e < index.offsets[k + 1]!; e++) {
-      const v = index.entries[e]!;
+    for (let e = index.offsets[k]; e < index.offsets[k + 1]; e++) {
+      const v = index.entries[e];
       const s = i - (v & (MAX_OFFSET - 1)) + MARGIN;
-      if (s >= 0 && s < width) votes[(v >>> 10) * width + s]!++;
+      if (s >= 0 && s < width) votes[(v >>> 10) * width + s]++;
     }
   }
   // Smooth over ±SPREAD (the V genes' gaps shift offsets by a few residues).
@@ -99,8 +99,8 @@ export function findDomainCandidates(codes: Uint8Array, index: KmerIndex, set: P
     let acc = 0;
     const base = pi * width;
     for (let s = 0; s < width + SPREAD; s++) {
-      if (s < width) acc += votes[base + s]!;
-      if (s - 2 * SPREAD - 1 >= 0) acc -= votes[base + s - 2 * SPREAD - 1]!;
+      if (s < width) acc += votes[base + s];
+      if (s - 2 * SPREAD - 1 >= 0) acc -= votes[base + s - 2 * SPREAD - 1];
       const centre = s - SPREAD;
       if (centre >= 0 && centre < width) smooth[base + centre] = acc;
     }
@@ -114,7 +114,7 @@ export function findDomainCandidates(codes: Uint8Array, index: KmerIndex, set: P
     for (let pi = 0; pi < P; pi++) {
       const base = pi * width;
       for (let s = 0; s < width; s++) {
-        const v = smooth[base + s]!;
+        const v = smooth[base + s];
         if (v > best && (taken.length === 0 || farFrom(taken, s))) {
           best = v;
           bestP = pi;
@@ -124,18 +124,18 @@ export function findDomainCandidates(codes: Uint8Array, index: KmerIndex, set: P
     }
     // A second domain (scFv) must look like one: a constant domain's chance 3-mers must not cost
     // a second alignment on every full-length chain.
-    if (best < minVotes || (out.length > 0 && best < Math.max(12, 0.3 * out[0]!.votes))) break;
+    if (best < minVotes || (out.length > 0 && best < Math.max(12, 0.3 * out[0].votes))) break;
     taken.push(bestS);
     const rivals: { profile: number; votes: number }[] = [];
-    const chain = set.profiles[bestP]!.chain;
+    const chain = set.profiles[bestP].chain;
     for (const other of ['H', 'K', 'L'] as const) {
       if (other === chain) continue;
       let rv = 0;
       let rp = -1;
       for (let pi = 0; pi < P; pi++) {
-        if (set.profiles[pi]!.chain !== other) continue;
+        if (set.profiles[pi].chain !== other) continue;
         for (let s = Math.max(0, bestS - 10); s < Math.min(width, bestS + 11); s++) {
-          if (smooth[pi * width + s]! > rv) {
+          if (smooth[pi * width + s] > rv) {
             rv = smooth[pi * width + s]!;
             rp = pi;
           }

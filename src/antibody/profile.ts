@@ -109,7 +109,7 @@ function compileProfile(p: ProfileJson): Profile {
   const insExtend = new Float32Array(K1);
   for (let k = 1; k <= PROFILE_POSITIONS; k++) {
     for (let a = 0; a < 20; a++) emit[a * K1 + k] = p.match[(k - 1) * 20 + a]!;
-    const occ = p.occupancy[k - 1]!;
+    const occ = p.occupancy[k - 1];
     toMatch[k] = Math.log2(occ);
     toDelete[k] = Math.log2(1 - occ);
     insOpen[k] = p.insertOpen[k - 1]!;
@@ -123,7 +123,7 @@ function compileGermline(g: GermlineJson): Germline {
   for (let i = 0; i < g.aa.length; i++) {
     const k = g.start + i;
     if (k > PROFILE_POSITIONS) break;
-    const a = AMINO_ACIDS.indexOf(g.aa[i]!);
+    const a = AMINO_ACIDS.indexOf(g.aa[i]);
     if (a >= 0) codes[k] = a;
   }
   return { name: g.name, species: g.species, chain: g.chain, segment: g.segment, codes };

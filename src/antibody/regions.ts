@@ -94,9 +94,9 @@ const ORDER: readonly Region[] = ['fwr1', 'cdr1', 'fwr2', 'cdr2', 'fwr3', 'cdr3'
 export function regionOf(definition: CdrDefinition, chain: ChainClass, number: number): Region {
   const cdrs = CDR_RANGES[definition][chain];
   for (let c = 0; c < 3; c++) {
-    const [a, b] = cdrs[c]!;
-    if (number < a) return ORDER[2 * c]!;
-    if (number <= b) return ORDER[2 * c + 1]!;
+    const [a, b] = cdrs[c];
+    if (number < a) return ORDER[2 * c];
+    if (number <= b) return ORDER[2 * c + 1];
   }
   return 'fwr4';
 }

@@ -63,7 +63,7 @@ const byNumber = (a: Position, b: Position): number => a.number - b.number || a.
 function heavyFr1(length: number, direct: Position[]): Position[] | undefined {
   if (!direct.some((x) => x.insertion !== '')) return undefined;
   const nIns = direct.filter((x) => x.insertion !== '').length;
-  const start = direct[0]!.number;
+  const start = direct[0].number;
   const labels = [...range(start, 6), ...inserts(6, nIns), ...range(7, 9)];
   return labels.slice(0, length);
 }
@@ -240,13 +240,13 @@ export function convertNumbering(imgt: readonly Position[], scheme: Scheme, chai
   let i = 0;
   for (const seg of SEGMENTS[scheme][chain]) {
     const j0 = i;
-    while (i < imgt.length && imgt[i]!.number <= seg.to) i++;
+    while (i < imgt.length && imgt[i].number <= seg.to) i++;
     const part = imgt.slice(j0, i);
     if (part.length === 0) continue;
     if (seg.kind === 'loop') {
       const labels = seg.positions(part.length);
       // A loop cut short by the end of the sequence: keep the labels from the side that is present.
-      const trimmedStart = j0 === 0 && part[0]!.number > seg.from;
+      const trimmedStart = j0 === 0 && part[0].number > seg.from;
       out.push(...(trimmedStart ? labels.slice(labels.length - part.length) : labels.slice(0, part.length)));
     } else {
       out.push(...numberDirect(seg, part));

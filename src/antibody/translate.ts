@@ -9,7 +9,7 @@ const CODONS: ReadonlyMap<string, string> = (() => {
   const aas = 'FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG';
   const m = new Map<string, string>();
   let i = 0;
-  for (const a of bases) for (const b of bases) for (const c of bases) m.set(a + b + c, aas[i++]!);
+  for (const a of bases) for (const b of bases) for (const c of bases) m.set(a + b + c, aas[i++]);
   return m;
 })();
 

@@ -86,7 +86,7 @@ export function cleanSequence(raw: string, source: SequenceSource = {}, options:
   const unknownHint = allowUnknown ? ', or X if unknown' : '';
   const problems: SequenceProblem[] = [];
   for (let i = 0; i < seq.length; i++) {
-    const c = seq[i]!;
+    const c = seq[i];
     if (c === 'X' && !allowUnknown) {
       problems.push({ position: i + 1, message: "'X' (an unknown residue) cannot be built into a structure: give the residue's one-letter code" });
       continue;

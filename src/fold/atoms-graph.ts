@@ -50,7 +50,7 @@ function defaultFrames4x4(): Float32Array {
 /** One-hot of each atom14 slot's group [20, 14, 8]. */
 function groupOneHot(): Float32Array {
   const out = new Float32Array(NUM_RESTYPES * ATOMS_PER_RESIDUE * NUM_GROUPS);
-  for (let k = 0; k < NUM_RESTYPES * ATOMS_PER_RESIDUE; k++) if (ATOM14_MASK[k]) out[k * NUM_GROUPS + ATOM14_GROUP[k]!] = 1;
+  for (let k = 0; k < NUM_RESTYPES * ATOMS_PER_RESIDUE; k++) if (ATOM14_MASK[k]) out[k * NUM_GROUPS + ATOM14_GROUP[k]] = 1;
   return out;
 }
 
@@ -58,7 +58,7 @@ function groupOneHot(): Float32Array {
 function homogeneousPositions(): Float32Array {
   const out = new Float32Array(NUM_RESTYPES * ATOMS_PER_RESIDUE * 4);
   for (let k = 0; k < NUM_RESTYPES * ATOMS_PER_RESIDUE; k++) {
-    out.set([ATOM14_POSITION[k * 3]!, ATOM14_POSITION[k * 3 + 1]!, ATOM14_POSITION[k * 3 + 2]!, 1], k * 4);
+    out.set([ATOM14_POSITION[k * 3], ATOM14_POSITION[k * 3 + 1], ATOM14_POSITION[k * 3 + 2], 1], k * 4);
   }
   return out;
 }
@@ -91,15 +91,15 @@ export function emitAtomsFromFrames(g: GraphBuilder, inputs: AtomsGraphInputs): 
     const A = op.constant(g, 'float32', [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [4, 4]);
     const B = op.constant(g, 'float32', [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], [4, 4]);
     const C = op.constant(g, 'float32', [0, 0, 0, 0, 0, 0, -1, 0, 0, 1, 0, 0, 0, 0, 0, 0], [4, 4]);
-    const rot = op.add(A, op.add(op.mul(cos!, B), op.mul(sin!, C))); // [M, 7, 4, 4]
+    const rot = op.add(A, op.add(op.mul(cos, B), op.mul(sin, C))); // [M, 7, 4, 4]
     const local = op.matMul(op.gather(lit, aatype, 0), rot); // [M, 7, 4, 4]
 
     // Groups 1..4 hang off the backbone; chi2..4 chain off the previous chi group.
     const l = op.split(local, 1, { parts: NUM_GROUPS - 1 }); // 7 × [M, 1, 4, 4]
-    const chi2 = op.matMul(l[3]!, l[4]!);
-    const chi3 = op.matMul(chi2, l[5]!);
-    const chi4 = op.matMul(chi3, l[6]!);
-    const relative = op.concat([l[0]!, l[1]!, l[2]!, l[3]!, chi2, chi3, chi4], 1); // [M, 7, 4, 4]
+    const chi2 = op.matMul(l[3], l[4]);
+    const chi3 = op.matMul(chi2, l[5]);
+    const chi4 = op.matMul(chi3, l[6]);
+    const relative = op.concat([l[0], l[1], l[2], l[3], chi2, chi3, chi4], 1); // [M, 7, 4, 4]
     const groupFrames = op.concat([backbone, op.matMul(backbone, relative)], 1); // [M, 8, 3, 4]
 
     // Each atom takes its group's frame: one-hot [M, 14, 8] · frames [M, 8, 12].

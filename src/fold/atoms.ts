@@ -64,14 +64,14 @@ export function atomsFromFrames(input: FramesAndTorsions): AtomsFromFrames {
   const backbone = new Float64Array(12);
   const local = new Float64Array(12);
   for (let i = 0; i < n; i++) {
-    const r = aatype[i]!;
+    const r = aatype[i];
     for (let k = 0; k < 12; k++) backbone[k] = input.frames[i * 12 + k]!;
     const base = i * NUM_GROUPS * 12;
     groupFrames.set(backbone, base);
     for (let g = 1; g < NUM_GROUPS; g++) {
       const lit = DEFAULT_FRAMES.subarray((r * NUM_GROUPS + g) * 12, (r * NUM_GROUPS + g + 1) * 12);
       const t = (i * NUM_TORSIONS + g - 1) * 2;
-      composeRigid(lit, rotX(input.torsions[t]!, input.torsions[t + 1]!), local);
+      composeRigid(lit, rotX(input.torsions[t], input.torsions[t + 1]), local);
       // chi2..chi4 hang off the previous chi group; the others off the backbone.
       const parent = g >= 5 ? groupFrames.subarray(base + (g - 1) * 12, base + g * 12) : backbone;
       groupFrames.set(composeRigid(parent, local), base + g * 12);
@@ -79,9 +79,9 @@ export function atomsFromFrames(input: FramesAndTorsions): AtomsFromFrames {
     for (let s = 0; s < ATOMS_PER_RESIDUE; s++) {
       const k = r * ATOMS_PER_RESIDUE + s;
       if (!ATOM14_MASK[k]) continue;
-      const g = ATOM14_GROUP[k]!;
+      const g = ATOM14_GROUP[k];
       const frame = groupFrames.subarray(base + g * 12, base + (g + 1) * 12);
-      const p = applyRigid(frame, ATOM14_POSITION[k * 3]!, ATOM14_POSITION[k * 3 + 1]!, ATOM14_POSITION[k * 3 + 2]!);
+      const p = applyRigid(frame, ATOM14_POSITION[k * 3], ATOM14_POSITION[k * 3 + 1], ATOM14_POSITION[k * 3 + 2]);
       positions.set(p, (i * ATOMS_PER_RESIDUE + s) * 3);
       mask[i * ATOMS_PER_RESIDUE + s] = 1;
     }
@@ -91,10 +91,10 @@ export function atomsFromFrames(input: FramesAndTorsions): AtomsFromFrames {
 
 /** Position of a named atom of residue i in an {@link Atom14}, or undefined when absent. */
 export function atomPosition(atoms: Atom14, i: number, name: string): [number, number, number] | undefined {
-  const slot = ATOM14_NAMES[RESNAMES[atoms.aatype[i]!]!]!.indexOf(name);
+  const slot = ATOM14_NAMES[RESNAMES[atoms.aatype[i]]].indexOf(name);
   if (slot < 0 || !atoms.mask[i * ATOMS_PER_RESIDUE + slot]) return undefined;
   const o = (i * ATOMS_PER_RESIDUE + slot) * 3;
-  return [atoms.positions[o]!, atoms.positions[o + 1]!, atoms.positions[o + 2]!];
+  return [atoms.positions[o], atoms.positions[o + 1], atoms.positions[o + 2]];
 }
 
 /** Backbone frames [n × 12] of an {@link Atom14} from N, CA, C (AF2 Alg. 21). */
@@ -138,10 +138,10 @@ export function torsionsFromAtoms(atoms: Atom14): Float64Array {
       if (Cp && N && CA && C) set(i, TORSION.phi, dihedral(Cp, N, CA, C));
     }
     if (N && CA && C && O) set(i, TORSION.psi, dihedral(N, CA, C, O) + Math.PI);
-    const chis = CHI_ANGLE_ATOMS[RESNAMES[atoms.aatype[i]!]!]!;
+    const chis = CHI_ANGLE_ATOMS[RESNAMES[atoms.aatype[i]]];
     chis.forEach((names, k) => {
       const p = names.map((nm) => at(nm));
-      if (p.every((x) => x !== undefined)) set(i, TORSION.chi1 + k, dihedral(p[0]!, p[1]!, p[2]!, p[3]!));
+      if (p.every((x) => x !== undefined)) set(i, TORSION.chi1 + k, dihedral(p[0], p[1], p[2], p[3]));
     });
   }
   return out;

@@ -45,7 +45,7 @@ export function placeAtom(a: Vec3, b: Vec3, c: Vec3, length: number, angle: numb
 
 /** Ideal N, CA, C of a residue type in its backbone frame. */
 function idealBackbone(restype: number): { N: Vec3; C: Vec3 } {
-  const atoms = RIGID_GROUP_ATOMS[RESNAMES[restype]!]!;
+  const atoms = RIGID_GROUP_ATOMS[RESNAMES[restype]];
   const get = (name: string): Vec3 => {
     const a = atoms.find((x) => x[0] === name)!;
     return [a[2], a[3], a[4]];
@@ -68,7 +68,7 @@ export function buildBackbone(aatype: ArrayLike<number>, torsions: BackboneTorsi
   let prevCA: Vec3 = [0, 0, 0];
   let prevC: Vec3 = [0, 0, 0];
   for (let i = 0; i < n; i++) {
-    const r = aatype[i]!;
+    const r = aatype[i];
     if (!(r >= 0 && r < NUM_RESTYPES)) throw new RangeError(`residue ${i}: residue type ${r} is not one of the 20 amino acids`);
     const ideal = idealBackbone(r);
     const nCA = norm(ideal.N);
@@ -80,9 +80,9 @@ export function buildBackbone(aatype: ArrayLike<number>, torsions: BackboneTorsi
     if (i === 0) {
       [N, CA, C] = [ideal.N, [0, 0, 0], ideal.C];
     } else {
-      const psi = torsions.psi[i - 1]! * DEG;
+      const psi = torsions.psi[i - 1] * DEG;
       const omega = (torsions.omega?.[i] ?? 180) * DEG;
-      const phi = torsions.phi[i]! * DEG;
+      const phi = torsions.phi[i] * DEG;
       N = placeAtom(prevN, prevCA, prevC, PEPTIDE_BOND_LENGTH, PEPTIDE.caCN * DEG, psi);
       CA = placeAtom(prevCA, prevC, N, nCA, PEPTIDE.cNCA * DEG, omega);
       C = placeAtom(prevC, N, CA, caC, nCAC, phi);

@@ -65,8 +65,8 @@ export async function balmFoldInputs(templates: BaselineTemplates, balm: Balm, c
     template,
   };
   chains.forEach((c, k) => {
-    const start = template.chainStarts[k]!;
-    out.features.set(embeddings[k]!.perResidue, start * d);
+    const start = template.chainStarts[k];
+    out.features.set(embeddings[k].perResidue, start * d);
     c.residues.forEach((r: NumberedResidue, j) => {
       const i = start + j;
       out.aatype[i] = BigInt(restypeIndex(r.aa));

@@ -102,7 +102,7 @@ function dense(x: Value, w: Weights, inFeatures: number, outFeatures: number, bi
   return op.reshape(y, op.concat([op.shape(x, { end: -1 }), op.ints(x.graph, [outFeatures])], 0));
 }
 const norm = (x: Value, w: Weights, dim: number) => layerNorm(x, w, dim, 1e-5);
-const softplus = (x: Value) => x.graph.node('Softplus', [x])[0]!;
+const softplus = (x: Value) => x.graph.node('Softplus', [x])[0];
 
 /** `Transition`: LayerNorm → Linear(c, 2c) → ReLU → Linear(2c, c); the update. */
 function transition(x: Value, w: Weights, c: number): Value {
@@ -499,7 +499,7 @@ export async function runBalmFold(
   let r: Record<string, ort.Tensor> | undefined;
   for (let pass = 0; pass <= recycles; pass++) {
     if (recycling) {
-      const data = (name: string, size: number) => (r === undefined ? new Float32Array(size) : (r[name]!.data as Float32Array));
+      const data = (name: string, size: number) => (r === undefined ? new Float32Array(size) : (r[name].data as Float32Array));
       feeds.prev_single = { dtype: 'float32', dims: [n, cs], data: data('single', n * cs) };
       feeds.prev_pair = { dtype: 'float32', dims: [n, n, cz], data: data('pair', n * n * cz) };
       feeds.prev_frames = { dtype: 'float32', dims: [n, 12], data: data('frames', n * 12) };
@@ -509,7 +509,7 @@ export async function runBalmFold(
   }
   const out = r!;
   const f = (name: string, size: number) => {
-    const data = out[name]!.data as Float32Array;
+    const data = out[name].data as Float32Array;
     if (data.length !== size) throw new Error(`BALMFold output '${name}': ${data.length} values, ${size} expected`);
     return data;
   };

@@ -66,14 +66,14 @@ function cdrTemplate(t: BaselineTemplates, chainType: ChainType, cdr: string, le
     if (!byLength) continue;
     const seen = Object.keys(byLength).map(Number);
     if (seen.length === 0) continue;
-    const best = seen.sort((a, b) => Math.abs(a - length) - Math.abs(b - length) || b - a)[0]!;
-    return { ...byLength[String(best)]!, length: best };
+    const best = seen.sort((a, b) => Math.abs(a - length) - Math.abs(b - length) || b - a)[0];
+    return { ...byLength[String(best)], length: best };
   }
   return undefined;
 }
 
 function lerp(a: readonly number[], b: readonly number[], f: number): number[] {
-  return a.map((x, k) => x + (b[k]! - x) * f);
+  return a.map((x, k) => x + (b[k] - x) * f);
 }
 
 function placeChain(t: BaselineTemplates, chain: TemplateChainInput): Placed[] {
@@ -84,12 +84,12 @@ function placeChain(t: BaselineTemplates, chain: TemplateChainInput): Placed[] {
     const region = r.regions.imgt;
     if (region.startsWith('cdr')) {
       const k = (indexInCdr[region] = (indexInCdr[region] ?? -1) + 1);
-      const len = lengths[region]!;
+      const len = lengths[region];
       const tpl = cdrTemplate(t, chain.chainType, region, len);
       if (tpl) {
         if (tpl.length === len) {
           const s = tpl.ids.indexOf(imgtId(r));
-          const slot = tpl.slots[s >= 0 ? s : k]!;
+          const slot = tpl.slots[s >= 0 ? s : k];
           return { backbone: slot.backbone, error: slot.spread, source: 'cdr' };
         }
         // Resample the nearest length along the loop.
@@ -97,8 +97,8 @@ function placeChain(t: BaselineTemplates, chain: TemplateChainInput): Placed[] {
         const lo = Math.floor(x);
         const hi = Math.min(lo + 1, tpl.length - 1);
         const f = x - lo;
-        const a = tpl.slots[lo]!;
-        const b = tpl.slots[hi]!;
+        const a = tpl.slots[lo];
+        const b = tpl.slots[hi];
         return {
           backbone: lerp(a.backbone, b.backbone, f),
           error: a.spread + (b.spread - a.spread) * f + UNSEEN_LENGTH_PENALTY * Math.abs(len - tpl.length),
@@ -122,21 +122,21 @@ function fillGaps(placed: Placed[], chain: TemplateChainInput): void {
   const known = placed.flatMap((p, i) => (p.backbone ? [i] : []));
   if (known.length < 2) throw new BadInputError(`chain ${chain.id}: the templates cover ${known.length} of its ${placed.length} residues; is it an antibody variable domain?`);
   for (let i = 0; i < placed.length; i++) {
-    if (placed[i]!.backbone) continue;
+    if (placed[i].backbone) continue;
     const prev = [...known].reverse().find((k) => k < i);
     const next = known.find((k) => k > i);
     let bb: number[];
     let err: number;
     if (prev !== undefined && next !== undefined) {
-      bb = lerp(placed[prev]!.backbone!, placed[next]!.backbone!, (i - prev) / (next - prev));
-      err = Math.max(placed[prev]!.error, placed[next]!.error);
+      bb = lerp(placed[prev].backbone!, placed[next].backbone!, (i - prev) / (next - prev));
+      err = Math.max(placed[prev].error, placed[next].error);
     } else {
       // Continue the chain's last step outwards.
-      const [a, b] = prev !== undefined ? [known[known.length - 2]!, prev] : [known[1]!, next!];
-      const step = placed[b]!.backbone!.map((v, k) => v - placed[a]!.backbone![k]!);
+      const [a, b] = prev !== undefined ? [known[known.length - 2], prev] : [known[1], next!];
+      const step = placed[b].backbone!.map((v, k) => v - placed[a].backbone![k]);
       const times = Math.abs(i - b) / Math.abs(b - a);
-      bb = placed[b]!.backbone!.map((v, k) => v + step[k]! * times);
-      err = placed[b]!.error;
+      bb = placed[b].backbone!.map((v, k) => v + step[k] * times);
+      err = placed[b].error;
     }
     placed[i] = { backbone: bb, error: err + INTERPOLATED_PENALTY, source: 'interpolated' };
   }
@@ -144,7 +144,7 @@ function fillGaps(placed: Placed[], chain: TemplateChainInput): void {
 
 /** The rotamer of residue `aa` at IMGT position `id` of a chain type: per position where known, else per residue type. */
 export function rotamerFor(t: BaselineTemplates, chainType: ChainType, id: string, aa: string): RotamerTemplate | undefined {
-  return t.rotamers.byPosition[`${chainType}:${id}:${aa}`] ?? t.rotamers.byType[RESNAMES[restypeIndex(aa)]!];
+  return t.rotamers.byPosition[`${chainType}:${id}:${aa}`] ?? t.rotamers.byType[RESNAMES[restypeIndex(aa)]];
 }
 
 /**
@@ -166,9 +166,9 @@ export function templateModel(t: BaselineTemplates, chains: readonly TemplateCha
       const type = restypeIndex(r.aa);
       if (type < 0) throw new BadInputError(`chain ${chain.id}, IMGT ${imgtId(r)}: '${r.aa}' has no atoms to build (an unknown residue X?); give the residue's one-letter code`);
       backbone.aatype[i] = type;
-      const p = placed[k]!;
+      const p = placed[k];
       for (let s = 0; s < 4; s++) {
-        if (Number.isNaN(p.backbone![s * 3]!)) continue;
+        if (Number.isNaN(p.backbone![s * 3])) continue;
         backbone.positions.set(p.backbone!.slice(s * 3, s * 3 + 3), (i * ATOMS_PER_RESIDUE + s) * 3);
         backbone.mask[i * ATOMS_PER_RESIDUE + s] = 1;
       }
@@ -182,7 +182,7 @@ export function templateModel(t: BaselineTemplates, chains: readonly TemplateCha
   const torsions = torsionsFromAtoms(backbone);
   for (let r = 0; r < n; r++) {
     const angles = chi[r] ?? [];
-    const count = CHI_COUNT[backbone.aatype[r]!]!;
+    const count = CHI_COUNT[backbone.aatype[r]];
     for (let k = 0; k < count; k++) {
       const a = ((angles[k] ?? 180) * Math.PI) / 180;
       torsions[(r * NUM_TORSIONS + TORSION.chi1 + k) * 2] = Math.sin(a);

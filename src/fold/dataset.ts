@@ -62,7 +62,7 @@ export function observedResidues(chain: StructureChain): { sequence: string; ato
   const mask = new Uint8Array(n * ATOMS_PER_RESIDUE);
   kept.forEach(({ type, residue }, i) => {
     aatype[i] = type;
-    const slots = ATOM14_NAMES[RESNAMES[type]!]!;
+    const slots = ATOM14_NAMES[RESNAMES[type]];
     for (const a of residue.atoms) {
       const s = slots.indexOf(a.name);
       if (s < 0) continue;
@@ -74,10 +74,10 @@ export function observedResidues(chain: StructureChain): { sequence: string; ato
   for (let i = 1; i < n; i++) {
     const c = ((i - 1) * ATOMS_PER_RESIDUE + 2) * 3;
     const nn = i * ATOMS_PER_RESIDUE * 3;
-    const d = Math.hypot(positions[c]! - positions[nn]!, positions[c + 1]! - positions[nn + 1]!, positions[c + 2]! - positions[nn + 2]!);
+    const d = Math.hypot(positions[c] - positions[nn], positions[c + 1] - positions[nn + 1], positions[c + 2] - positions[nn + 2]);
     if (d > 2.0) breakBefore[i] = 1;
   }
-  const sequence = kept.map((k) => oneLetter(RESNAMES[k.type]!)).join('');
+  const sequence = kept.map((k) => oneLetter(RESNAMES[k.type])).join('');
   return { sequence, atoms: { aatype, positions, mask }, breakBefore };
 }
 
@@ -101,7 +101,7 @@ export function numberStructure(id: string, structure: Structure, chainIds?: rea
         skipped.push({ chain: c.id, reason: `${r.domains.length} variable domains in one chain` });
         continue;
       }
-      const d = r.domains[0]!;
+      const d = r.domains[0];
       const numbering: (NumberedResidue | null)[] = new Array(sequence.length).fill(null);
       for (const res of d.residues) numbering[res.index] = res;
       chains.push({ id: c.id, chainType: d.chainType, sequence, atoms, numbering, breakBefore });

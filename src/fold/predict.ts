@@ -204,7 +204,7 @@ function movedBy(a: Atom14, b: Atom14): { rmsd: number; max: number } {
     max = 0;
   for (let k = 0; k < a.mask.length; k++) {
     if (!a.mask[k]) continue;
-    const d2 = (a.positions[k * 3]! - b.positions[k * 3]!) ** 2 + (a.positions[k * 3 + 1]! - b.positions[k * 3 + 1]!) ** 2 + (a.positions[k * 3 + 2]! - b.positions[k * 3 + 2]!) ** 2;
+    const d2 = (a.positions[k * 3] - b.positions[k * 3]) ** 2 + (a.positions[k * 3 + 1] - b.positions[k * 3 + 1]) ** 2 + (a.positions[k * 3 + 2] - b.positions[k * 3 + 2]) ** 2;
     sq += d2;
     n++;
     max = Math.max(max, Math.sqrt(d2));
@@ -228,7 +228,7 @@ function turnChi1(atoms: Atom14, residues: Set<number>, degrees: number): Atom14
   const t = (degrees * Math.PI) / 180;
   for (const i of residues) {
     const k = (i * NUM_TORSIONS + TORSION.chi1) * 2;
-    const [sin, cos] = [torsions[k]!, torsions[k + 1]!];
+    const [sin, cos] = [torsions[k], torsions[k + 1]];
     torsions[k] = sin * Math.cos(t) + cos * Math.sin(t);
     torsions[k + 1] = cos * Math.cos(t) - sin * Math.sin(t);
   }
@@ -376,11 +376,11 @@ async function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, d
     relaxInfo = { iterations, passes, converged: r.report.converged, rmsdMoved: moved.rmsd, maxMoved: moved.max };
   }
   const t3 = performance.now();
-  const layout = numbered.map((c, k) => ({ id: c.id, start: tpl.chainStarts[k]!, numbering: c.domain.residues.map(residueId) }));
+  const layout = numbered.map((c, k) => ({ id: c.id, start: tpl.chainStarts[k], numbering: c.domain.residues.map(residueId) }));
   const residues: FoldedResidue[] = [];
   numbered.forEach((c, k) => {
     c.domain.residues.forEach((r, j) => {
-      const i = tpl.chainStarts[k]! + j;
+      const i = tpl.chainStarts[k] + j;
       residues.push({
         chain: c.id,
         aa: r.aa,
@@ -388,8 +388,8 @@ async function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, d
         insertion: r.insertion,
         imgt: `${r.imgt.number}${r.imgt.insertion}`,
         region: r.region,
-        error: Math.round(tpl.errors[i]! * 100) / 100,
-        source: tpl.sources[i]!,
+        error: Math.round(tpl.errors[i] * 100) / 100,
+        source: tpl.sources[i],
       });
     });
   });
@@ -398,8 +398,8 @@ async function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, d
     for (const region of ['cdr1', 'cdr2', 'cdr3'] as const) {
       const inCdr = residues.filter((r) => r.chain === c.id && r.region === region);
       if (inCdr.length === 0) continue;
-      const first = inCdr[0]!;
-      const last = inCdr[inCdr.length - 1]!;
+      const first = inCdr[0];
+      const last = inCdr[inCdr.length - 1];
       cdrs.push({
         name: `${c.id}${CDR_NAMES[region]}`,
         chain: c.id,

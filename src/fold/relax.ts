@@ -104,7 +104,7 @@ interface Terms {
 }
 
 function bondLengthOf(resname: string, a: string, b: string): number | undefined {
-  return IDEAL_BONDS[resname]!.find((x) => (x.a === a && x.b === b) || (x.a === b && x.b === a))?.length;
+  return IDEAL_BONDS[resname].find((x) => (x.a === a && x.b === b) || (x.a === b && x.b === a))?.length;
 }
 
 /** d₁₃ from two bond lengths and the angle between them (law of cosines). */
@@ -114,22 +114,22 @@ function oneThree(l1: number, l2: number, degrees: number): number {
 }
 
 function dihedralOf(p: Float64Array, a: number, b: number, c: number, d: number): number {
-  const b1 = [p[b * 3]! - p[a * 3]!, p[b * 3 + 1]! - p[a * 3 + 1]!, p[b * 3 + 2]! - p[a * 3 + 2]!];
-  const b2 = [p[c * 3]! - p[b * 3]!, p[c * 3 + 1]! - p[b * 3 + 1]!, p[c * 3 + 2]! - p[b * 3 + 2]!];
-  const b3 = [p[d * 3]! - p[c * 3]!, p[d * 3 + 1]! - p[c * 3 + 1]!, p[d * 3 + 2]! - p[c * 3 + 2]!];
+  const b1 = [p[b * 3] - p[a * 3], p[b * 3 + 1] - p[a * 3 + 1], p[b * 3 + 2] - p[a * 3 + 2]];
+  const b2 = [p[c * 3] - p[b * 3], p[c * 3 + 1] - p[b * 3 + 1], p[c * 3 + 2] - p[b * 3 + 2]];
+  const b3 = [p[d * 3] - p[c * 3], p[d * 3 + 1] - p[c * 3 + 1], p[d * 3 + 2] - p[c * 3 + 2]];
   const n1 = cross3(b1, b2);
   const n2 = cross3(b2, b3);
   const m = cross3(n1, n2);
-  const nb2 = Math.hypot(b2[0]!, b2[1]!, b2[2]!);
+  const nb2 = Math.hypot(b2[0], b2[1], b2[2]);
   return Math.atan2(dot3(m, b2) / nb2, dot3(n1, n2));
 }
 
 function cross3(a: number[], b: number[]): number[] {
-  return [a[1]! * b[2]! - a[2]! * b[1]!, a[2]! * b[0]! - a[0]! * b[2]!, a[0]! * b[1]! - a[1]! * b[0]!];
+  return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
 }
 
 function dot3(a: number[], b: number[]): number {
-  return a[0]! * b[0]! + a[1]! * b[1]! + a[2]! * b[2]!;
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 }
 
 function buildTerms(atoms: Atom14, chainStarts: ChainStarts, w: RelaxWeights): Terms {
@@ -156,9 +156,9 @@ function buildTerms(atoms: Atom14, chainStarts: ChainStarts, w: RelaxWeights): T
   const p = atoms.positions;
   for (let x = 0; x < sg.length; x++) {
     for (let y = x + 1; y < sg.length; y++) {
-      const a = sg[x]!,
-        b = sg[y]!;
-      if (Math.hypot(p[a * 3]! - p[b * 3]!, p[a * 3 + 1]! - p[b * 3 + 1]!, p[a * 3 + 2]! - p[b * 3 + 2]!) < 3.0) pair(a, b, 2.04, 'bond');
+      const a = sg[x],
+        b = sg[y];
+      if (Math.hypot(p[a * 3] - p[b * 3], p[a * 3 + 1] - p[b * 3 + 1], p[a * 3 + 2] - p[b * 3 + 2]) < 3.0) pair(a, b, 2.04, 'bond');
     }
   }
   const quads: number[] = [];
@@ -166,9 +166,9 @@ function buildTerms(atoms: Atom14, chainStarts: ChainStarts, w: RelaxWeights): T
   const chiral: number[] = [];
   const chiralV0: number[] = [];
   for (let i = 0; i < n; i++) {
-    const r = atoms.aatype[i]!;
-    const name = RESNAMES[r]!;
-    for (const g of IDEAL_ANGLES[name]!) {
+    const r = atoms.aatype[i];
+    const name = RESNAMES[r];
+    for (const g of IDEAL_ANGLES[name]) {
       const sa = slotOf(r, g.a),
         sc = slotOf(r, g.c);
       if (!present(i, sa) || !present(i, sc) || !present(i, slotOf(r, g.b))) continue;
@@ -179,10 +179,10 @@ function buildTerms(atoms: Atom14, chainStarts: ChainStarts, w: RelaxWeights): T
     const cb = slotOf(r, 'CB');
     if (cb >= 0 && [0, 1, 2, cb].every((s) => present(i, s))) {
       chiral.push(at(i, 1), at(i, 0), at(i, 2), at(i, cb));
-      chiralV0.push(IDEAL_CHIRAL_VOLUME[r]!);
+      chiralV0.push(IDEAL_CHIRAL_VOLUME[r]);
     }
     if (bondedToNext(i, n, chainStarts) && [0, 1, 2].every((s) => present(i, s)) && [0, 1].every((s) => present(i + 1, s))) {
-      const next = RESNAMES[atoms.aatype[i + 1]!]!;
+      const next = RESNAMES[atoms.aatype[i + 1]];
       const cn = PEPTIDE.cnLength[next === 'PRO' ? 1 : 0];
       pair(at(i, 1), at(i + 1, 0), oneThree(bondLengthOf(name, 'CA', 'C')!, cn, PEPTIDE.caCN), 'angle');
       pair(at(i, 2), at(i + 1, 1), oneThree(cn, bondLengthOf(next, 'N', 'CA')!, PEPTIDE.cNCA), 'angle');
@@ -209,9 +209,9 @@ function buildTerms(atoms: Atom14, chainStarts: ChainStarts, w: RelaxWeights): T
 
 /** Adds k·(1 − cos(φ − φ₀)) of a dihedral a–b–c–d and its gradient (Blondel & Karplus 1996). */
 function dihedralTerm(p: Float64Array, g: Float64Array, a: number, b: number, c: number, d: number, target: number, k: number): number {
-  const F = [p[a * 3]! - p[b * 3]!, p[a * 3 + 1]! - p[b * 3 + 1]!, p[a * 3 + 2]! - p[b * 3 + 2]!];
-  const G = [p[b * 3]! - p[c * 3]!, p[b * 3 + 1]! - p[c * 3 + 1]!, p[b * 3 + 2]! - p[c * 3 + 2]!];
-  const H = [p[d * 3]! - p[c * 3]!, p[d * 3 + 1]! - p[c * 3 + 1]!, p[d * 3 + 2]! - p[c * 3 + 2]!];
+  const F = [p[a * 3] - p[b * 3], p[a * 3 + 1] - p[b * 3 + 1], p[a * 3 + 2] - p[b * 3 + 2]];
+  const G = [p[b * 3] - p[c * 3], p[b * 3 + 1] - p[c * 3 + 1], p[b * 3 + 2] - p[c * 3 + 2]];
+  const H = [p[d * 3] - p[c * 3], p[d * 3 + 1] - p[c * 3 + 1], p[d * 3 + 2] - p[c * 3 + 2]];
   const A = cross3(F, G);
   const B = cross3(H, G);
   const A2 = dot3(A, A);
@@ -224,10 +224,10 @@ function dihedralTerm(p: Float64Array, g: Float64Array, a: number, b: number, c:
   const fg = dot3(F, G);
   const hg = dot3(H, G);
   for (let x = 0; x < 3; x++) {
-    const dA = (-Gn / A2) * A[x]!;
-    const dD = (Gn / B2) * B[x]!;
-    const dB = -dA + (fg / (A2 * Gn)) * A[x]! - (hg / (B2 * Gn)) * B[x]!;
-    const dC = -dD - (fg / (A2 * Gn)) * A[x]! + (hg / (B2 * Gn)) * B[x]!;
+    const dA = (-Gn / A2) * A[x];
+    const dD = (Gn / B2) * B[x];
+    const dB = -dA + (fg / (A2 * Gn)) * A[x] - (hg / (B2 * Gn)) * B[x];
+    const dC = -dD - (fg / (A2 * Gn)) * A[x] + (hg / (B2 * Gn)) * B[x];
     g[a * 3 + x] += dEdPhi * dA;
     g[b * 3 + x] += dEdPhi * dB;
     g[c * 3 + x] += dEdPhi * dC;
@@ -268,7 +268,7 @@ export class RelaxEnergy {
     this.names = slotNames(atoms);
     this.chainOf = chainIndex(atoms.aatype.length, starts);
     this.clashMin = options.clashMargin ?? 0.3;
-    for (let t = 0; t < this.terms.pairA.length; t++) this.restrained.add(pairKey(this.terms.pairA[t]!, this.terms.pairB[t]!));
+    for (let t = 0; t < this.terms.pairA.length; t++) this.restrained.add(pairKey(this.terms.pairA[t], this.terms.pairB[t]));
     this.rebuildNeighbors(atoms.positions);
   }
 
@@ -283,7 +283,7 @@ export class RelaxEnergy {
       if (this.restrained.has(pairKey(x, y))) continue;
       a.push(x);
       b.push(y);
-      d.push((isPolarPair(this.elements[x]!, this.elements[y]!) ? CLASH_DISTANCE_POLAR : CLASH_DISTANCE) + this.clashMin);
+      d.push((isPolarPair(this.elements[x], this.elements[y]) ? CLASH_DISTANCE_POLAR : CLASH_DISTANCE) + this.clashMin);
     }
     this.clashA = Int32Array.from(a);
     this.clashB = Int32Array.from(b);
@@ -296,9 +296,9 @@ export class RelaxEnergy {
     const limit = (this.skin / 2) ** 2;
     for (let a = 0; a < this.mask.length; a++) {
       if (!this.mask[a]) continue;
-      const dx = p[a * 3]! - this.listAt[a * 3]!,
-        dy = p[a * 3 + 1]! - this.listAt[a * 3 + 1]!,
-        dz = p[a * 3 + 2]! - this.listAt[a * 3 + 2]!;
+      const dx = p[a * 3] - this.listAt[a * 3],
+        dy = p[a * 3 + 1] - this.listAt[a * 3 + 1],
+        dz = p[a * 3 + 2] - this.listAt[a * 3 + 2];
       if (dx * dx + dy * dy + dz * dz > limit) {
         this.rebuildNeighbors(p);
         return;
@@ -315,13 +315,13 @@ export class RelaxEnergy {
     let eAngle = 0;
     // Springs k (d − d₀)²: bonds and 1–3 distances.
     for (let i = 0; i < t.pairA.length; i++) {
-      const a = t.pairA[i]!,
-        b = t.pairB[i]!,
-        k = t.pairK[i]!,
-        d0 = t.pairIdeal[i]!;
-      const dx = p[b * 3]! - p[a * 3]!,
-        dy = p[b * 3 + 1]! - p[a * 3 + 1]!,
-        dz = p[b * 3 + 2]! - p[a * 3 + 2]!;
+      const a = t.pairA[i],
+        b = t.pairB[i],
+        k = t.pairK[i],
+        d0 = t.pairIdeal[i];
+      const dx = p[b * 3] - p[a * 3],
+        dy = p[b * 3 + 1] - p[a * 3 + 1],
+        dz = p[b * 3 + 2] - p[a * 3 + 2];
       const d = Math.sqrt(dx * dx + dy * dy + dz * dz);
       if (d < 1e-9) continue;
       const f = (2 * k * (d - d0)) / d;
@@ -338,41 +338,41 @@ export class RelaxEnergy {
     let ePlanarity = 0;
     for (let i = 0; i < t.omegaTarget.length; i++) {
       const q = t.quads;
-      ePlanarity += dihedralTerm(p, g, q[i * 4]!, q[i * 4 + 1]!, q[i * 4 + 2]!, q[i * 4 + 3]!, t.omegaTarget[i]!, w.planarity);
+      ePlanarity += dihedralTerm(p, g, q[i * 4], q[i * 4 + 1], q[i * 4 + 2], q[i * 4 + 3], t.omegaTarget[i], w.planarity);
     }
     let eChirality = 0;
     for (let i = 0; i < t.chiralV0.length; i++) {
-      const ca = t.chiral[i * 4]!,
-        nn = t.chiral[i * 4 + 1]!,
-        c = t.chiral[i * 4 + 2]!,
-        cb = t.chiral[i * 4 + 3]!;
-      const dv = chiralVolume(p, ca, nn, c, cb) - t.chiralV0[i]!;
+      const ca = t.chiral[i * 4],
+        nn = t.chiral[i * 4 + 1],
+        c = t.chiral[i * 4 + 2],
+        cb = t.chiral[i * 4 + 3];
+      const dv = chiralVolume(p, ca, nn, c, cb) - t.chiralV0[i];
       eChirality += w.chirality * dv * dv;
       const f = 2 * w.chirality * dv;
-      const u = [p[nn * 3]! - p[ca * 3]!, p[nn * 3 + 1]! - p[ca * 3 + 1]!, p[nn * 3 + 2]! - p[ca * 3 + 2]!];
-      const v = [p[c * 3]! - p[ca * 3]!, p[c * 3 + 1]! - p[ca * 3 + 1]!, p[c * 3 + 2]! - p[ca * 3 + 2]!];
-      const s = [p[cb * 3]! - p[ca * 3]!, p[cb * 3 + 1]! - p[ca * 3 + 1]!, p[cb * 3 + 2]! - p[ca * 3 + 2]!];
+      const u = [p[nn * 3] - p[ca * 3], p[nn * 3 + 1] - p[ca * 3 + 1], p[nn * 3 + 2] - p[ca * 3 + 2]];
+      const v = [p[c * 3] - p[ca * 3], p[c * 3 + 1] - p[ca * 3 + 1], p[c * 3 + 2] - p[ca * 3 + 2]];
+      const s = [p[cb * 3] - p[ca * 3], p[cb * 3 + 1] - p[ca * 3 + 1], p[cb * 3 + 2] - p[ca * 3 + 2]];
       // V = u·(v×s): ∂V/∂u = v×s, ∂V/∂v = s×u, ∂V/∂s = u×v, and CA carries minus their sum.
       const du = cross3(v, s),
         dv2 = cross3(s, u),
         ds = cross3(u, v);
       for (let x = 0; x < 3; x++) {
-        g[nn * 3 + x] += f * du[x]!;
-        g[c * 3 + x] += f * dv2[x]!;
-        g[cb * 3 + x] += f * ds[x]!;
-        g[ca * 3 + x] -= f * (du[x]! + dv2[x]! + ds[x]!);
+        g[nn * 3 + x] += f * du[x];
+        g[c * 3 + x] += f * dv2[x];
+        g[cb * 3 + x] += f * ds[x];
+        g[ca * 3 + x] -= f * (du[x] + dv2[x] + ds[x]);
       }
     }
     // Flat-bottom clashes: k (d_min − d)² below d_min only.
     let eClash = 0;
     const kc = w.clash;
     for (let i = 0; i < this.clashA.length; i++) {
-      const a = this.clashA[i]!,
-        b = this.clashB[i]!,
-        d0 = this.clashD[i]!;
-      const dx = p[b * 3]! - p[a * 3]!,
-        dy = p[b * 3 + 1]! - p[a * 3 + 1]!,
-        dz = p[b * 3 + 2]! - p[a * 3 + 2]!;
+      const a = this.clashA[i],
+        b = this.clashB[i],
+        d0 = this.clashD[i];
+      const dx = p[b * 3] - p[a * 3],
+        dy = p[b * 3 + 1] - p[a * 3 + 1],
+        dz = p[b * 3 + 2] - p[a * 3 + 2];
       const d2 = dx * dx + dy * dy + dz * dz;
       if (d2 >= d0 * d0 || d2 < 1e-18) continue;
       const d = Math.sqrt(d2);
@@ -390,7 +390,7 @@ export class RelaxEnergy {
     for (let a = 0; a < this.mask.length; a++) {
       if (!this.mask[a]) continue;
       for (let x = a * 3; x < a * 3 + 3; x++) {
-        const d = p[x]! - this.reference[x]!;
+        const d = p[x] - this.reference[x];
         eRestraint += kr * d * d;
         g[x] += 2 * kr * d;
       }
@@ -402,7 +402,7 @@ export class RelaxEnergy {
 /** A readable label of an atom slot: `residue 12 TYR CA` (residue index from 0). */
 function atomLabel(atoms: Atom14, names: string[], a: number): string {
   const i = Math.floor(a / ATOMS_PER_RESIDUE);
-  return `residue ${i} ${RESNAMES[atoms.aatype[i]!]} ${names[a]}`;
+  return `residue ${i} ${RESNAMES[atoms.aatype[i]]} ${names[a]}`;
 }
 
 /**
@@ -436,11 +436,11 @@ export function relax(atoms: Atom14, options: RelaxOptions = {}): { atoms: Atom1
     let fNorm = 0;
     let vNorm = 0;
     for (let k = 0; k < x.length; k++) {
-      const f = -g[k]!;
+      const f = -g[k];
       fMax = Math.max(fMax, Math.abs(f));
-      power += f * v[k]!;
+      power += f * v[k];
       fNorm += f * f;
-      vNorm += v[k]! * v[k]!;
+      vNorm += v[k] * v[k];
     }
     if (fMax < fTol) {
       converged = true;
@@ -449,7 +449,7 @@ export function relax(atoms: Atom14, options: RelaxOptions = {}): { atoms: Atom1
     fNorm = Math.sqrt(fNorm);
     vNorm = Math.sqrt(vNorm);
     if (power > 0) {
-      for (let k = 0; k < x.length; k++) v[k] = (1 - alpha) * v[k]! + (alpha * vNorm * -g[k]!) / fNorm;
+      for (let k = 0; k < x.length; k++) v[k] = (1 - alpha) * v[k] + (alpha * vNorm * -g[k]) / fNorm;
       if (++positiveSteps > 5) {
         dt = Math.min(dt * 1.1, dtMax);
         alpha *= 0.99;
@@ -464,12 +464,12 @@ export function relax(atoms: Atom14, options: RelaxOptions = {}): { atoms: Atom1
       if (!atoms.mask[a]) continue;
       let s2 = 0;
       for (let c = 0; c < 3; c++) {
-        v[a * 3 + c] += dt * -g[a * 3 + c]!;
-        s2 += (dt * v[a * 3 + c]!) ** 2;
+        v[a * 3 + c] += dt * -g[a * 3 + c];
+        s2 += (dt * v[a * 3 + c]) ** 2;
       }
       // Cap each atom's step so a large force cannot throw it across the structure.
       const scale = s2 > maxStep * maxStep ? maxStep / Math.sqrt(s2) : 1;
-      for (let c = 0; c < 3; c++) x[a * 3 + c] += dt * v[a * 3 + c]! * scale;
+      for (let c = 0; c < 3; c++) x[a * 3 + c] += dt * v[a * 3 + c] * scale;
     }
   }
   energy.rebuildNeighbors(x);
@@ -480,7 +480,7 @@ export function relax(atoms: Atom14, options: RelaxOptions = {}): { atoms: Atom1
   let maxMoved = 0;
   for (let a = 0; a < atoms.mask.length; a++) {
     if (!atoms.mask[a]) continue;
-    const d2 = (x[a * 3]! - atoms.positions[a * 3]!) ** 2 + (x[a * 3 + 1]! - atoms.positions[a * 3 + 1]!) ** 2 + (x[a * 3 + 2]! - atoms.positions[a * 3 + 2]!) ** 2;
+    const d2 = (x[a * 3] - atoms.positions[a * 3]) ** 2 + (x[a * 3 + 1] - atoms.positions[a * 3 + 1]) ** 2 + (x[a * 3 + 2] - atoms.positions[a * 3 + 2]) ** 2;
     sq += d2;
     count++;
     maxMoved = Math.max(maxMoved, Math.sqrt(d2));
@@ -489,7 +489,7 @@ export function relax(atoms: Atom14, options: RelaxOptions = {}): { atoms: Atom1
   const after = checkGeometry(out, chainStarts);
   const names = slotNames(atoms);
   const worstBonds = bondTerms(out, chainStarts)
-    .map((b) => ({ b, d: Math.hypot(x[b.a * 3]! - x[b.b * 3]!, x[b.a * 3 + 1]! - x[b.b * 3 + 1]!, x[b.a * 3 + 2]! - x[b.b * 3 + 2]!) }))
+    .map((b) => ({ b, d: Math.hypot(x[b.a * 3] - x[b.b * 3], x[b.a * 3 + 1] - x[b.b * 3 + 1], x[b.a * 3 + 2] - x[b.b * 3 + 2]) }))
     .sort((p, q) => Math.abs(q.d - q.b.ideal) - Math.abs(p.d - p.b.ideal))
     .slice(0, 5)
     .map(({ b, d }) => ({ atoms: `${atomLabel(atoms, names, b.a)} – ${atomLabel(atoms, names, b.b)}`, length: d, ideal: b.ideal }));

@@ -70,7 +70,7 @@ function numberedDomains(s: Structure): Domain[] {
     }
     for (const d of result.domains) {
       const byLabel = new Map<string, StructureResidue>();
-      d.residues.forEach((r, j) => byLabel.set(`${r.imgt.number}${r.imgt.insertion}`, c.residues[d.start + j]!));
+      d.residues.forEach((r, j) => byLabel.set(`${r.imgt.number}${r.imgt.insertion}`, c.residues[d.start + j]));
       out.push({ chain: c.id, chainClass: d.chainType === 'H' ? 'heavy' : 'light', byLabel });
     }
   }
@@ -100,17 +100,17 @@ export function alignSequences(a: string, b: string): [number, number][] {
   for (let j = 0; j <= m; j++) score[j] = -j;
   for (let i = 1; i <= n; i++) {
     for (let j = 1; j <= m; j++) {
-      const diag = score[(i - 1) * w + j - 1]! + (a[i - 1] === b[j - 1] ? 1 : -1);
-      score[i * w + j] = Math.max(diag, score[(i - 1) * w + j]! - 1, score[i * w + j - 1]! - 1);
+      const diag = score[(i - 1) * w + j - 1] + (a[i - 1] === b[j - 1] ? 1 : -1);
+      score[i * w + j] = Math.max(diag, score[(i - 1) * w + j] - 1, score[i * w + j - 1] - 1);
     }
   }
   const pairs: [number, number][] = [];
   let i = n;
   let j = m;
   while (i > 0 && j > 0) {
-    const s = score[i * w + j]!;
-    if (s === score[(i - 1) * w + j - 1]! + (a[i - 1] === b[j - 1] ? 1 : -1)) pairs.push([--i, --j]);
-    else if (s === score[(i - 1) * w + j]! - 1) i--;
+    const s = score[i * w + j];
+    if (s === score[(i - 1) * w + j - 1] + (a[i - 1] === b[j - 1] ? 1 : -1)) pairs.push([--i, --j]);
+    else if (s === score[(i - 1) * w + j] - 1) i--;
     else j--;
   }
   return pairs.reverse();
@@ -132,7 +132,7 @@ function pairByAlignment(moving: Structure, fixed: Structure): ResiduePairing {
     if (best.same < 3) continue;
     taken.add(best.f.id);
     out.chains.push({ moving: mc.id, fixed: best.f.id, method: 'alignment', pairs: best.pairs.length, same: best.same });
-    for (const [i, j] of best.pairs) out.pairs.push({ moving: ref(mc.id, mc.residues[i]!), fixed: ref(best.f.id, best.f.residues[j]!) });
+    for (const [i, j] of best.pairs) out.pairs.push({ moving: ref(mc.id, mc.residues[i]), fixed: ref(best.f.id, best.f.residues[j]) });
   }
   return out;
 }

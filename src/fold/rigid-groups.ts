@@ -20,7 +20,7 @@ function frameFromAxes(ex: Vec3, ey: Vec3, translation: Vec3): Rigid {
 
 /** Ideal positions of one residue type's atoms, by name. */
 function positionsByName(resname: string): Map<string, Vec3> {
-  return new Map(RIGID_GROUP_ATOMS[resname]!.map(([name, , x, y, z]) => [name, [x, y, z] as Vec3]));
+  return new Map(RIGID_GROUP_ATOMS[resname].map(([name, , x, y, z]) => [name, [x, y, z] as Vec3]));
 }
 
 /**
@@ -39,14 +39,14 @@ export const DEFAULT_FRAMES: Float64Array = (() => {
     frames[2] = frameFromAxes(sub(N, CA), [1, 0, 0], N);
     // psi group: rotation axis CA→C, origin C; y away from N.
     frames[3] = frameFromAxes(sub(C, CA), sub(CA, N), C);
-    const chis = CHI_ANGLE_ATOMS[resname]!;
+    const chis = CHI_ANGLE_ATOMS[resname];
     if (chis.length > 0) {
-      const [a0, a1, a2] = chis[0]!.map((n) => p.get(n)!) as [Vec3, Vec3, Vec3];
+      const [a0, a1, a2] = chis[0].map((n) => p.get(n)!) as [Vec3, Vec3, Vec3];
       frames[4] = frameFromAxes(sub(a2, a1), sub(a0, a1), a2);
     }
     // chi2..4: each axis starts at the previous group's origin and ends at its axis-end atom.
     for (let k = 1; k < chis.length; k++) {
-      const end = p.get(chis[k]![2])!;
+      const end = p.get(chis[k][2])!;
       frames[4 + k] = frameFromAxes(end, [-1, 0, 0], end);
     }
     frames.forEach((f, g) => out.set(f, (r * NUM_GROUPS + g) * 12));
@@ -62,8 +62,8 @@ export const ATOM14_POSITION: Float64Array = new Float64Array(NUM_RESTYPES * ATO
 export const ATOM14_MASK: Uint8Array = new Uint8Array(NUM_RESTYPES * ATOMS_PER_RESIDUE);
 
 RESNAMES.forEach((resname, r) => {
-  const names = ATOM14_NAMES[resname]!;
-  for (const [name, group, x, y, z] of RIGID_GROUP_ATOMS[resname]!) {
+  const names = ATOM14_NAMES[resname];
+  for (const [name, group, x, y, z] of RIGID_GROUP_ATOMS[resname]) {
     const slot = names.indexOf(name);
     if (slot < 0) throw new Error(`residue tables: ${resname} atom ${name} has no atom14 slot`);
     const i = r * ATOMS_PER_RESIDUE + slot;
@@ -74,4 +74,4 @@ RESNAMES.forEach((resname, r) => {
 });
 
 /** Number of chi angles per residue type [20]. */
-export const CHI_COUNT: Int32Array = Int32Array.from(RESNAMES, (r) => CHI_ANGLE_ATOMS[r]!.length);
+export const CHI_COUNT: Int32Array = Int32Array.from(RESNAMES, (r) => CHI_ANGLE_ATOMS[r].length);

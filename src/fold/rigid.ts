@@ -19,7 +19,7 @@ export function identityRigid(): Rigid {
 export function rigidFrom(rotation: ArrayLike<number>, translation: ArrayLike<number>): Rigid {
   const r = rotation;
   const t = translation;
-  return Float64Array.of(r[0]!, r[1]!, r[2]!, t[0]!, r[3]!, r[4]!, r[5]!, t[1]!, r[6]!, r[7]!, r[8]!, t[2]!);
+  return Float64Array.of(r[0], r[1], r[2], t[0], r[3], r[4], r[5], t[1], r[6], r[7], r[8], t[2]);
 }
 
 /** Composition a ∘ b (apply b first): R = Ra·Rb, t = Ra·tb + ta. */
@@ -27,8 +27,8 @@ export function composeRigid(a: ArrayLike<number>, b: ArrayLike<number>, out: Ri
   const o = new Float64Array(12);
   for (let i = 0; i < 3; i++) {
     for (let j = 0; j < 4; j++) {
-      let s = a[i * 4 + 0]! * b[0 * 4 + j]! + a[i * 4 + 1]! * b[1 * 4 + j]! + a[i * 4 + 2]! * b[2 * 4 + j]!;
-      if (j === 3) s += a[i * 4 + 3]!;
+      let s = a[i * 4 + 0] * b[0 * 4 + j] + a[i * 4 + 1] * b[1 * 4 + j] + a[i * 4 + 2] * b[2 * 4 + j];
+      if (j === 3) s += a[i * 4 + 3];
       o[i * 4 + j] = s;
     }
   }
@@ -38,14 +38,14 @@ export function composeRigid(a: ArrayLike<number>, b: ArrayLike<number>, out: Ri
 
 /** T·x. */
 export function applyRigid(t: ArrayLike<number>, x: number, y: number, z: number): Vec3 {
-  return [t[0]! * x + t[1]! * y + t[2]! * z + t[3]!, t[4]! * x + t[5]! * y + t[6]! * z + t[7]!, t[8]! * x + t[9]! * y + t[10]! * z + t[11]!];
+  return [t[0] * x + t[1] * y + t[2] * z + t[3], t[4] * x + t[5] * y + t[6] * z + t[7], t[8] * x + t[9] * y + t[10] * z + t[11]];
 }
 
 /** T⁻¹ = (Rᵀ, −Rᵀt). */
 export function invertRigid(t: ArrayLike<number>): Rigid {
   const o = new Float64Array(12);
   for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) o[i * 4 + j] = t[j * 4 + i]!;
-  for (let i = 0; i < 3; i++) o[i * 4 + 3] = -(o[i * 4]! * t[3]! + o[i * 4 + 1]! * t[7]! + o[i * 4 + 2]! * t[11]!);
+  for (let i = 0; i < 3; i++) o[i * 4 + 3] = -(o[i * 4] * t[3] + o[i * 4 + 1] * t[7] + o[i * 4 + 2] * t[11]);
   return o;
 }
 
@@ -71,7 +71,7 @@ export function rigidFromThreePoints(onX: ArrayLike<number>, origin: ArrayLike<n
   const e2 = normalize(sub(v2, scale(e1, dot(e1, v2))));
   const e3 = cross(e1, e2);
   // Columns of R are the axes.
-  return Float64Array.of(e1[0], e2[0], e3[0], origin[0]!, e1[1], e2[1], e3[1], origin[1]!, e1[2], e2[2], e3[2], origin[2]!);
+  return Float64Array.of(e1[0], e2[0], e3[0], origin[0], e1[1], e2[1], e3[1], origin[1], e1[2], e2[2], e3[2], origin[2]);
 }
 
 /** Largest |RᵀR − I| entry and det R of a transform: 0 and 1 for a proper rotation. */
@@ -80,36 +80,36 @@ export function rotationError(t: ArrayLike<number>): { orthogonality: number; de
   for (let i = 0; i < 3; i++) {
     for (let j = 0; j < 3; j++) {
       let s = 0;
-      for (let k = 0; k < 3; k++) s += t[k * 4 + i]! * t[k * 4 + j]!;
+      for (let k = 0; k < 3; k++) s += t[k * 4 + i] * t[k * 4 + j];
       worst = Math.max(worst, Math.abs(s - (i === j ? 1 : 0)));
     }
   }
-  const det = t[0]! * (t[5]! * t[10]! - t[6]! * t[9]!) - t[1]! * (t[4]! * t[10]! - t[6]! * t[8]!) + t[2]! * (t[4]! * t[9]! - t[5]! * t[8]!);
+  const det = t[0] * (t[5] * t[10] - t[6] * t[9]) - t[1] * (t[4] * t[10] - t[6] * t[8]) + t[2] * (t[4] * t[9] - t[5] * t[8]);
   return { orthogonality: worst, determinant: det };
 }
 
 export function sub(a: ArrayLike<number>, b: ArrayLike<number>): Vec3 {
-  return [a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!];
+  return [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
 }
 
 export function add(a: ArrayLike<number>, b: ArrayLike<number>): Vec3 {
-  return [a[0]! + b[0]!, a[1]! + b[1]!, a[2]! + b[2]!];
+  return [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
 }
 
 export function scale(a: ArrayLike<number>, s: number): Vec3 {
-  return [a[0]! * s, a[1]! * s, a[2]! * s];
+  return [a[0] * s, a[1] * s, a[2] * s];
 }
 
 export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  return a[0]! * b[0]! + a[1]! * b[1]! + a[2]! * b[2]!;
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 }
 
 export function cross(a: ArrayLike<number>, b: ArrayLike<number>): Vec3 {
-  return [a[1]! * b[2]! - a[2]! * b[1]!, a[2]! * b[0]! - a[0]! * b[2]!, a[0]! * b[1]! - a[1]! * b[0]!];
+  return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
 }
 
 export function norm(a: ArrayLike<number>): number {
-  return Math.hypot(a[0]!, a[1]!, a[2]!);
+  return Math.hypot(a[0], a[1], a[2]);
 }
 
 export function normalize(a: ArrayLike<number>): Vec3 {
@@ -119,7 +119,7 @@ export function normalize(a: ArrayLike<number>): Vec3 {
 }
 
 export function distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  return Math.hypot(a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!);
+  return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 }
 
 /** Bond angle a–b–c in degrees. */

@@ -402,7 +402,7 @@ const SIDE_CHAIN: Record<string, { bonds: BondRow[]; angles: AngleRow[] }> = {
 
 function bondsOf(resname: string): IdealBond[] {
   const backbone = resname === 'GLY' ? GLY_BONDS : resname === 'PRO' ? PRO_BONDS : BACKBONE_BONDS;
-  return [...backbone, ...SIDE_CHAIN[resname]!.bonds].map(([key, length, sd]) => {
+  return [...backbone, ...SIDE_CHAIN[resname].bonds].map(([key, length, sd]) => {
     const [a, b] = key.split('-') as [string, string];
     return { a, b, length, sd };
   });
@@ -410,7 +410,7 @@ function bondsOf(resname: string): IdealBond[] {
 
 function anglesOf(resname: string): IdealAngle[] {
   const backbone = resname === 'GLY' ? GLY_ANGLES : resname === 'PRO' ? PRO_ANGLES : BACKBONE_ANGLES;
-  return [...backbone, ...SIDE_CHAIN[resname]!.angles].map(([key, degrees, sd]) => {
+  return [...backbone, ...SIDE_CHAIN[resname].angles].map(([key, degrees, sd]) => {
     const [a, b, c] = key.split('-') as [string, string, string];
     return { a, b, c, degrees, sd };
   });

@@ -20,10 +20,10 @@ function centroid(p: ArrayLike<number>, n: number, w: ArrayLike<number> | undefi
     sz = 0,
     sw = 0;
   for (let i = 0; i < n; i++) {
-    const wi = w ? w[i]! : 1;
-    sx += wi * p[i * 3]!;
-    sy += wi * p[i * 3 + 1]!;
-    sz += wi * p[i * 3 + 2]!;
+    const wi = w ? w[i] : 1;
+    sx += wi * p[i * 3];
+    sy += wi * p[i * 3 + 1];
+    sz += wi * p[i * 3 + 2];
     sw += wi;
   }
   return [sx / sw, sy / sw, sz / sw, sw];
@@ -52,10 +52,10 @@ export function kabsch(mobile: ArrayLike<number>, target: ArrayLike<number>, wei
   // H = Σ w (x − x̄)(y − ȳ)ᵀ
   const h = [0, 0, 0, 0, 0, 0, 0, 0, 0];
   for (let i = 0; i < n; i++) {
-    const wi = weights ? weights[i]! : 1;
-    const a = [mobile[i * 3]! - mx, mobile[i * 3 + 1]! - my, mobile[i * 3 + 2]! - mz];
-    const b = [target[i * 3]! - tx, target[i * 3 + 1]! - ty, target[i * 3 + 2]! - tz];
-    for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) h[r * 3 + c]! += wi * a[r]! * b[c]!;
+    const wi = weights ? weights[i] : 1;
+    const a = [mobile[i * 3] - mx, mobile[i * 3 + 1] - my, mobile[i * 3 + 2] - mz];
+    const b = [target[i * 3] - tx, target[i * 3 + 1] - ty, target[i * 3 + 2] - tz];
+    for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) h[r * 3 + c] += wi * a[r] * b[c];
   }
   const svd = new SingularValueDecomposition(new Matrix([h.slice(0, 3), h.slice(3, 6), h.slice(6, 9)]), { autoTranspose: false });
   const U = svd.leftSingularVectors;
@@ -69,15 +69,15 @@ export function kabsch(mobile: ArrayLike<number>, target: ArrayLike<number>, wei
     }
   }
   const translation = Float64Array.of(
-    tx - (rotation[0]! * mx + rotation[1]! * my + rotation[2]! * mz),
-    ty - (rotation[3]! * mx + rotation[4]! * my + rotation[5]! * mz),
-    tz - (rotation[6]! * mx + rotation[7]! * my + rotation[8]! * mz),
+    tx - (rotation[0] * mx + rotation[1] * my + rotation[2] * mz),
+    ty - (rotation[3] * mx + rotation[4] * my + rotation[5] * mz),
+    tz - (rotation[6] * mx + rotation[7] * my + rotation[8] * mz),
   );
   let sq = 0;
   for (let i = 0; i < n; i++) {
-    const wi = weights ? weights[i]! : 1;
-    const p = transformPoint({ rotation, translation }, mobile[i * 3]!, mobile[i * 3 + 1]!, mobile[i * 3 + 2]!);
-    sq += wi * ((p[0] - target[i * 3]!) ** 2 + (p[1] - target[i * 3 + 1]!) ** 2 + (p[2] - target[i * 3 + 2]!) ** 2);
+    const wi = weights ? weights[i] : 1;
+    const p = transformPoint({ rotation, translation }, mobile[i * 3], mobile[i * 3 + 1], mobile[i * 3 + 2]);
+    sq += wi * ((p[0] - target[i * 3]) ** 2 + (p[1] - target[i * 3 + 1]) ** 2 + (p[2] - target[i * 3 + 2]) ** 2);
   }
   return { rotation, translation, rmsd: Math.sqrt(sq / sw) };
 }
@@ -86,13 +86,13 @@ export function kabsch(mobile: ArrayLike<number>, target: ArrayLike<number>, wei
 export function transformPoint(m: Pick<Superposition, 'rotation' | 'translation'>, x: number, y: number, z: number): [number, number, number] {
   const R = m.rotation;
   const t = m.translation;
-  return [R[0]! * x + R[1]! * y + R[2]! * z + t[0]!, R[3]! * x + R[4]! * y + R[5]! * z + t[1]!, R[6]! * x + R[7]! * y + R[8]! * z + t[2]!];
+  return [R[0] * x + R[1] * y + R[2] * z + t[0], R[3] * x + R[4] * y + R[5] * z + t[1], R[6] * x + R[7] * y + R[8] * z + t[2]];
 }
 
 /** A copy of the flat point array `points` moved by `m`. */
 export function transformPoints(m: Pick<Superposition, 'rotation' | 'translation'>, points: ArrayLike<number>): Float64Array {
   const out = new Float64Array(points.length);
-  for (let i = 0; i < points.length; i += 3) out.set(transformPoint(m, points[i]!, points[i + 1]!, points[i + 2]!), i);
+  for (let i = 0; i < points.length; i += 3) out.set(transformPoint(m, points[i], points[i + 1], points[i + 2]), i);
   return out;
 }
 
@@ -100,6 +100,6 @@ export function transformPoints(m: Pick<Superposition, 'rotation' | 'translation
 export function rmsd(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length || a.length === 0) throw new RangeError(`rmsd: ${a.length / 3} points against ${b.length / 3}`);
   let sq = 0;
-  for (let i = 0; i < a.length; i++) sq += (a[i]! - b[i]!) ** 2;
+  for (let i = 0; i < a.length; i++) sq += (a[i] - b[i]) ** 2;
   return Math.sqrt(sq / (a.length / 3));
 }

@@ -28,8 +28,8 @@ export function atom14ToChains(atoms: Atom14, layout: readonly ChainLayout[], er
     if (c.start < 0 || c.start + c.numbering.length > n) throw new RangeError(`chain ${c.id}: residues ${c.start}..${c.start + c.numbering.length - 1} are outside the ${n} residues`);
     const residues: StructureResidue[] = c.numbering.map((id, k) => {
       const i = c.start + k;
-      const name = RESNAMES[atoms.aatype[i]!]!;
-      const names = ATOM14_NAMES[name]!;
+      const name = RESNAMES[atoms.aatype[i]];
+      const names = ATOM14_NAMES[name];
       const residue: StructureResidue = { name, number: id.number, insertion: id.insertion, hetero: false, atoms: [] };
       names.forEach((atomName, s) => {
         const j = i * ATOMS_PER_RESIDUE + s;
@@ -37,11 +37,11 @@ export function atom14ToChains(atoms: Atom14, layout: readonly ChainLayout[], er
         residue.atoms.push({
           name: atomName,
           element: elementOfAtomName(atomName),
-          x: atoms.positions[j * 3]!,
-          y: atoms.positions[j * 3 + 1]!,
-          z: atoms.positions[j * 3 + 2]!,
+          x: atoms.positions[j * 3],
+          y: atoms.positions[j * 3 + 1],
+          z: atoms.positions[j * 3 + 2],
           occupancy: 1,
-          bFactor: errors ? errors[i]! : 0,
+          bFactor: errors ? errors[i] : 0,
         });
       });
       return residue;
@@ -83,7 +83,7 @@ export function structureToAtom14(structure: Structure, chainIds?: readonly stri
     for (const r of c.residues) {
       const t = resnameIndex(r.name);
       aatype[i] = t;
-      const names = ATOM14_NAMES[RESNAMES[t]!]!;
+      const names = ATOM14_NAMES[RESNAMES[t]];
       for (const a of r.atoms) {
         const s = names.indexOf(a.name);
         if (s < 0) continue;
@@ -105,7 +105,7 @@ export function structureToAtom14(structure: Structure, chainIds?: readonly stri
       }
       const C = (i - 1) * ATOMS_PER_RESIDUE + 2;
       const N = i * ATOMS_PER_RESIDUE;
-      const gap = !mask[C] || !mask[N] || Math.hypot(positions[C * 3]! - positions[N * 3]!, positions[C * 3 + 1]! - positions[N * 3 + 1]!, positions[C * 3 + 2]! - positions[N * 3 + 2]!) > 2.0;
+      const gap = !mask[C] || !mask[N] || Math.hypot(positions[C * 3] - positions[N * 3], positions[C * 3 + 1] - positions[N * 3 + 1], positions[C * 3 + 2] - positions[N * 3 + 2]) > 2.0;
       if (gap) chainStarts.push(i);
     }
   }

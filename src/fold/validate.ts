@@ -30,7 +30,7 @@ export interface BondTerm {
 
 /** Slot of atom `name` in residue type `restype`, or -1. */
 export function slotOf(restype: number, name: string): number {
-  return ATOM14_NAMES[RESNAMES[restype]!]!.indexOf(name);
+  return ATOM14_NAMES[RESNAMES[restype]].indexOf(name);
 }
 
 /** Whether residue i+1 follows residue i in the same chain. */
@@ -44,14 +44,14 @@ export function bondTerms(atoms: Atom14, chainStarts: ChainStarts = [0]): BondTe
   const out: BondTerm[] = [];
   const present = (i: number, slot: number) => slot >= 0 && atoms.mask[i * ATOMS_PER_RESIDUE + slot] === 1;
   for (let i = 0; i < n; i++) {
-    const r = atoms.aatype[i]!;
-    for (const b of IDEAL_BONDS[RESNAMES[r]!]!) {
+    const r = atoms.aatype[i];
+    for (const b of IDEAL_BONDS[RESNAMES[r]]) {
       const sa = slotOf(r, b.a);
       const sb = slotOf(r, b.b);
       if (present(i, sa) && present(i, sb)) out.push({ a: i * ATOMS_PER_RESIDUE + sa, b: i * ATOMS_PER_RESIDUE + sb, ideal: b.length, peptide: false });
     }
     if (bondedToNext(i, n, chainStarts) && present(i, 2) && present(i + 1, 0)) {
-      const beforePro = RESNAMES[atoms.aatype[i + 1]!] === 'PRO' ? 1 : 0;
+      const beforePro = RESNAMES[atoms.aatype[i + 1]] === 'PRO' ? 1 : 0;
       out.push({ a: i * ATOMS_PER_RESIDUE + 2, b: (i + 1) * ATOMS_PER_RESIDUE, ideal: PEPTIDE.cnLength[beforePro], peptide: true });
     }
   }
@@ -60,21 +60,21 @@ export function bondTerms(atoms: Atom14, chainStarts: ChainStarts = [0]): BondTe
 
 /** Signed volume (N − CA)·((C − CA) × (CB − CA)) at a Cα: positive for L amino acids. */
 export function chiralVolume(p: ArrayLike<number>, ca: number, nn: number, c: number, cb: number): number {
-  const ax = p[nn * 3]! - p[ca * 3]!,
-    ay = p[nn * 3 + 1]! - p[ca * 3 + 1]!,
-    az = p[nn * 3 + 2]! - p[ca * 3 + 2]!;
-  const bx = p[c * 3]! - p[ca * 3]!,
-    by = p[c * 3 + 1]! - p[ca * 3 + 1]!,
-    bz = p[c * 3 + 2]! - p[ca * 3 + 2]!;
-  const cx = p[cb * 3]! - p[ca * 3]!,
-    cy = p[cb * 3 + 1]! - p[ca * 3 + 1]!,
-    cz = p[cb * 3 + 2]! - p[ca * 3 + 2]!;
+  const ax = p[nn * 3] - p[ca * 3],
+    ay = p[nn * 3 + 1] - p[ca * 3 + 1],
+    az = p[nn * 3 + 2] - p[ca * 3 + 2];
+  const bx = p[c * 3] - p[ca * 3],
+    by = p[c * 3 + 1] - p[ca * 3 + 1],
+    bz = p[c * 3 + 2] - p[ca * 3 + 2];
+  const cx = p[cb * 3] - p[ca * 3],
+    cy = p[cb * 3 + 1] - p[ca * 3 + 1],
+    cz = p[cb * 3 + 2] - p[ca * 3 + 2];
   return ax * (by * cz - bz * cy) + ay * (bz * cx - bx * cz) + az * (bx * cy - by * cx);
 }
 
 /** Ideal Cα signed volume of each residue type (0 for glycine), from the rigid-group table. */
 export const IDEAL_CHIRAL_VOLUME: Float64Array = Float64Array.from(RESNAMES, (name) => {
-  const pos = new Map(RIGID_GROUP_ATOMS[name]!.map(([a, , x, y, z]) => [a, [x, y, z]]));
+  const pos = new Map(RIGID_GROUP_ATOMS[name].map(([a, , x, y, z]) => [a, [x, y, z]]));
   if (!pos.has('CB')) return 0;
   const flat = [...pos.get('CA')!, ...pos.get('N')!, ...pos.get('C')!, ...pos.get('CB')!];
   return chiralVolume(flat, 0, 1, 2, 3);
@@ -103,12 +103,12 @@ export function neighborPairs(positions: ArrayLike<number>, present: ArrayLike<n
   let [maxX, maxY, maxZ] = [-Infinity, -Infinity, -Infinity];
   for (let a = 0; a < present.length; a++) {
     if (!present[a]) continue;
-    minX = Math.min(minX, positions[a * 3]!);
-    maxX = Math.max(maxX, positions[a * 3]!);
-    minY = Math.min(minY, positions[a * 3 + 1]!);
-    maxY = Math.max(maxY, positions[a * 3 + 1]!);
-    minZ = Math.min(minZ, positions[a * 3 + 2]!);
-    maxZ = Math.max(maxZ, positions[a * 3 + 2]!);
+    minX = Math.min(minX, positions[a * 3]);
+    maxX = Math.max(maxX, positions[a * 3]);
+    minY = Math.min(minY, positions[a * 3 + 1]);
+    maxY = Math.max(maxY, positions[a * 3 + 1]);
+    minZ = Math.min(minZ, positions[a * 3 + 2]);
+    maxZ = Math.max(maxZ, positions[a * 3 + 2]);
   }
   const out: [number, number][] = [];
   if (minX === Infinity) return out;
@@ -120,9 +120,9 @@ export function neighborPairs(positions: ArrayLike<number>, present: ArrayLike<n
   const cellOf = new Int32Array(present.length);
   for (let a = 0; a < present.length; a++) {
     if (!present[a]) continue;
-    const ix = Math.floor((positions[a * 3]! - minX) / cutoff);
-    const iy = Math.floor((positions[a * 3 + 1]! - minY) / cutoff);
-    const iz = Math.floor((positions[a * 3 + 2]! - minZ) / cutoff);
+    const ix = Math.floor((positions[a * 3] - minX) / cutoff);
+    const iy = Math.floor((positions[a * 3 + 1] - minY) / cutoff);
+    const iz = Math.floor((positions[a * 3 + 2] - minZ) / cutoff);
     const c = ix + nx * (iy + ny * iz);
     cellOf[a] = c;
     next[a] = head[c]!;
@@ -131,7 +131,7 @@ export function neighborPairs(positions: ArrayLike<number>, present: ArrayLike<n
   const c2 = cutoff * cutoff;
   for (let a = 0; a < present.length; a++) {
     if (!present[a]) continue;
-    const c = cellOf[a]!;
+    const c = cellOf[a];
     const ix = c % nx,
       iy = Math.floor(c / nx) % ny,
       iz = Math.floor(c / (nx * ny));
@@ -144,11 +144,11 @@ export function neighborPairs(positions: ArrayLike<number>, present: ArrayLike<n
         for (let dx = -1; dx <= 1; dx++) {
           const x = ix + dx;
           if (x < 0 || x >= nx) continue;
-          for (let b = head[x + nx * (y + ny * z)]!; b >= 0; b = next[b]!) {
+          for (let b = head[x + nx * (y + ny * z)]; b >= 0; b = next[b]!) {
             if (b <= a) continue;
-            const ex = positions[a * 3]! - positions[b * 3]!,
-              ey = positions[a * 3 + 1]! - positions[b * 3 + 1]!,
-              ez = positions[a * 3 + 2]! - positions[b * 3 + 2]!;
+            const ex = positions[a * 3] - positions[b * 3],
+              ey = positions[a * 3 + 1] - positions[b * 3 + 1],
+              ez = positions[a * 3 + 2] - positions[b * 3 + 2];
             if (ex * ex + ey * ey + ez * ez < c2) out.push([a, b]);
           }
         }
@@ -162,8 +162,8 @@ export function neighborPairs(positions: ArrayLike<number>, present: ArrayLike<n
 export function slotElements(atoms: Atom14): string[] {
   const out: string[] = [];
   for (let i = 0; i < atoms.aatype.length; i++) {
-    const names = ATOM14_NAMES[RESNAMES[atoms.aatype[i]!]!]!;
-    for (let s = 0; s < ATOMS_PER_RESIDUE; s++) out.push(names[s] ? elementOfAtomName(names[s]!) : '');
+    const names = ATOM14_NAMES[RESNAMES[atoms.aatype[i]]];
+    for (let s = 0; s < ATOMS_PER_RESIDUE; s++) out.push(names[s] ? elementOfAtomName(names[s]) : '');
   }
   return out;
 }
@@ -195,7 +195,7 @@ export function chainIndex(n: number, chainStarts: ChainStarts): Int32Array {
 export function slotNames(atoms: Atom14): string[] {
   const out: string[] = [];
   for (let i = 0; i < atoms.aatype.length; i++) {
-    const names = ATOM14_NAMES[RESNAMES[atoms.aatype[i]!]!]!;
+    const names = ATOM14_NAMES[RESNAMES[atoms.aatype[i]]];
     for (let s = 0; s < ATOMS_PER_RESIDUE; s++) out.push(names[s] ?? '');
   }
   return out;
@@ -209,9 +209,9 @@ export function findClashes(atoms: Atom14, chainStarts: ChainStarts = [0]): Clas
   const out: Clash[] = [];
   for (const [a, b] of neighborPairs(atoms.positions, atoms.mask, CLASH_DISTANCE)) {
     if (!clashCandidate(a, b, chainOf, names, elements)) continue;
-    const threshold = isPolarPair(elements[a]!, elements[b]!) ? CLASH_DISTANCE_POLAR : CLASH_DISTANCE;
+    const threshold = isPolarPair(elements[a], elements[b]) ? CLASH_DISTANCE_POLAR : CLASH_DISTANCE;
     const p = atoms.positions;
-    const d = Math.hypot(p[a * 3]! - p[b * 3]!, p[a * 3 + 1]! - p[b * 3 + 1]!, p[a * 3 + 2]! - p[b * 3 + 2]!);
+    const d = Math.hypot(p[a * 3] - p[b * 3], p[a * 3 + 1] - p[b * 3 + 1], p[a * 3 + 2] - p[b * 3 + 2]);
     if (d < threshold) out.push({ a, b, distance: d, threshold });
   }
   return out;
@@ -235,7 +235,7 @@ export interface GeometryReport {
 }
 
 function dist(p: ArrayLike<number>, a: number, b: number): number {
-  return Math.hypot(p[a * 3]! - p[b * 3]!, p[a * 3 + 1]! - p[b * 3 + 1]!, p[a * 3 + 2]! - p[b * 3 + 2]!);
+  return Math.hypot(p[a * 3] - p[b * 3], p[a * 3 + 1] - p[b * 3 + 1], p[a * 3 + 2] - p[b * 3 + 2]);
 }
 
 /** Checks bonds, clashes and chirality of a model (see the module comment). */
@@ -257,7 +257,7 @@ export function checkGeometry(atoms: Atom14, chainStarts: ChainStarts = [0]): Ge
   }
   const dAminoAcids: number[] = [];
   for (let i = 0; i < atoms.aatype.length; i++) {
-    const r = atoms.aatype[i]!;
+    const r = atoms.aatype[i];
     const cb = slotOf(r, 'CB');
     const base = i * ATOMS_PER_RESIDUE;
     if (cb < 0 || ![0, 1, 2, cb].every((s) => atoms.mask[base + s])) continue;

@@ -122,19 +122,19 @@ function tokenize(text: string, source: string): Token[] {
   const tokens: Token[] = [];
   const lines = text.split(/\r?\n/);
   for (let ln = 0; ln < lines.length; ln++) {
-    const line = lines[ln]!;
+    const line = lines[ln];
     if (line.startsWith(';')) {
       // A text field runs to the next line that starts with ';'.
       const parts = [line.slice(1)];
       const start = ln;
-      for (ln++; ln < lines.length && !lines[ln]!.startsWith(';'); ln++) parts.push(lines[ln]!);
+      for (ln++; ln < lines.length && !lines[ln].startsWith(';'); ln++) parts.push(lines[ln]);
       if (ln >= lines.length) throw new SyntaxError(`${source} line ${start + 1}: text field opened with ';' is never closed`);
       tokens.push({ text: parts.join('\n').trim(), quoted: true, line: start + 1 });
       continue;
     }
     let i = 0;
     while (i < line.length) {
-      const c = line[i]!;
+      const c = line[i];
       if (c === ' ' || c === '\t') {
         i++;
         continue;
@@ -143,7 +143,7 @@ function tokenize(text: string, source: string): Token[] {
       if (c === "'" || c === '"') {
         // A quote closes only when followed by whitespace or the end of the line.
         let j = i + 1;
-        while (j < line.length && !(line[j] === c && (j + 1 === line.length || /\s/.test(line[j + 1]!)))) j++;
+        while (j < line.length && !(line[j] === c && (j + 1 === line.length || /\s/.test(line[j + 1])))) j++;
         if (j >= line.length) throw new SyntaxError(`${source} line ${ln + 1}: unterminated quoted value`);
         tokens.push({ text: line.slice(i + 1, j), quoted: true, line: ln + 1 });
         i = j + 1;
@@ -174,7 +174,7 @@ export function parseCif(text: string, source = 'mmCIF'): Map<string, CifTable> 
   let i = 0;
   let blocks = 0;
   while (i < tokens.length) {
-    const t = tokens[i]!;
+    const t = tokens[i];
     const lower = t.quoted ? '' : t.text.toLowerCase();
     if (lower.startsWith('data_')) {
       if (++blocks > 1) break;
@@ -182,13 +182,13 @@ export function parseCif(text: string, source = 'mmCIF'): Map<string, CifTable> 
     } else if (lower === 'loop_') {
       i++;
       const tags: string[] = [];
-      while (i < tokens.length && !tokens[i]!.quoted && tokens[i]!.text.startsWith('_')) tags.push(tokens[i++]!.text);
+      while (i < tokens.length && !tokens[i].quoted && tokens[i].text.startsWith('_')) tags.push(tokens[i++].text);
       if (tags.length === 0) throw new SyntaxError(`${source} line ${t.line}: loop_ without tags`);
-      const [category] = split(tags[0]!, t.line);
+      const [category] = split(tags[0], t.line);
       const table: CifTable = { columns: tags.map((x) => split(x, t.line)[1]), rows: [] };
       const values: (string | null)[] = [];
       while (i < tokens.length) {
-        const u = tokens[i]!;
+        const u = tokens[i];
         if (!u.quoted && (u.text.startsWith('_') || /^(loop_|data_|save_)/i.test(u.text))) break;
         values.push(value(u));
         i++;
@@ -203,7 +203,7 @@ export function parseCif(text: string, source = 'mmCIF'): Map<string, CifTable> 
       let table = tables.get(category);
       if (!table) tables.set(category, (table = { columns: [], rows: [[]] }));
       table.columns.push(item);
-      table.rows[0]!.push(value(v));
+      table.rows[0].push(value(v));
       i += 2;
     } else {
       i++;

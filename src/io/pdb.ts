@@ -89,9 +89,9 @@ export async function writePdb(path: string, structure: Structure, options: { me
 function inferElement(field: string, hetero: boolean): string {
   const raw = field.padEnd(4);
   // A leading space or digit (old hydrogen names like 1HD1) means a one-letter element in column 14.
-  if (raw[0] === ' ' || /\d/.test(raw[0]!)) return raw[1]!.trim().toUpperCase();
+  if (raw[0] === ' ' || /\d/.test(raw[0])) return raw[1].trim().toUpperCase();
   // Four-character names on protein atoms are hydrogens (HD11) or one-letter elements.
-  if (!hetero) return raw[0]!.toUpperCase();
+  if (!hetero) return raw[0].toUpperCase();
   return raw.slice(0, 2).trim().toUpperCase();
 }
 
@@ -104,7 +104,7 @@ export function parsePdb(text: string, source = 'PDB'): Structure {
   let modelsSeen = 0;
   const lines = text.split(/\r?\n/);
   for (let ln = 0; ln < lines.length; ln++) {
-    const line = lines[ln]!;
+    const line = lines[ln];
     const rec = line.slice(0, 6);
     if (rec === 'MODEL ') {
       if (++modelsSeen > 1) break;
@@ -121,7 +121,7 @@ export function parsePdb(text: string, source = 'PDB'): Structure {
       if (/RES C SSSEQI/.test(body)) missingTable = true;
       else if (missingTable) {
         const m = /^\s*(?:\d+\s+)?([A-Z0-9]{1,3})\s+(\S)\s+(-?\d+)([A-Z]?)\s*$/.exec(body);
-        if (m) missing.push({ name: m[1]!, chain: m[2]!, number: Number(m[3]), insertion: m[4] ?? '' });
+        if (m) missing.push({ name: m[1], chain: m[2], number: Number(m[3]), insertion: m[4] ?? '' });
       }
       continue;
     }

@@ -553,9 +553,9 @@ function buildDict(d: PickleDict, state: PickleValue, fail: (msg: string) => nev
   const apply = (s: PickleValue): void => {
     if (s === null) return;
     if (!(s instanceof PickleDict)) fail(`BUILD state is a ${describe(s)}, not a dict`);
-    for (const [k, v] of s as PickleDict) {
+    for (const [k, v] of s) {
       if (typeof k !== 'string') fail('BUILD state has a non-string attribute name');
-      d.attributes.set(k as string, v);
+      d.attributes.set(k, v);
     }
   };
   if (Array.isArray(state) && Object.isFrozen(state) && state.length === 2) {

@@ -122,8 +122,8 @@ export function atomCount(structure: Structure): number {
 export function chainBreaks(chain: StructureChain, maxPeptide = 2.0): number[] {
   const out: number[] = [];
   for (let i = 0; i + 1 < chain.residues.length; i++) {
-    const c = chain.residues[i]!.atoms.find((a) => a.name === 'C');
-    const n = chain.residues[i + 1]!.atoms.find((a) => a.name === 'N');
+    const c = chain.residues[i].atoms.find((a) => a.name === 'C');
+    const n = chain.residues[i + 1].atoms.find((a) => a.name === 'N');
     if (!c || !n || Math.hypot(c.x - n.x, c.y - n.y, c.z - n.z) > maxPeptide) out.push(i);
   }
   return out;

@@ -73,7 +73,7 @@ const asInt = (v: PickleValue, what: string): number => {
   return v;
 };
 const asIntTuple = (v: PickleValue, what: string): number[] => {
-  if (!Array.isArray(v)) throw new Error(`${what} is a ${describe(v as PickleValue)}, not a tuple`);
+  if (!Array.isArray(v)) throw new Error(`${what} is a ${describe(v)}, not a tuple`);
   return (v as readonly PickleValue[]).map((x, i) => asInt(x, `${what}[${i}]`));
 };
 
@@ -190,7 +190,7 @@ function openCheckpoint(src: ByteSource): OpenedCheckpoint {
   const storages = new Map<string, StorageRef>();
   const persistentLoad = (pid: PickleValue): PickleValue => {
     if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') {
-      throw new Error(`${name}: unsupported persistent id ${describe(pid as PickleValue)}${Array.isArray(pid) ? ` starting with ${String(pid[0])}` : ''}`);
+      throw new Error(`${name}: unsupported persistent id ${describe(pid)}${Array.isArray(pid) ? ` starting with ${String(pid[0])}` : ''}`);
     }
     const [, cls, key, , count] = pid as readonly PickleValue[];
     if (!(cls instanceof PickleGlobal) || cls.module !== 'torch' || !Object.prototype.hasOwnProperty.call(STORAGE_DTYPES, cls.name)) {
@@ -324,7 +324,7 @@ class Materializer {
     checkDepth(depth, this.zip.source.name);
     if (++this.visits > WALK_LIMIT) throw new Error(`${this.zip.source.name}: checkpoint object is too large to walk`);
     if (v instanceof TensorRef || v instanceof StorageRef) return this.tensor(v);
-    if (v === null || typeof v !== 'object' || v instanceof Uint8Array || v instanceof PickleGlobal) return v as CheckpointValue;
+    if (v === null || typeof v !== 'object' || v instanceof Uint8Array || v instanceof PickleGlobal) return v;
     if (v instanceof PickleCustom) throw new Error(`${this.zip.source.name}: unexpected ${describe(v)} in checkpoint`);
     if (this.path.has(v)) throw new Error(`${this.zip.source.name}: checkpoint object contains a cycle`);
     this.path.add(v);
@@ -482,7 +482,7 @@ export function readTorchStateDict(input: string | Uint8Array, options: ReadTorc
         } else {
           const hint =
             options.key === undefined && d === sd
-              ? ` This looks like a training checkpoint; its top-level keys are ${summary(sd as PickleDict)}. Pass the key of the state dict (e.g. { key: 'model' }), or use readTorchCheckpoint.`
+              ? ` This looks like a training checkpoint; its top-level keys are ${summary(sd)}. Pass the key of the state dict (e.g. { key: 'model' }), or use readTorchCheckpoint.`
               : ' Use readTorchCheckpoint to read checkpoints that mix tensors and other values.';
           throw new Error(`${where}: entry '${name}' is a ${describe(v)}, not a tensor.${hint}`);
         }

@@ -73,7 +73,7 @@ export async function generateTokens(lm: CausalLM, prompts: readonly (readonly n
     text: '',
     emitted: 0,
     done: maxTokens === 0 || p.length > lm.info.maxPositions,
-    reason: 'length' as FinishReason,
+    reason: 'length' as FinishReason, // eslint-disable-line @typescript-eslint/no-unnecessary-type-assertion -- widens the literal for later assignment
     sampler: new Sampler({ ...options, seed: (options.seed ?? 1) + b }),
     logprobs: [] as TokenLogprob[],
   }));

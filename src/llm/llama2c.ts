@@ -53,14 +53,14 @@ export function readLlama2cCheckpoint(path: string): Llama2cCheckpoint {
   if (!looksLikeLlama2c(buf)) throw new Error(`${path}: not a llama2.c checkpoint (its first 28 bytes are not a plausible header)`);
   const h = Array.from({ length: 7 }, (_, i) => buf.readInt32LE(i * 4));
   const header: Llama2cHeader = {
-    dim: h[0]!,
-    hiddenDim: h[1]!,
-    layers: h[2]!,
-    heads: h[3]!,
-    kvHeads: h[4]!,
-    vocab: Math.abs(h[5]!),
-    seqLen: h[6]!,
-    shared: h[5]! > 0,
+    dim: h[0],
+    hiddenDim: h[1],
+    layers: h[2],
+    heads: h[3],
+    kvHeads: h[4],
+    vocab: Math.abs(h[5]),
+    seqLen: h[6],
+    shared: h[5] > 0,
   };
   const { dim, hiddenDim: ffn, layers: L, heads, kvHeads, vocab, seqLen } = header;
   const headSize = dim / heads;

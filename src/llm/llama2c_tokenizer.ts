@@ -88,7 +88,7 @@ export class Llama2cTokenizer implements TextTokenizer {
     // One token per code point (at most 4 bytes gathered, as run.c does), else byte fallback.
     for (let i = 0; i < bytes.length;) {
       let j = i + 1;
-      while (j < bytes.length && (bytes[j]! & 0xc0) === 0x80 && j - i < 4) j++;
+      while (j < bytes.length && (bytes[j] & 0xc0) === 0x80 && j - i < 4) j++;
       const cp = bytes.subarray(i, j);
       const id = this.ids.get(byteKey(cp));
       if (id !== undefined) tokens.push(id);
@@ -118,13 +118,13 @@ export class Llama2cTokenizer implements TextTokenizer {
       let i = heap.length - 1;
       while (i > 0) {
         const p = (i - 1) >> 1;
-        if (!better(heap[i]!, heap[p]!)) break;
-        [heap[i], heap[p]] = [heap[p]!, heap[i]!];
+        if (!better(heap[i], heap[p])) break;
+        [heap[i], heap[p]] = [heap[p], heap[i]];
         i = p;
       }
     };
     const pop = (): Cand => {
-      const top = heap[0]!;
+      const top = heap[0];
       const last = heap.pop()!;
       if (heap.length > 0) {
         heap[0] = last;
@@ -133,37 +133,37 @@ export class Llama2cTokenizer implements TextTokenizer {
           const l = 2 * i + 1;
           const r = l + 1;
           let m = i;
-          if (l < heap.length && better(heap[l]!, heap[m]!)) m = l;
-          if (r < heap.length && better(heap[r]!, heap[m]!)) m = r;
+          if (l < heap.length && better(heap[l], heap[m])) m = l;
+          if (r < heap.length && better(heap[r], heap[m])) m = r;
           if (m === i) break;
-          [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+          [heap[i], heap[m]] = [heap[m], heap[i]];
           i = m;
         }
       }
       return top;
     };
     const consider = (i: number) => {
-      const j = next[i]!;
+      const j = next[i];
       if (i < 0 || j < 0) return;
-      const m = this.ids.get(this.keys[id[i]!]! + this.keys[id[j]!]!);
+      const m = this.ids.get(this.keys[id[i]] + this.keys[id[j]]);
       if (m === undefined) return;
-      const s = this.scores[m]!;
-      if (s > -1e10) push([s, i, m, id[i]!, id[j]!]);
+      const s = this.scores[m];
+      if (s > -1e10) push([s, i, m, id[i], id[j]]);
     };
     for (let i = 0; i < n - 1; i++) consider(i);
     while (heap.length > 0) {
       const [, i, m, li, ri] = pop();
-      const j = next[i]!;
+      const j = next[i];
       if (!alive[i] || j < 0 || id[i] !== li || id[j] !== ri) continue; // stale
       id[i] = m;
       alive[j] = 0;
       next[i] = next[j]!;
-      if (next[j]! >= 0) prev[next[j]!] = i;
-      consider(prev[i]!);
+      if (next[j] >= 0) prev[next[j]] = i;
+      consider(prev[i]);
       consider(i);
     }
     const out: number[] = [];
-    for (let i = 0; i >= 0; i = next[i]!) out.push(id[i]!);
+    for (let i = 0; i >= 0; i = next[i]!) out.push(id[i]);
     return out;
   }
 
@@ -175,7 +175,7 @@ export class Llama2cTokenizer implements TextTokenizer {
     let p = this.piece(token);
     if (prev === BOS && p[0] === 0x20) p = p.subarray(1);
     const m = /^<0x([0-9A-Fa-f]{1,2})>/.exec(byteKey(p));
-    if (m) return Uint8Array.of(parseInt(m[1]!, 16));
+    if (m) return Uint8Array.of(parseInt(m[1], 16));
     return p;
   }
 

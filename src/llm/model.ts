@@ -130,32 +130,32 @@ export class CausalLM {
   async forward(state: DecoderState, tokens: readonly (readonly number[])[], valid?: readonly (readonly number[])[], keep = 0): Promise<Logits> {
     const B = state.batch;
     if (tokens.length !== B) throw new Error(`forward(): ${tokens.length} rows of tokens for a state of batch ${B}`);
-    const S = tokens[0]!.length;
+    const S = tokens[0].length;
     if (S === 0 || tokens.some((r) => r.length !== S)) throw new Error('forward(): rows must be non-empty and of equal length (left-pad them)');
     const ids = new BigInt64Array(B * S);
     const pos = new BigInt64Array(B * S);
     const next = [...state.positions];
     for (let b = 0; b < B; b++) {
       for (let s = 0; s < S; s++) {
-        const t = tokens[b]![s]!;
+        const t = tokens[b][s];
         if (!Number.isInteger(t) || t < 0 || t >= this.vocab) throw new Error(`token id ${t} (row ${b}, step ${s}) is outside the vocabulary 0…${this.vocab - 1}`);
-        const v = valid ? valid[b]![s]! : 1;
+        const v = valid ? valid[b][s] : 1;
         ids[b * S + s] = BigInt(t);
-        pos[b * S + s] = BigInt(v ? next[b]! : 0);
-        if (v) next[b] = next[b]! + 1;
+        pos[b * S + s] = BigInt(v ? next[b] : 0);
+        if (v) next[b] = next[b] + 1;
       }
-      if (next[b]! > this.info.maxPositions) {
+      if (next[b] > this.info.maxPositions) {
         throw new Error(`row ${b}: ${next[b]} tokens exceed the model's context of ${this.info.maxPositions} (use perplexity's sliding window, or fewer tokens)`);
       }
     }
     // Only now that the run is valid does the state advance.
     for (let b = 0; b < B; b++) {
       state.positions[b] = next[b]!;
-      for (let s = 0; s < S; s++) state.mask[b]!.push(valid ? valid[b]![s]! : 1);
+      for (let s = 0; s < S; s++) state.mask[b].push(valid ? valid[b][s] : 1);
     }
     const T = state.length + S;
     const am = new BigInt64Array(B * T);
-    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) am[b * T + t] = BigInt(state.mask[b]![t]!);
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) am[b * T + t] = BigInt(state.mask[b][t]);
     const out = await this.session.run({
       input_ids: new ort.Tensor('int64', ids, [B, S]),
       position_ids: new ort.Tensor('int64', pos, [B, S]),
@@ -164,8 +164,8 @@ export class CausalLM {
       ...state.cache.feeds(),
     });
     state.cache.update(out, S);
-    const logits = out.logits!;
-    return { data: logits.data as Float32Array, batch: B, sequence: logits.dims[1]!, vocab: this.vocab, outputs: out };
+    const logits = out.logits;
+    return { data: logits.data as Float32Array, batch: B, sequence: logits.dims[1], vocab: this.vocab, outputs: out };
   }
 
   async release(): Promise<void> {

@@ -45,7 +45,7 @@ export interface SamplingOptions {
 /** Index of the largest value (first on ties), as run.c's `sample_argmax`. */
 export function argmax(x: ArrayLike<number>): number {
   let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
   return best;
 }
 
@@ -70,10 +70,10 @@ export class Sampler {
     const n = logits.length;
     const p = new Float32Array(n);
     const t = Math.fround(this.temperature); // run.c divides by a float
-    for (let i = 0; i < n; i++) p[i] = logits[i]! / t;
+    for (let i = 0; i < n; i++) p[i] = logits[i] / t;
     if (this.topK > 0 && this.topK < n) {
-      const kth = [...p].sort((a, b) => b - a)[this.topK - 1]!;
-      for (let i = 0; i < n; i++) if (p[i]! < kth) p[i] = -Infinity;
+      const kth = [...p].sort((a, b) => b - a)[this.topK - 1];
+      for (let i = 0; i < n; i++) if (p[i] < kth) p[i] = -Infinity;
     }
     softmaxF32(p);
     const coin = this.rng.f32();
@@ -84,20 +84,20 @@ export class Sampler {
 
 /** In-place softmax accumulated in float32, as run.c does. */
 function softmaxF32(x: Float32Array): void {
-  let max = x[0]!;
-  for (let i = 1; i < x.length; i++) if (x[i]! > max) max = x[i]!;
+  let max = x[0];
+  for (let i = 1; i < x.length; i++) if (x[i] > max) max = x[i]!;
   let sum = 0;
   for (let i = 0; i < x.length; i++) {
-    x[i] = Math.exp(x[i]! - max);
-    sum = Math.fround(sum + x[i]!);
+    x[i] = Math.exp(x[i] - max);
+    sum = Math.fround(sum + x[i]);
   }
-  for (let i = 0; i < x.length; i++) x[i] = x[i]! / sum;
+  for (let i = 0; i < x.length; i++) x[i] = x[i] / sum;
 }
 
 function sampleMult(p: Float32Array, coin: number): number {
   let cdf = 0;
   for (let i = 0; i < p.length; i++) {
-    cdf = Math.fround(cdf + p[i]!);
+    cdf = Math.fround(cdf + p[i]);
     if (coin < cdf) return i;
   }
   return p.length - 1;
@@ -107,12 +107,12 @@ function sampleTopP(p: Float32Array, topP: number, coin: number): number {
   const n = p.length;
   const cutoff = Math.fround((1 - topP) / (n - 1));
   const cand: number[] = [];
-  for (let i = 0; i < n; i++) if (p[i]! >= cutoff) cand.push(i);
-  cand.sort((a, b) => p[b]! - p[a]! || a - b);
+  for (let i = 0; i < n; i++) if (p[i] >= cutoff) cand.push(i);
+  cand.sort((a, b) => p[b] - p[a] || a - b);
   let cum = 0;
   let last = cand.length - 1;
   for (let i = 0; i < cand.length; i++) {
-    cum = Math.fround(cum + p[cand[i]!]!);
+    cum = Math.fround(cum + p[cand[i]]);
     if (cum > topP) {
       last = i;
       break;
@@ -121,8 +121,8 @@ function sampleTopP(p: Float32Array, topP: number, coin: number): number {
   const r = Math.fround(coin * cum);
   let cdf = 0;
   for (let i = 0; i <= last; i++) {
-    cdf = Math.fround(cdf + p[cand[i]!]!);
-    if (r < cdf) return cand[i]!;
+    cdf = Math.fround(cdf + p[cand[i]]);
+    if (r < cdf) return cand[i];
   }
-  return cand[last]!;
+  return cand[last];
 }

@@ -32,14 +32,14 @@ export interface LogprobOptions {
 /** log-softmax(logits)[target], its rank, and the top n, in float64. */
 export function scoreRow(row: Float32Array, target: number, top = 0): TokenLogprob {
   const lse = logSumExp(row);
-  const x = row[target]!;
+  const x = row[target];
   let rank = 1;
-  for (let i = 0; i < row.length; i++) if (row[i]! > x) rank++;
+  for (let i = 0; i < row.length; i++) if (row[i] > x) rank++;
   const out: TokenLogprob = { token: target, logprob: x - lse, rank };
   if (top > 0) {
     const idx = Array.from(row.keys());
-    idx.sort((a, b) => row[b]! - row[a]! || a - b);
-    out.top = idx.slice(0, top).map((t) => ({ token: t, logprob: row[t]! - lse }));
+    idx.sort((a, b) => row[b] - row[a] || a - b);
+    out.top = idx.slice(0, top).map((t) => ({ token: t, logprob: row[t] - lse }));
   }
   return out;
 }
@@ -61,7 +61,7 @@ export async function logprobs(lm: CausalLM, tokens: readonly number[], options:
     const end = Math.min(start + chunk, tokens.length - 1);
     const l = await lm.forward(state, [tokens.slice(start, end)]);
     for (let s = 0; s < end - start; s++) {
-      out.push(scoreRow(l.data.subarray(s * l.vocab, (s + 1) * l.vocab), tokens[start + s + 1]!, options.top ?? 0));
+      out.push(scoreRow(l.data.subarray(s * l.vocab, (s + 1) * l.vocab), tokens[start + s + 1], options.top ?? 0));
     }
   }
   return out;

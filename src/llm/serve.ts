@@ -153,7 +153,7 @@ export async function serve(lm: CausalLM, port: number, options: ServeOptions = 
       if (req.method !== 'GET') throw new ApiError(405, `${req.method} ${path}: use GET`);
       return sendJson(res, 200, { object: 'list', data: [{ id: name, object: 'model', created, owned_by: 'balmkit' }] });
     }
-    if (!ROUTES.includes(path!)) throw new ApiError(404, `no route ${req.method} ${path} (try /v1/models, ${ROUTES.join(', ')})`, 'invalid_request_error', null, 'not_found');
+    if (!ROUTES.includes(path)) throw new ApiError(404, `no route ${req.method} ${path} (try /v1/models, ${ROUTES.join(', ')})`, 'invalid_request_error', null, 'not_found');
     if (req.method !== 'POST') throw new ApiError(405, `${req.method} ${path}: use POST`);
     const raw = await readBody(req, maxBody);
     let body: unknown;
@@ -234,7 +234,7 @@ export async function serve(lm: CausalLM, port: number, options: ServeOptions = 
       }
       startSse(res);
       const [g] = await generateTokens(lm, prompts, { ...s, onText: (piece) => sse(res, { ...base, choices: [{ index: 0, text: piece, logprobs: null, finish_reason: null }] }) });
-      sse(res, { ...base, choices: [{ index: 0, text: '', logprobs: null, finish_reason: g!.finishReason }] });
+      sse(res, { ...base, choices: [{ index: 0, text: '', logprobs: null, finish_reason: g.finishReason }] });
       return endSse(res);
     }
     const gens = await generateTokens(lm, prompts, { ...s, ...(b.logprobs !== null && b.logprobs !== undefined ? { logprobs: b.logprobs } : {}) });
@@ -253,7 +253,7 @@ export async function serve(lm: CausalLM, port: number, options: ServeOptions = 
       if (b.logprobs !== null && b.logprobs !== undefined) {
         const entries: { id: number; lp: TokenLogprob | null }[] = [];
         if (echo) g.promptTokens.forEach((t, k) => entries.push({ id: t, lp: plp![k]! }));
-        g.tokens.forEach((t, k) => entries.push({ id: t, lp: g.logprobs![k]! }));
+        g.tokens.forEach((t, k) => entries.push({ id: t, lp: g.logprobs![k] }));
         choice.logprobs = openAiLogprobs(entries, b.logprobs);
       }
       if (plp) choice.prompt_logprobs = plp.map((e) => (e === null ? null : vllmEntry(e, b.prompt_logprobs ?? 0)));
@@ -303,22 +303,22 @@ export async function serve(lm: CausalLM, port: number, options: ServeOptions = 
       const chunk = { ...base, object: 'chat.completion.chunk' };
       sse(res, { ...chunk, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
       const [g] = await generateTokens(lm, [ids], { ...s, onText: (piece) => sse(res, { ...chunk, choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] }) });
-      sse(res, { ...chunk, choices: [{ index: 0, delta: {}, finish_reason: g!.finishReason }] });
+      sse(res, { ...chunk, choices: [{ index: 0, delta: {}, finish_reason: g.finishReason }] });
       return endSse(res);
     }
     const wantLp = b.logprobs === true;
     const [g] = await generateTokens(lm, [ids], { ...s, ...(wantLp ? { logprobs: b.top_logprobs ?? 0 } : {}) });
-    const choice: Record<string, unknown> = { index: 0, message: { role: 'assistant', content: g!.text }, finish_reason: g!.finishReason, logprobs: null };
+    const choice: Record<string, unknown> = { index: 0, message: { role: 'assistant', content: g.text }, finish_reason: g.finishReason, logprobs: null };
     if (wantLp) {
       choice.logprobs = {
-        content: g!.tokens.map((t, k) => ({
+        content: g.tokens.map((t, k) => ({
           token: tok.tokenString(t),
-          logprob: g!.logprobs![k]!.logprob,
-          top_logprobs: (g!.logprobs![k]!.top ?? []).map((x) => ({ token: tok.tokenString(x.token), logprob: x.logprob })),
+          logprob: g.logprobs![k].logprob,
+          top_logprobs: (g.logprobs![k].top ?? []).map((x) => ({ token: tok.tokenString(x.token), logprob: x.logprob })),
         })),
       };
     }
-    sendJson(res, 200, { ...base, choices: [choice], usage: { prompt_tokens: ids.length, completion_tokens: g!.tokens.length, total_tokens: ids.length + g!.tokens.length } });
+    sendJson(res, 200, { ...base, choices: [choice], usage: { prompt_tokens: ids.length, completion_tokens: g.tokens.length, total_tokens: ids.length + g.tokens.length } });
   }
 
   async function embeddings(b: EmbeddingBody, res: ServerResponse): Promise<void> {
@@ -356,11 +356,11 @@ const ROUTES = ['/v1/completions', '/v1/chat/completions', '/v1/embeddings'];
 /** Mean over the tokens of the last hidden state (float32, little-endian in memory). */
 async function meanHidden(lm: CausalLM, ids: readonly number[]): Promise<Float32Array> {
   const out = await lm.forward(lm.newState(1), [ids], undefined, 0);
-  const h = out.outputs.hidden!;
+  const h = out.outputs.hidden;
   const [, S, D] = h.dims as [number, number, number];
   const x = h.data as Float32Array;
   const mean = new Float64Array(D);
-  for (let s = 0; s < S; s++) for (let d = 0; d < D; d++) mean[d] += x[s * D + d]!;
+  for (let s = 0; s < S; s++) for (let d = 0; d < D; d++) mean[d] += x[s * D + d];
   return Float32Array.from(mean, (v) => v / S);
 }
 

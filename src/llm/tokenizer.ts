@@ -77,7 +77,7 @@ export class HfTokenizer implements TextTokenizer {
     let ids = this.impl.encode(text).ids;
     if (options.bos === false && this.addsBos && ids[0] === this.bos) ids = ids.slice(1);
     if (options.bos === true && this.bos !== null && ids[0] !== this.bos) ids = [this.bos, ...ids];
-    if (options.eos && this.eos.length > 0) ids = [...ids, this.eos[0]!];
+    if (options.eos && this.eos.length > 0) ids = [...ids, this.eos[0]];
     return ids;
   }
 

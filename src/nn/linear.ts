@@ -85,7 +85,7 @@ export function siteOf(w: Weights): LinearSite {
   // `layers.<i>.` in the LLMs and BALM, `trunk.<i>.` in BALMFold.
   const m = /^(?:.*\.)?(?:layers|trunk)\.(\d+)\.(.+)$/.exec(path);
   if (m === null) return { path, name, layer: null, module: null };
-  const inside = m[2]!.split('.');
+  const inside = m[2].split('.');
   return { path, name, layer: Number(m[1]), module: inside.length > 1 ? inside.slice(0, -1).join('.') : null };
 }
 
@@ -112,7 +112,7 @@ export interface PatternScope {
 export function linearPatterns(patterns: Readonly<Record<string, LinearVariant>>, scope: PatternScope = {}): ((site: LinearSite) => LinearVariant) & { unmatched(): string[] } {
   const rules = Object.entries(patterns).map(([key, variant]) => {
     const re = /^\/(.+)\/$/.exec(key);
-    const test = re ? (s: LinearSite) => new RegExp(re[1]!).test(s.path) : (s: LinearSite) => key.split('|').includes(s.name);
+    const test = re ? (s: LinearSite) => new RegExp(re[1]).test(s.path) : (s: LinearSite) => key.split('|').includes(s.name);
     return { key, variant, test, used: false };
   });
   const choose = (site: LinearSite): LinearVariant => {

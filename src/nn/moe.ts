@@ -39,7 +39,7 @@ function keptExperts(s: MoeSpec): number[] {
   if (keep.length === 0) throw new GraphError('MoE keep: at least one expert must be kept');
   keep.forEach((e, i) => {
     if (!Number.isInteger(e) || e < 0 || e >= s.experts) throw new GraphError(`MoE keep: expert ${e} is not one of 0…${s.experts - 1}`);
-    if (i > 0 && e <= keep[i - 1]!) throw new GraphError(`MoE keep: experts must be listed once, ascending (got ${keep.join(', ')})`);
+    if (i > 0 && e <= keep[i - 1]) throw new GraphError(`MoE keep: experts must be listed once, ascending (got ${keep.join(', ')})`);
   });
   return keep;
 }
@@ -59,7 +59,7 @@ export function moe(x: Value, w: Weights, s: MoeSpec): Value {
   const probs = op.softmax(logits, -1);
   const [top, picked] = op.topK(probs, k, -1); // exactly k per token; ties: lower index
   const gates = op.div(top, op.reduceSum(top, [-1])); // [N, k]
-  const expert = (j: number, rows: Value) => mlp(rows, w.scope(`experts.${keep[j]!}`), { kind: 'swiglu', hidden: s.hidden, ffn: s.ffn, bias: false, ...(s.linear ? { linear: s.linear } : {}) });
+  const expert = (j: number, rows: Value) => mlp(rows, w.scope(`experts.${keep[j]}`), { kind: 'swiglu', hidden: s.hidden, ffn: s.ffn, bias: false, ...(s.linear ? { linear: s.linear } : {}) });
   const zero = op.constant(g, 'float32', [0], []);
   /** Each token's weight for kept expert j: its gate where j was picked, else 0. [N] */
   const weightOf = (j: number) => op.reduceSum(op.where(op.equal(picked, op.constant(g, 'int64', [j], [])), gates, zero), [-1], false);

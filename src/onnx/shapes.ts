@@ -725,7 +725,7 @@ registerOp('', 'Slice', {
       const st = steps?.[0];
       if (typeof s === 'number' && st === 1) {
         const s0 = s < 0 ? Math.max(0, s + x.known.length) : Math.min(s, x.known.length);
-        known = x.known.slice(s0, s0 + (out[0] as number));
+        known = x.known.slice(s0, s0 + out[0]);
       }
     }
     return [{ dtype: x.dtype, shape: out, known }];

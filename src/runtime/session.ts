@@ -116,9 +116,9 @@ class OrtSession implements Session {
       throw new Error(`run(): ${parts.join('; ')} (the graph takes ${this.inputNames.map((n) => `'${n}'`).join(', ')})`);
     }
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const name of this.inputNames) ortFeeds[name] = toOrtTensor(feeds[name]!, name);
+    for (const name of this.inputNames) ortFeeds[name] = toOrtTensor(feeds[name], name);
     const result = outputs === undefined ? await this.ort.run(ortFeeds) : await this.ort.run(ortFeeds, [...outputs]);
-    return result as Record<string, ort.Tensor>;
+    return result;
   }
 
   async release(): Promise<void> {

@@ -120,7 +120,7 @@ export function toOrtTensor(feed: FeedTensor, name = 'tensor'): ort.Tensor {
     throw new Error(`${name}: onnxruntime-node has no bfloat16 tensors; widen it with toFloat32() or cast inside the graph`);
   }
   if (!isOrtDType(dtype)) throw new Error(`${name}: unsupported dtype '${dtype}'`);
-  return makeTensor(dtype, feed.data as OrtDataTypeMap[typeof dtype], dims, name);
+  return makeTensor(dtype, feed.data, dims, name);
 }
 
 /**
@@ -139,7 +139,7 @@ export function readTensor(t: ort.Tensor, name = 'tensor'): ReadTensor {
     if (dtype === 'float16') (typed as Uint16Array).set(new Uint16Array(data.buffer, data.byteOffset, data.length));
     else throw new Error(`${name}: ${dtype} tensor holds a ${data.constructor.name}`);
   }
-  return { dtype, dims: [...t.dims], data: typed } as ReadTensor;
+  return { dtype, dims: [...t.dims], data: typed };
 }
 
 const HOST_DTYPES: readonly TensorDType[] = ['float32', 'float16', 'float64', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];

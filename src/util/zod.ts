@@ -12,7 +12,7 @@ export interface ZodProblem {
 }
 
 export function zodProblem(err: z.ZodError): ZodProblem {
-  const issue = err.issues[0]!;
+  const issue = err.issues[0];
   return { path: issue.path.map(String).join('.'), message: issue.message, issue };
 }
 

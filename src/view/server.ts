@@ -108,7 +108,7 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
     // Another site's page could reach 127.0.0.1 through a DNS name it controls: only our host names.
     const host = req.headers.host ?? '';
     if (host !== `${VIEW_HOST}:${port}` && host !== `localhost:${port}`) return send(res, 403, 'text/plain; charset=utf-8', 'forbidden host\n', head);
-    const target = (req.url ?? '').split('?')[0]!;
+    const target = (req.url ?? '').split('?')[0];
     if (target === '/api/files') return send(res, 200, 'application/json', JSON.stringify(listing), head);
     const m = /^\/files\/(0|[1-9][0-9]{0,8})$/.exec(target);
     if (m) {
@@ -144,7 +144,7 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
     } catch {
       return send(res, 404, 'text/plain; charset=utf-8', 'not found\n', head);
     }
-    send(res, 200, CONTENT_TYPES[path.extname(asset).toLowerCase()]!, body, head);
+    send(res, 200, CONTENT_TYPES[path.extname(asset).toLowerCase()], body, head);
   });
 
   await new Promise<void>((resolve, reject) => {

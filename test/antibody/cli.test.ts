@@ -27,7 +27,7 @@ describe('balmkit number', () => {
     expect(r.code, r.stderr).toBe(0);
     const out = numberOutputSchema.parse(JSON.parse(r.stdout)); // the documented schema
     expect(out.scheme).toBe('chothia');
-    const c = out.records[0]!.chains[0]!;
+    const c = out.records[0].chains[0];
     expect(c.chainType).toBe('H');
     expect(c.residues.map((x) => x.aa).join('')).toBe(VH);
     expect(c.residues.find((x) => x.number === 52 && x.insertion === 'A')?.aa).toBe('P');
@@ -37,7 +37,7 @@ describe('balmkit number', () => {
         .map((x) => x.aa)
         .join(''),
     ).toBe('GHDYDRGRFPY');
-    expect(Object.keys(c.residues[0]!).sort()).toEqual(['aa', 'insertion', 'number', 'region']);
+    expect(Object.keys(c.residues[0]).sort()).toEqual(['aa', 'insertion', 'number', 'region']);
   });
 
   it('germlines read as the closest match, and OGRDB placeholder labels are marked', () => {
@@ -47,7 +47,7 @@ describe('balmkit number', () => {
     const j = numberOutputSchema.parse(
       JSON.parse(balmkit(['number', '--json', 'EVQLVESGGGLVQPGGSLRLSCAASGFNIKDTYIHWVRQAPGKGLEWVARIYPTNGYTRYADSVKGRFTISADTSKNTAYLQMNSLRAEDTAVYYCSRWGGDGFYAMDYWGQGTLVTVSS']).stdout),
     );
-    const c = j.records[0]!.chains[0]!;
+    const c = j.records[0].chains[0];
     expect([c.jGene?.name, c.jGene?.placeholder, c.vGene?.placeholder]).toEqual(['IGHJ0-SCNX*00', true, undefined]);
   });
 
@@ -64,7 +64,7 @@ describe('balmkit number', () => {
     expect(t.code, t.stderr).toBe(0);
     expect(t.stderr).toMatch(/translated 1 DNA\/RNA record/);
     const out = numberOutputSchema.parse(JSON.parse(t.stdout));
-    expect(out.records[0]!.chains[0]!.residues.map((x) => x.aa).join('')).toBe(VH);
+    expect(out.records[0].chains[0].residues.map((x) => x.aa).join('')).toBe(VH);
   });
 
   it('a batch numbers the good records, names the bad ones on stderr and exits 1', () => {
@@ -141,7 +141,7 @@ describe('balmkit number', () => {
     let total = 0;
     let rows = 0;
     for (const [k, table] of tables.entries()) {
-      const header = table[0]!;
+      const header = table[0];
       expect(header.slice(0, 13)).toEqual([
         'Id',
         'domain_no',
@@ -161,13 +161,13 @@ describe('balmkit number', () => {
       for (const row of table.slice(1)) {
         if (row[1] !== '0') continue; // ANARCI's entry is a record's first domain
         rows++;
-        const e = anarci[row[0]!]!.imgt;
-        expect(k === 0 ? row[3] === 'H' : ['K', 'L'].includes(row[3]!), row[0]).toBe(true);
+        const e = anarci[row[0]].imgt;
+        expect(k === 0 ? row[3] === 'H' : ['K', 'L'].includes(row[3]), row[0]).toBe(true);
         // ANARCI's order of the positions it numbers is the header's (a position no balmkit chain
         // has, where the numberings differ, is no column: counted as a disagreement).
         const cols = e.numbers.map((n) => col.get(n)).filter((c) => c !== undefined);
         expect(
-          cols.every((c, j) => j === 0 || c > cols[j - 1]!),
+          cols.every((c, j) => j === 0 || c > cols[j - 1]),
           `${row[0]}: column order`,
         ).toBe(true);
         e.numbers.forEach((n, j) => {
@@ -189,10 +189,10 @@ describe('balmkit number', () => {
       .trimEnd()
       .split('\n')
       .map((l) => l.split('\t'));
-    expect(head!.slice(13, 16)).toEqual(['1', '2', '3']);
-    expect(row!.slice(0, 4)).toEqual(['sequence', '0', 'mouse', 'H']);
+    expect(head.slice(13, 16)).toEqual(['1', '2', '3']);
+    expect(row.slice(0, 4)).toEqual(['sequence', '0', 'mouse', 'H']);
     expect(
-      row!
+      row
         .slice(13)
         .filter((c) => c !== '-')
         .join(''),

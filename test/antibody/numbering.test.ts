@@ -132,7 +132,7 @@ describe('numbering real chains (shipped profiles)', () => {
   it('numbers a full-length heavy and kappa chain, trimming the constant domain', () => {
     const h = number(H12E8, { scheme: 'chothia' });
     expect(h.domains).toHaveLength(1);
-    const d = h.domains[0]!;
+    const d = h.domains[0];
     expect([d.chainType, d.start, d.end, d.species]).toEqual(['H', 0, 119, 'mouse']);
     expect(h.trimmed).toEqual({ before: 0, after: H12E8.length - 120, between: 0 });
     const cdr3 = d.residues
@@ -140,7 +140,7 @@ describe('numbering real chains (shipped profiles)', () => {
       .map((r) => r.aa)
       .join('');
     expect(cdr3).toBe('GHDYDRGRFPY'); // Chothia H3 95–102 of 12e8 (rosetta-fv.info: GHDYDRGRFPY)
-    const l = number(L12E8).domains[0]!;
+    const l = number(L12E8).domains[0];
     expect([l.chainType, l.start]).toEqual(['K', 0]);
     expect(l.residues.find((r) => r.imgt.number === 104)!.aa).toBe('C');
     expect(l.residues.find((r) => r.imgt.number === 118)!.aa).toBe('F');
@@ -149,8 +149,8 @@ describe('numbering real chains (shipped profiles)', () => {
   it('trims a leader peptide and a His tag, and reports it', () => {
     const leader = 'MGWSCIILFLVATATGVHS';
     const r = number(`${leader}${VH12E8}GSHHHHHH`);
-    expect(r.domains[0]!.start).toBe(leader.length);
-    expect(r.domains[0]!.sequence).toBe(VH12E8);
+    expect(r.domains[0].start).toBe(leader.length);
+    expect(r.domains[0].sequence).toBe(VH12E8);
     expect(r.trimmed.before).toBe(leader.length);
     expect(r.trimmed.after).toBe(8);
   });
@@ -161,13 +161,13 @@ describe('numbering real chains (shipped profiles)', () => {
     // 12E8's kappa chain ends …KLELKR: as ANARCI, the domain ends at K (IMGT 127); the R that
     // starts the constant region is trimmed.
     expect(VL12E8.endsWith('KR')).toBe(true);
-    expect(hl.domains[1]!.sequence).toBe(VL12E8.slice(0, -1));
+    expect(hl.domains[1].sequence).toBe(VL12E8.slice(0, -1));
     expect(hl.trimmed).toEqual({ before: 0, after: 1, between: linker.length });
     const lh = number(`${VL12E8}${linker}${VH12E8}`);
     expect(lh.domains.map((d) => d.chainType)).toEqual(['K', 'H']);
     // The same residues get the same numbers alone and inside the scFv.
-    const alone = number(VH12E8).domains[0]!.residues.map((r) => `${r.number}${r.insertion}${r.aa}`);
-    expect(lh.domains[1]!.residues.map((r) => `${r.number}${r.insertion}${r.aa}`)).toEqual(alone);
+    const alone = number(VH12E8).domains[0].residues.map((r) => `${r.number}${r.insertion}${r.aa}`);
+    expect(lh.domains[1].residues.map((r) => `${r.number}${r.insertion}${r.aa}`)).toEqual(alone);
   });
   it('a light chain given as heavy is an error naming both', () => {
     expect(() => number(L12E8, { expect: 'heavy', source: { record: 'ab', chain: 'H' } })).toThrow(/record 'ab', H chain, this is a kappa light chain .* given as heavy/);
@@ -177,19 +177,19 @@ describe('numbering real chains (shipped profiles)', () => {
 describe('chain ends numbered as ANARCI numbers them', () => {
   const vh = 'EVQLVESGGGLVQPGGSLRLSCAASGFNIKDTYIHWVRQAPGKGLEWVARIYPTNGYTRYADSVKGRFTISADTSKNTAYLQMNSLRAEDTAVYYCSRWGGDGFYAMDY';
   it.each(['WGQGTMVSVSA', 'WGKGTPVTVSA', 'WGQGTQVTVSG'])('a heavy chain ending …%s keeps its last residue, at IMGT 128', (fr4) => {
-    const d = number(vh + fr4).domains[0]!;
+    const d = number(vh + fr4).domains[0];
     expect(d.end).toBe(vh.length + fr4.length - 1);
     expect(d.residues.slice(-4).map((r) => `${r.aa}${r.imgt.number}`)).toEqual([...fr4.slice(-4)].map((c, j) => `${c}${125 + j}`));
   });
   it('a light chain ending …FGGGTELEIL keeps its last residue, at IMGT 127', () => {
     const vl = 'DIQMTQSPSSLSASVGDRVTITCRASQDVNTAVAWYQQKPGKAPKLLIYSASFLYSGVPSRFSGSRSGTDFTLTISSLQPEDFATYYCQQHYTTPPTFGGGTELEIL';
-    const d = number(vl).domains[0]!;
+    const d = number(vl).domains[0];
     expect(d.end).toBe(vl.length - 1);
     expect(d.residues.at(-1)).toMatchObject({ aa: 'L', imgt: { number: 127, insertion: '' } });
   });
   it('a nanobody with a divergent FR1 is numbered from its first residue at IMGT 1', () => {
     const nb = 'KAHNTESGEMLFTVKKSLRLSCTASGAIFSTYDVSWYRQAPEKPRELVAIITRGGNTHYADTVKGRFTISRDNAKKTVNLQMNSLKPEDTAVYYCHAGVQGAMLGPRNYWGQGTQVTVSS';
-    const d = number(nb).domains[0]!;
+    const d = number(nb).domains[0];
     expect(d.start).toBe(0);
     expect(d.residues[0]).toMatchObject({ aa: 'K', imgt: { number: 1, insertion: '' } });
     expect(d.residues.at(-1)).toMatchObject({ aa: 'S', imgt: { number: 128, insertion: '' } });
@@ -198,13 +198,13 @@ describe('chain ends numbered as ANARCI numbers them', () => {
     // ANARCI numbers this lambda fragment to its M, placed at 117 (its HMM's jump to FR4), and
     // leaves G, A out; balmkit numbers all three as the start of a truncated CDR3.
     const frag = 'QPVLHQPPAMSSALGTTIRLTCTLRNDHDIGVYSVYWYQQRPGHPPRFLLRYFSQSDKSQGPQVPPRFSGSKDVARNRGYLSISELQPEDEAMYYCAMGA';
-    const d = number(frag).domains[0]!;
+    const d = number(frag).domains[0];
     expect([d.chainType, d.start, d.end]).toEqual(['L', 0, frag.length - 1]);
     expect(d.residues.slice(-5).map((r) => `${r.aa}${r.imgt.number}${r.imgt.insertion}:${r.region}`)).toEqual(['C104:fwr3', 'A105:cdr3', 'M106:cdr3', 'G107:cdr3', 'A108:cdr3']);
   });
   it('a leader before FR1 is still trimmed, not numbered', () => {
     const leader = 'MEFGLSWVFLVAILKGVQC';
-    const d = number(leader + vh + 'WGQGTLVTVSS').domains[0]!;
+    const d = number(leader + vh + 'WGQGTLVTVSS').domains[0];
     expect(d.start).toBe(leader.length);
     expect(d.residues[0]).toMatchObject({ aa: 'E', imgt: { number: 1 } });
   });
@@ -227,7 +227,7 @@ describe('against independent references (../shared/data)', () => {
 
   it('lysozyme is not an antibody', (ctx) => {
     need(ctx, data('antibody-sequences/not-an-antibody-lysozyme.fasta'));
-    const rec = parseFasta(fs.readFileSync(path.join(DATA, 'antibody-sequences/not-an-antibody-lysozyme.fasta'), 'utf8'))[0]!;
+    const rec = parseFasta(fs.readFileSync(path.join(DATA, 'antibody-sequences/not-an-antibody-lysozyme.fasta'), 'utf8'))[0];
     expect(() => number(rec.sequence)).toThrow(NotAnAntibodyError);
     expect(() => number(rec.sequence)).toThrow(/not an antibody variable domain.*best score/);
   });
@@ -237,11 +237,11 @@ describe('against independent references (../shared/data)', () => {
     const cons = hmmConsensus(fs.readFileSync(path.join(DATA, 'germlines/anarci-ALL.hmm'), 'utf8'));
     expect(cons.size).toBe(29);
     for (const [name, seq] of cons) {
-      const chain = name.split('_')[1]!;
+      const chain = name.split('_')[1];
       if ('ABGD'.includes(chain)) {
         expect(() => number(seq), name).toThrow(NotAnAntibodyError);
       } else {
-        const d = number(seq).domains[0]!;
+        const d = number(seq).domains[0];
         expect(d.chainType, name).toBe(chain);
         expect(d.residues.find((r) => r.imgt.number === 104)?.aa, name).toBe('C');
       }
@@ -255,7 +255,7 @@ describe('against independent references (../shared/data)', () => {
     const codon = (c: string): string => {
       const B = 'TCAG';
       const i = [...c].reduce((x, b) => x * 4 + B.indexOf(b), 0);
-      return 'FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG'[i]!;
+      return 'FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG'[i];
     };
     let genes = 0;
     let identical = 0;
@@ -269,7 +269,7 @@ describe('against independent references (../shared/data)', () => {
         }
         if (/[*X]/.test(gapped) || gapped[22] !== 'C' || gapped[103] !== 'C') continue;
         genes++;
-        const d = number(gapped.replace(/-/g, '')).domains[0]!;
+        const d = number(gapped.replace(/-/g, '')).domains[0];
         const mine = Array.from({ length: 104 }, () => '-');
         for (const r of d.residues) if (r.imgt.insertion === '' && r.imgt.number <= 104) mine[r.imgt.number - 1] = r.aa;
         if (mine.join('') === gapped) identical++;

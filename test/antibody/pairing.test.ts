@@ -191,7 +191,7 @@ describe('pairing by name, then by id (real 12e8 chains numbered)', () => {
       ['a', 'a_H', 'a_L', null, 'name'],
       ['a_H', null, null, 'a_H', 'duplicate-name'],
     ]);
-    expect(antibodies[1]!.problem!.message).toBe("record 'a_H' (line 3): the same name as an earlier record (line 1); record names must be unique: rename one");
+    expect(antibodies[1].problem!.message).toBe("record 'a_H' (line 3): the same name as an earlier record (line 1); record names must be unique: rename one");
     expect(pairingLine(summary)).toBe('balmkit: pairing 3 records: 1 pair (1 by name, 0 by id), 1 repeated name (reported below)');
     const off = pairRecords(records.slice(0, 1).concat(records.slice(2)), { pair: false });
     expect(shape(off.antibodies)).toEqual([
@@ -227,7 +227,7 @@ describe('CSV input', () => {
       ['nb1', 'nb1', null, 3, null, null],
       ['lc 1', null, 'lc 1', 4, null, null],
     ]);
-    expect(rows[0]!.heavy!.sequence).toBe(VH12E8);
+    expect(rows[0].heavy!.sequence).toBe(VH12E8);
     const other = parseAntibodyCsv(`sequence_id,heavy_chain,light_chain\nx,EVQL VESG,DIQM\n`, 'b.csv');
     expect(other[0]).toMatchObject({ name: 'x', heavy: { sequence: 'EVQLVESG' }, light: { sequence: 'DIQM' } });
   });

@@ -21,8 +21,8 @@ describe('shipped numbering profiles', () => {
       // The conserved framework anchors score highest for their residue: Cys 23, Trp 41, Cys 104.
       const best = (k: number): string => {
         let b = 0;
-        for (let a = 1; a < 20; a++) if (p.emit[a * 129 + k]! > p.emit[b * 129 + k]!) b = a;
-        return 'ACDEFGHIKLMNPQRSTVWY'[b]!;
+        for (let a = 1; a < 20; a++) if (p.emit[a * 129 + k] > p.emit[b * 129 + k]) b = a;
+        return 'ACDEFGHIKLMNPQRSTVWY'[b];
       };
       expect([best(23), best(41), best(104)], p.name).toEqual(['C', 'W', 'C']);
     }

@@ -83,20 +83,20 @@ describe('balmkit doctor', () => {
   it('tried cpu (available) and cuda, with a reason when cuda is unavailable', () => {
     expect(report.providers.map((p) => p.provider)).toEqual(['cpu', 'cuda']);
     const [cpu, cuda] = report.providers;
-    expect(cpu!.available).toBe(true);
-    if (cuda!.available) {
+    expect(cpu.available).toBe(true);
+    if (cuda.available) {
       expect(report.ep.resolved).toBe('cuda');
       return;
     }
     expect(report.ep).toEqual({ requested: 'auto', source: 'default', resolved: 'cpu' });
-    expect(cuda!.ortMessage).toMatch(/cuda/i); // ORT's own words
-    expect(cuda!.reason).toContain(cuda!.ortMessage!);
+    expect(cuda.ortMessage).toMatch(/cuda/i); // ORT's own words
+    expect(cuda.reason).toContain(cuda.ortMessage!);
     const libs = ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'];
     if (process.platform === 'linux' && libs.some((l) => !fs.existsSync(path.join(report.onnxruntime.binFolder, l)))) {
       // this machine: onnxruntime-node installed with its CUDA download skipped
-      expect(cuda!.ortMessage).toContain('Failed to load shared library');
-      expect(cuda!.hint).toContain('installed without its CUDA provider');
-      expect(cuda!.hint).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12');
+      expect(cuda.ortMessage).toContain('Failed to load shared library');
+      expect(cuda.hint).toContain('installed without its CUDA provider');
+      expect(cuda.hint).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12');
     }
   });
 
@@ -157,7 +157,7 @@ describe('balmkit doctor', () => {
     expect(r.stdout).toContain(`balmkit           ${pkg.version}`);
     expect(r.stdout).toContain(`node              ${process.version}`);
     expect(r.stdout).toMatch(/^ {2}cpu +ok \(\d+ ms\)$/m);
-    const cuda = report.providers[1]!;
+    const cuda = report.providers[1];
     if (cuda.available) {
       expect(r.stdout).toMatch(/^ {2}cuda:0 +ok/m);
     } else {

@@ -19,7 +19,7 @@ import { need, sharedData } from '../shared-data.js';
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'fold-baseline', 'antibodies.fasta');
 const LYSOZYME = sharedData('the mixed-FASTA predict-structure test', 'antibody-sequences/not-an-antibody-lysozyme.fasta');
 const pairs = fs.readFileSync(FIXTURE, 'utf8');
-const seq = (name: string) => new RegExp(`>${name}\\n(\\S+)`).exec(pairs)![1]!;
+const seq = (name: string) => new RegExp(`>${name}\\n(\\S+)`).exec(pairs)![1];
 
 let tmp: string;
 beforeAll(() => {
@@ -156,10 +156,10 @@ describe('balmkit predict-structure', () => {
     };
     expect(summary.model).toBe('balmfold-small');
     expect(summary.records.map((x) => x.name)).toEqual(['trastuzumab', 'adalimumab']);
-    expect(summary.records[0]!.cdrs.map((c) => c.name)).toEqual(['H1', 'H2', 'H3', 'L1', 'L2', 'L3']);
+    expect(summary.records[0].cdrs.map((c) => c.name)).toEqual(['H1', 'H2', 'H3', 'L1', 'L2', 'L3']);
     expect(summary.errors.map((e) => e.name)).toEqual(['2LYZ:A|PDBID|CHAIN|SEQUENCE', 'broken']);
-    expect(summary.errors[0]!.reason).toMatch(/^(low-score|no-domain)$/);
-    expect(summary.errors[1]!.reason).toBe('invalid-residue');
+    expect(summary.errors[0].reason).toMatch(/^(low-score|no-domain)$/);
+    expect(summary.errors[1].reason).toBe('invalid-residue');
   });
 
   it('--heavy/--light to one .cif file, numbered in Chothia', () => {
@@ -171,7 +171,7 @@ describe('balmkit predict-structure', () => {
     const h3 = s.metadata!.cdrs.find((c) => c.name === 'H3')!;
     expect([h3.start.number, h3.end.number]).toEqual([95, 102]);
     // Chothia puts the light chain's CDR1 insertions at 30A…; trastuzumab's L1 (11 residues) has none.
-    expect(s.chains.find((c) => c.id === 'L')!.residues[0]!.number).toBe(1);
+    expect(s.chains.find((c) => c.id === 'L')!.residues[0].number).toBe(1);
   });
 
   it('reads a CSV name,heavy,light and writes one file per antibody', () => {

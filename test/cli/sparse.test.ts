@@ -99,7 +99,7 @@ describe('sparse on a causal LM (aidreams260K, llama2.c)', () => {
   beforeAll(() => {
     if (!lm.present()) return;
     ensureBuilt();
-    const records = JSON.parse(readFileSync(lm.paths[2]!, 'utf8')) as unknown[];
+    const records = JSON.parse(readFileSync(lm.paths[2], 'utf8')) as unknown[];
     writeFileSync(texts, JSON.stringify(records.slice(0, 20)));
   });
 

@@ -29,7 +29,7 @@ function inputs(n: number, seed: number) {
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
   let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
   return worst;
 }
 
@@ -45,11 +45,11 @@ describe('atoms from frames in ONNX', () => {
       torsions: new ort.Tensor('float32', Float32Array.from(x.torsions), [n, 7, 2]),
     });
     const ref = F.atomsFromFrames({ aatype: x.aatype, frames: x.frames, torsions: x.torsions });
-    expect(out.positions!.dims).toEqual([n, 14, 3]);
-    expect(maxDiff(out.positions!.data as Float32Array, ref.positions)).toBeLessThan(1e-4);
-    expect(Array.from(out.mask!.data as Float32Array)).toEqual(Array.from(ref.mask));
-    expect(out.group_frames!.dims).toEqual([n, 8, 3, 4]);
-    expect(maxDiff(out.group_frames!.data as Float32Array, ref.groupFrames)).toBeLessThan(1e-4);
+    expect(out.positions.dims).toEqual([n, 14, 3]);
+    expect(maxDiff(out.positions.data as Float32Array, ref.positions)).toBeLessThan(1e-4);
+    expect(Array.from(out.mask.data as Float32Array)).toEqual(Array.from(ref.mask));
+    expect(out.group_frames.dims).toEqual([n, 8, 3, 4]);
+    expect(maxDiff(out.group_frames.data as Float32Array, ref.groupFrames)).toBeLessThan(1e-4);
     await session.release();
   });
 
@@ -71,9 +71,9 @@ describe('atoms from frames in ONNX', () => {
       translations: new ort.Tensor('float32', x.translations, [2, n, 3]),
       torsions: new ort.Tensor('float32', Float32Array.from(x.torsions), [2, n, 7, 2]),
     });
-    expect(res.positions!.dims).toEqual([2, n, 14, 3]);
+    expect(res.positions.dims).toEqual([2, n, 14, 3]);
     const ref = F.atomsFromFrames({ aatype: x.aatype, frames: x.frames, torsions: x.torsions });
-    expect(maxDiff(res.positions!.data as Float32Array, ref.positions)).toBeLessThan(1e-4);
+    expect(maxDiff(res.positions.data as Float32Array, ref.positions)).toBeLessThan(1e-4);
     await session.release();
   });
 });

@@ -71,38 +71,38 @@ describe.runIf(hasWeights)('BALMFold: balmkit vs PyTorch', () => {
       return t;
     };
     const offsets = Array.from(get('offsets').data as BigInt64Array, Number);
-    const d = get('features').shape[1]!;
+    const d = get('features').shape[1];
     const [features, frames0, err0, positions, mask, frames, error] = ['features', 'template_frames', 'template_error', 'positions', 'atom_mask', 'frames', 'error'].map((k) => toFloat32(get(k)));
     const ints = (k: string) => get(k).data as BigInt64Array;
     const session = await createSession(serializeModel(buildBalmFoldGraph(readWeights(model.weightsFile), model.config, model.weightsFile)), { ep: 'cpu' });
     const worst = { positions: 0, frames: 0, error: 0, orthonormal: 0 };
     for (let e = 0; e + 1 < offsets.length; e++) {
-      const [a, b] = [offsets[e]!, offsets[e + 1]!];
+      const [a, b] = [offsets[e], offsets[e + 1]];
       const o = await runBalmFold(
         session,
         {
           n: b - a,
           hidden: d,
-          features: features!.subarray(a * d, b * d),
+          features: features.subarray(a * d, b * d),
           aatype: ints('aatype').subarray(a, b),
           chain: ints('chain').subarray(a, b),
           residueIndex: ints('residue_index').subarray(a, b),
           imgtPosition: ints('imgt_position').subarray(a, b),
-          templateFrames: frames0!.subarray(a * 12, b * 12),
-          templateError: err0!.subarray(a, b),
+          templateFrames: frames0.subarray(a * 12, b * 12),
+          templateError: err0.subarray(a, b),
         },
         { recycles: model.config.recycles, config: model.config },
       );
-      const maxDiff = (x: Float32Array, y: Float32Array, offset: number) => x.reduce((m, v, k) => Math.max(m, Math.abs(v - y[offset + k]!)), 0);
-      worst.positions = Math.max(worst.positions, maxDiff(o.positions, positions!, a * 42));
-      worst.frames = Math.max(worst.frames, maxDiff(o.frames, frames!, a * 12));
-      worst.error = Math.max(worst.error, maxDiff(o.error, error!, a));
-      expect(maxDiff(o.atomMask, mask!, a * 14)).toBe(0);
+      const maxDiff = (x: Float32Array, y: Float32Array, offset: number) => x.reduce((m, v, k) => Math.max(m, Math.abs(v - y[offset + k])), 0);
+      worst.positions = Math.max(worst.positions, maxDiff(o.positions, positions, a * 42));
+      worst.frames = Math.max(worst.frames, maxDiff(o.frames, frames, a * 12));
+      worst.error = Math.max(worst.error, maxDiff(o.error, error, a));
+      expect(maxDiff(o.atomMask, mask, a * 14)).toBe(0);
       // The final rotations are rotations (a check on both sides' quaternion composition).
       for (let i = 0; i < b - a; i++) {
-        const R = [0, 1, 2].map((r) => [0, 1, 2].map((c) => o.frames[i * 12 + r * 4 + c]!));
+        const R = [0, 1, 2].map((r) => [0, 1, 2].map((c) => o.frames[i * 12 + r * 4 + c]));
         for (let p = 0; p < 3; p++)
-          for (let q = 0; q < 3; q++) worst.orthonormal = Math.max(worst.orthonormal, Math.abs(R[0]![p]! * R[0]![q]! + R[1]![p]! * R[1]![q]! + R[2]![p]! * R[2]![q]! - (p === q ? 1 : 0)));
+          for (let q = 0; q < 3; q++) worst.orthonormal = Math.max(worst.orthonormal, Math.abs(R[0][p] * R[0][q] + R[1][p] * R[1][q] + R[2][p] * R[2][q] - (p === q ? 1 : 0)));
       }
       expect(o.error.every((x) => x > 0)).toBe(true);
     }
@@ -120,8 +120,8 @@ describe.runIf(hasWeights)('BALMFold: balmkit vs PyTorch', () => {
     const f = readSafetensors(FIXTURE).tensors;
     const t = (k: string) => f.get(k)!;
     const offsets = Array.from(t('offsets').data as BigInt64Array, Number);
-    const [a, b] = [offsets[0]!, offsets[1]!];
-    const d = t('features').shape[1]!;
+    const [a, b] = [offsets[0], offsets[1]];
+    const d = t('features').shape[1];
     const ints = (k: string) => (t(k).data as BigInt64Array).subarray(a, b);
     const inputs = {
       n: b - a,
@@ -150,12 +150,12 @@ describe.runIf(hasWeights)('BALMFold: balmkit vs PyTorch', () => {
     // Dense computed on rows (the path every other variant takes) equals the fused channel-first Gemm.
     const rows: LinearVariant = { kind: 'dense-rows', build: (x, w, spec, site) => denseLinear().build(x, w, spec, site) };
     const same = await run(linearPatterns({ a_gate: rows, b: rows }, { layers: [0, 0] }));
-    const worst = base.positions.reduce((m, v, k) => Math.max(m, Math.abs(v - same.positions[k]!)), 0);
+    const worst = base.positions.reduce((m, v, k) => Math.max(m, Math.abs(v - same.positions[k])), 0);
     expect(worst).toBeLessThanOrEqual(1e-3);
     // And a variant that changes one projection changes the structure.
     const zeroed: LinearVariant = { kind: 'zero', build: (x, w, spec, site) => op.mul(denseLinear().build(x, w, spec, site), 0) };
     const other = await run(linearPatterns({ '/^trunk\\.0\\.tri_out\\.a_gate$/': zeroed }));
-    expect(other.positions.reduce((m, v, k) => Math.max(m, Math.abs(v - base.positions[k]!)), 0)).toBeGreaterThan(1e-2);
+    expect(other.positions.reduce((m, v, k) => Math.max(m, Math.abs(v - base.positions[k])), 0)).toBeGreaterThan(1e-2);
   });
 
   it('names the file and the tensor when the weights do not fit the graph', () => {
@@ -187,7 +187,7 @@ describe.runIf(hasWeights && SHIPPED)('fold() with balmfold-small', async () => 
   const outcomes = hasWeights && SHIPPED ? await fold(TRASTUZUMAB, { model: 'balmfold-small', ep: 'cpu' }) : [];
 
   it('gives trastuzumab a relaxed structure with ideal bonds, no clashes, only L residues', () => {
-    const o = outcomes[0]!;
+    const o = outcomes[0];
     if (!o.ok) throw new Error(o.failure.message);
     const ab: FoldedAntibody = o.antibody;
     expect(ab.model).toBe('balmfold-small');
@@ -211,13 +211,13 @@ describe.runIf(hasWeights && SHIPPED)('fold() with balmfold-small', async () => 
       return;
     }
     const [single] = await fold(TRASTUZUMAB, { model, ep: 'cpu', recycles: 0 });
-    if (!single!.ok || !outcomes[0]!.ok) throw new Error('fold failed');
-    const a = single!.antibody.atoms.positions;
-    const b = outcomes[0]!.antibody.atoms.positions;
+    if (!single.ok || !outcomes[0].ok) throw new Error('fold failed');
+    const a = single.antibody.atoms.positions;
+    const b = outcomes[0].antibody.atoms.positions;
     let moved = 0;
-    for (let i = 0; i < a.length; i++) moved = Math.max(moved, Math.abs(a[i]! - b[i]!));
+    for (let i = 0; i < a.length; i++) moved = Math.max(moved, Math.abs(a[i] - b[i]));
     expect(moved, 'one pass and the recycled default give different atoms').toBeGreaterThan(1e-3);
-    expect(checkGeometry(single!.antibody.atoms, single!.antibody.chainStarts).clashes).toEqual([]);
+    expect(checkGeometry(single.antibody.atoms, single.antibody.chainStarts).clashes).toEqual([]);
   });
 });
 

@@ -26,14 +26,14 @@ describe('kabsch', () => {
       const T = randomRigid(rand);
       const y = new Float64Array(n * 3);
       for (let i = 0; i < n; i++) {
-        const [a, b, c] = [x[i * 3]!, x[i * 3 + 1]!, x[i * 3 + 2]!];
-        for (let r = 0; r < 3; r++) y[i * 3 + r] = T[r * 4]! * a + T[r * 4 + 1]! * b + T[r * 4 + 2]! * c + T[r * 4 + 3]!;
+        const [a, b, c] = [x[i * 3], x[i * 3 + 1], x[i * 3 + 2]];
+        for (let r = 0; r < 3; r++) y[i * 3 + r] = T[r * 4] * a + T[r * 4 + 1] * b + T[r * 4 + 2] * c + T[r * 4 + 3];
       }
       const fit = kabsch(x, y);
       expect(fit.rmsd).toBeLessThan(1e-9);
       for (let r = 0; r < 3; r++) {
-        for (let c = 0; c < 3; c++) expect(fit.rotation[r * 3 + c]).toBeCloseTo(T[r * 4 + c]!, 9);
-        expect(fit.translation[r]).toBeCloseTo(T[r * 4 + 3]!, 8);
+        for (let c = 0; c < 3; c++) expect(fit.rotation[r * 3 + c]).toBeCloseTo(T[r * 4 + c], 9);
+        expect(fit.translation[r]).toBeCloseTo(T[r * 4 + 3], 8);
       }
       expect(rmsd(transformPoints(fit, x), y)).toBeLessThan(1e-9);
     }
@@ -44,7 +44,7 @@ describe('kabsch', () => {
     const x = Float64Array.from({ length: 40 * 3 }, () => (rand() - 0.5) * 20);
     const mirrored = Float64Array.from(x, (v, i) => (i % 3 === 0 ? -v : v));
     const R = kabsch(x, mirrored).rotation;
-    const det = R[0]! * (R[4]! * R[8]! - R[5]! * R[7]!) - R[1]! * (R[3]! * R[8]! - R[5]! * R[6]!) + R[2]! * (R[3]! * R[7]! - R[4]! * R[6]!);
+    const det = R[0] * (R[4] * R[8] - R[5] * R[7]) - R[1] * (R[3] * R[8] - R[5] * R[6]) + R[2] * (R[3] * R[7] - R[4] * R[6]);
     expect(det).toBeCloseTo(1, 9);
     expect(kabsch(x, mirrored).rmsd).toBeGreaterThan(1);
   });
@@ -53,7 +53,7 @@ describe('kabsch', () => {
     const rand = rng(3);
     const x = Float64Array.from({ length: 10 * 3 }, () => (rand() - 0.5) * 20);
     const y = Float64Array.from(x);
-    y[0]! += 50;
+    y[0] += 50;
     const w = Float64Array.from({ length: 10 }, (_, i) => (i === 0 ? 0 : 1));
     expect(kabsch(x, y, w).rmsd).toBeLessThan(1e-9);
     expect(kabsch(x, y).rmsd).toBeGreaterThan(1);
@@ -92,22 +92,22 @@ describe('split.json', () => {
     for (const line of fs.readFileSync(infoFile, 'utf8').split('\n')) {
       if (line.startsWith('#') || line.trim() === '') continue;
       const f = line.trim().split(/\s+/);
-      info.set(f[0]!.toLowerCase(), f.slice(6, 12));
+      info.set(f[0].toLowerCase(), f.slice(6, 12));
     }
-    const testH3 = new Set(split.test.flatMap((id) => (info.get(id)?.[2] && info.get(id)![2] !== '-' ? [info.get(id)![2]!] : [])));
+    const testH3 = new Set(split.test.flatMap((id) => (info.get(id)?.[2] && info.get(id)![2] !== '-' ? [info.get(id)![2]] : [])));
     const testSets = new Set(split.test.flatMap((id) => (info.has(id) ? [info.get(id)!.join('/')] : [])));
     expect(testH3.size).toBeGreaterThan(30);
     for (const id of [...split.train, ...split.validation]) {
       const f = info.get(id);
       if (!f) continue;
-      expect(testH3.has(f[2]!), `${id} has a test CDR-H3`).toBe(false);
+      expect(testH3.has(f[2]), `${id} has a test CDR-H3`).toBe(false);
       expect(testSets.has(f.join('/')), `${id} has a test CDR set`).toBe(false);
     }
     // Validation is drawn by clusters: no validation entry shares CDR-H3 or CDR set with training.
-    const trainH3 = new Set(split.train.flatMap((id) => (info.get(id)?.[2] && info.get(id)![2] !== '-' ? [info.get(id)![2]!] : [])));
+    const trainH3 = new Set(split.train.flatMap((id) => (info.get(id)?.[2] && info.get(id)![2] !== '-' ? [info.get(id)![2]] : [])));
     for (const id of split.validation) {
       const f = info.get(id);
-      if (f && f[2] !== '-') expect(trainH3.has(f[2]!), `validation ${id} shares CDR-H3 with training`).toBe(false);
+      if (f && f[2] !== '-') expect(trainH3.has(f[2]), `validation ${id} shares CDR-H3 with training`).toBe(false);
     }
     // The issue's count: 16 test entries have an identical CDR set elsewhere in rosetta-fv.
     const elsewhere = split.test.filter((t) => info.has(t) && [...info].some(([o, f]) => o !== t && f.join('/') === info.get(t)!.join('/')));
@@ -122,7 +122,7 @@ describe('templates.json', () => {
   it('is small and covers the framework of H, K and L', () => {
     expect(fs.statSync(path.join(MODEL_DIR, 'templates.json')).size).toBeLessThan(5 << 20);
     for (const type of ['H', 'K', 'L']) {
-      const fw = t.framework[type]!;
+      const fw = t.framework[type];
       // Conserved anchors: Cys 23, Trp 41, Cys 104, Trp/Phe 118.
       for (const id of ['23', '41', '104', '118']) expect(fw[id], `${type} ${id}`).toBeDefined();
       expect(Object.keys(fw).length).toBeGreaterThan(80);
@@ -132,9 +132,9 @@ describe('templates.json', () => {
 
   it('places the conserved disulfide Cys 23 – Cys 104 at bonding distance (Cα–Cα 4.4–6.8 Å)', () => {
     for (const type of ['H', 'K', 'L']) {
-      const a = t.framework[type]!['23']!.backbone;
-      const b = t.framework[type]!['104']!.backbone;
-      const d = Math.hypot(a[3]! - b[3]!, a[4]! - b[4]!, a[5]! - b[5]!);
+      const a = t.framework[type]['23'].backbone;
+      const b = t.framework[type]['104'].backbone;
+      const d = Math.hypot(a[3] - b[3], a[4] - b[4], a[5] - b[5]);
       expect(d).toBeGreaterThan(4.4);
       expect(d).toBeLessThan(6.8);
     }
@@ -146,16 +146,16 @@ describe('templates.json', () => {
         for (const [len, g] of Object.entries(byLength)) {
           expect(g.slots).toHaveLength(Number(len));
           for (let k = 1; k < g.slots.length; k++) {
-            const a = g.slots[k - 1]!.backbone;
-            const b = g.slots[k]!.backbone;
-            const d = Math.hypot(a[3]! - b[3]!, a[4]! - b[4]!, a[5]! - b[5]!);
+            const a = g.slots[k - 1].backbone;
+            const b = g.slots[k].backbone;
+            const d = Math.hypot(a[3] - b[3], a[4] - b[4], a[5] - b[5]);
             expect(d).toBeGreaterThan(2.0);
             expect(d).toBeLessThan(4.2);
           }
         }
       }
     }
-    const h = t.framework.H!;
+    const h = t.framework.H;
     const spreads = Object.values(h)
       .map((s) => s.spread)
       .sort((a, b) => a - b);

@@ -12,21 +12,21 @@ const { RESNAMES, IDEAL_BONDS, IDEAL_ANGLES, PEPTIDE, atomPosition, distance, an
 const typicalChi = (name: string): number[] => (name === 'PRO' ? [30, -35] : [-65, 180, 180, 180]);
 
 function tripeptide(r: number) {
-  const chi = typicalChi(RESNAMES[r]!);
+  const chi = typicalChi(RESNAMES[r]);
   return F.buildChain([r, r, r], { phi: [-60, -60, -60], psi: [-45, -45, -45], chi: [chi, chi, chi] });
 }
 
 describe('ideal residues from the rigid groups', () => {
   test.each(RESNAMES.map((name, r) => [name, r] as const))('%s: bonds and angles match Engh–Huber', (name, r) => {
     const a = tripeptide(r);
-    expect(Array.from(a.mask.subarray(14, 28)).reduce((s, x) => s + x, 0)).toBe(F.ATOM14_NAMES[name]!.length);
-    for (const b of IDEAL_BONDS[name]!) {
+    expect(Array.from(a.mask.subarray(14, 28)).reduce((s, x) => s + x, 0)).toBe(F.ATOM14_NAMES[name].length);
+    for (const b of IDEAL_BONDS[name]) {
       const d = distance(atomPosition(a, 1, b.a)!, atomPosition(a, 1, b.b)!);
       // Proline's CD–N closes the ring and depends on chi1/chi2; the relaxation closes it.
       if (name === 'PRO' && b.a === 'CD' && b.b === 'N') continue;
       expect(Math.abs(d - b.length), `${name} ${b.a}-${b.b} ${d.toFixed(3)} vs ${b.length}`).toBeLessThan(0.05);
     }
-    for (const g of IDEAL_ANGLES[name]!) {
+    for (const g of IDEAL_ANGLES[name]) {
       if (name === 'PRO' && ((g.a === 'CA' && g.c === 'CD') || g.b === 'CD' || (g.c === 'CD' && g.b === 'N'))) continue;
       const d = angleDegrees(atomPosition(a, 1, g.a)!, atomPosition(a, 1, g.b)!, atomPosition(a, 1, g.c)!);
       expect(Math.abs(d - g.degrees), `${name} ${g.a}-${g.b}-${g.c} ${d.toFixed(1)} vs ${g.degrees}`).toBeLessThan(Math.max(3 * g.sd, 1));
@@ -63,18 +63,18 @@ describe('torsions', () => {
     const chi = aatype.map(() => [deg(), deg(), deg(), deg()]);
     const atoms = F.buildChain(aatype, { phi, psi, omega, chi });
     const measured = F.torsionsFromAtoms(atoms);
-    const angle = (i: number, t: number) => (Math.atan2(measured[(i * 7 + t) * 2]!, measured[(i * 7 + t) * 2 + 1]!) * 180) / Math.PI;
+    const angle = (i: number, t: number) => (Math.atan2(measured[(i * 7 + t) * 2], measured[(i * 7 + t) * 2 + 1]) * 180) / Math.PI;
     const close = (a: number, b: number) => Math.abs(((a - b + 540) % 360) - 180);
     for (let i = 0; i < n; i++) {
       if (i > 0) {
-        expect(close(angle(i, F.TORSION.phi), phi[i]!)).toBeLessThan(1e-6);
-        expect(close(angle(i, F.TORSION.preOmega), omega[i]!)).toBeLessThan(1e-6);
+        expect(close(angle(i, F.TORSION.phi), phi[i])).toBeLessThan(1e-6);
+        expect(close(angle(i, F.TORSION.preOmega), omega[i])).toBeLessThan(1e-6);
         // psi(i−1) as the chain defines it: N–CA–C–N(i+1).
         const psiChain = (F.dihedral(atomPosition(atoms, i - 1, 'N')!, atomPosition(atoms, i - 1, 'CA')!, atomPosition(atoms, i - 1, 'C')!, atomPosition(atoms, i, 'N')!) * 180) / Math.PI;
-        expect(close(psiChain, psi[i - 1]!)).toBeLessThan(1e-6);
+        expect(close(psiChain, psi[i - 1])).toBeLessThan(1e-6);
       }
-      expect(close(angle(i, F.TORSION.psi), psi[i]!)).toBeLessThan(1e-6);
-      for (let k = 0; k < F.CHI_COUNT[aatype[i]!]!; k++) expect(close(angle(i, F.TORSION.chi1 + k), chi[i]![k]!)).toBeLessThan(1e-6);
+      expect(close(angle(i, F.TORSION.psi), psi[i])).toBeLessThan(1e-6);
+      for (let k = 0; k < F.CHI_COUNT[aatype[i]]; k++) expect(close(angle(i, F.TORSION.chi1 + k), chi[i][k])).toBeLessThan(1e-6);
     }
   });
 
@@ -90,7 +90,7 @@ describe('torsions', () => {
     });
     const again = F.atomsFromFrames({ aatype, frames: F.backboneFrames(built), torsions: F.torsionsFromAtoms(built) });
     let worst = 0;
-    for (let k = 0; k < built.positions.length; k++) worst = Math.max(worst, Math.abs(built.positions[k]! - again.positions[k]!));
+    for (let k = 0; k < built.positions.length; k++) worst = Math.max(worst, Math.abs(built.positions[k] - again.positions[k]));
     expect(worst).toBeLessThan(1e-9);
   });
 });
@@ -121,7 +121,7 @@ describe('frames', () => {
     for (let i = 0; i < aatype.length; i++) {
       ['N', 'CA', 'C'].forEach((name, j) => {
         const p = atomPosition(atoms, i, name)!;
-        for (let k = 0; k < 3; k++) expect(p[k]).toBeCloseTo(bb.atoms[i * 9 + j * 3 + k]!, 9);
+        for (let k = 0; k < 3; k++) expect(p[k]).toBeCloseTo(bb.atoms[i * 9 + j * 3 + k], 9);
       });
     }
   });

@@ -97,7 +97,7 @@ export function biopythonReadAll(paths: readonly string[], format: 'pdb' | 'cif'
 
 /** Parses one file with Biopython. */
 export function biopythonRead(path: string, format: 'pdb' | 'cif'): BiopythonView {
-  return biopythonReadAll([path], format)[0]!;
+  return biopythonReadAll([path], format)[0];
 }
 
 /** Converts PDB files to mmCIF with Biopython's MMCIFIO (an independent mmCIF writer), in one Python process. */
@@ -169,14 +169,14 @@ export function sampleFv(): Structure & { heavyIds: ResidueId[]; lightIds: Resid
 export function expectSameAsBiopython(view: BiopythonView, fv: Structure): void {
   expect(view.chains.map((c) => c.id)).toEqual(['H', 'L']);
   fv.chains.forEach((chain, ci) => {
-    const bio = view.chains[ci]!.residues;
+    const bio = view.chains[ci].residues;
     expect(bio.length).toBe(chain.residues.length);
     chain.residues.forEach((r, k) => {
-      const b = bio[k]!;
+      const b = bio[k];
       expect([b.het, b.number, b.insertion, b.name, b.atoms]).toEqual([' ', r.number, r.insertion, r.name, r.atoms.length]);
       const ca = r.atoms.find((a) => a.name === 'CA')!;
       expect(Math.abs(b.caB! - ca.bFactor)).toBeLessThan(0.006);
-      [ca.x, ca.y, ca.z].forEach((v, j) => expect(Math.abs(b.ca![j]! - v)).toBeLessThan(0.001));
+      [ca.x, ca.y, ca.z].forEach((v, j) => expect(Math.abs(b.ca![j] - v)).toBeLessThan(0.001));
     });
   });
 }

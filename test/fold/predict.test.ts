@@ -58,14 +58,14 @@ describe('fold with the shipped baseline', async () => {
 
   it('is deterministic: the same input gives the same PDB text', async () => {
     const { formatPdb } = await import('../../src/io/pdb.js');
-    const again = ok(await fold(antibodies[0]!, BASELINE));
-    expect(formatPdb(again[0]!.structure)).toBe(formatPdb(imgt[0]!.structure));
+    const again = ok(await fold(antibodies[0], BASELINE));
+    expect(formatPdb(again[0].structure)).toBe(formatPdb(imgt[0].structure));
   });
 
   it('numbers chains H and L in the scheme asked for, with CDR ranges and errors from the templates', () => {
     for (const [ab, scheme] of [
-      [imgt[0]!, 'imgt'],
-      [chothia[0]!, 'chothia'],
+      [imgt[0], 'imgt'],
+      [chothia[0], 'chothia'],
     ] as const) {
       expect(ab.structure.chains.map((c) => c.id)).toEqual(['H', 'L']);
       expect(ab.structure.metadata!.scheme).toBe(scheme);
@@ -95,26 +95,26 @@ describe('fold with the shipped baseline', async () => {
     }
     const views = biopythonReadAll(files, 'pdb');
     views.forEach((v, k) => {
-      const ab = expected[k]!;
+      const ab = expected[k];
       expect(v.chains.map((c) => c.id)).toEqual(['H', 'L']);
       for (const c of v.chains) {
         const mine = ab.residues.filter((r) => r.chain === c.id);
         expect(c.residues).toHaveLength(mine.length);
         c.residues.forEach((r, j) => {
           expect(r.het).toBe(' ');
-          expect([r.number, r.insertion]).toEqual([mine[j]!.number, mine[j]!.insertion]);
-          expect(r.caB).toBeCloseTo(mine[j]!.error, 2);
+          expect([r.number, r.insertion]).toEqual([mine[j].number, mine[j].insertion]);
+          expect(r.caB).toBeCloseTo(mine[j].error, 2);
         });
       }
     });
     // Our own reader gets the metadata back.
-    const back = await readPdb(files[0]!);
+    const back = await readPdb(files[0]);
     expect(back.metadata?.model).toBe('fold-baseline');
     expect(back.metadata?.cdrs).toHaveLength(6);
     const cif = path.join(dir, 'one.cif');
-    await writeMmcif(cif, imgt[0]!.structure, { name: imgt[0]!.name });
+    await writeMmcif(cif, imgt[0].structure, { name: imgt[0].name });
     const [cv] = biopythonReadAll([cif], 'cif');
-    expect(cv!.chains.map((c) => c.residues.length)).toEqual(['H', 'L'].map((id) => imgt[0]!.residues.filter((r) => r.chain === id).length));
+    expect(cv.chains.map((c) => c.residues.length)).toEqual(['H', 'L'].map((id) => imgt[0].residues.filter((r) => r.chain === id).length));
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -122,40 +122,40 @@ describe('fold with the shipped baseline', async () => {
     const [heavyOnly, scfv] = ok(
       await fold(
         [
-          { name: 'vh', heavy: antibodies[0]!.heavy! },
-          { name: 'scfv', sequence: `${antibodies[1]!.heavy!}GGGGSGGGGSGGGGS${antibodies[1]!.light!}` },
+          { name: 'vh', heavy: antibodies[0].heavy! },
+          { name: 'scfv', sequence: `${antibodies[1].heavy!}GGGGSGGGGSGGGGS${antibodies[1].light!}` },
         ],
         BASELINE,
       ),
     );
-    expect(heavyOnly!.structure.chains.map((c) => c.id)).toEqual(['H']);
-    expect(scfv!.structure.chains.map((c) => c.id)).toEqual(['H', 'L']);
-    expectValidGeometry(heavyOnly!);
-    expectValidGeometry(scfv!);
+    expect(heavyOnly.structure.chains.map((c) => c.id)).toEqual(['H']);
+    expect(scfv.structure.chains.map((c) => c.id)).toEqual(['H', 'L']);
+    expectValidGeometry(heavyOnly);
+    expectValidGeometry(scfv);
   });
 
   it('builds a CDR-H3 longer than any in training from the nearest length, with a larger error', async () => {
     // Trastuzumab's IMGT CDR-H3 (13 residues) made 31 long; training has lengths up to 28.
-    const heavy = antibodies[0]!.heavy!.replace('SRWGGDGFYAMDY', 'SRWGGDGSGSGSGSGSGSGSGSGSGFYAMDY');
-    const [ab] = ok(await fold({ name: 'long-h3', heavy, light: antibodies[0]!.light! }, BASELINE));
-    const h3 = ab!.residues.filter((r) => r.chain === 'H' && r.region === 'cdr3');
+    const heavy = antibodies[0].heavy!.replace('SRWGGDGFYAMDY', 'SRWGGDGSGSGSGSGSGSGSGSGSGFYAMDY');
+    const [ab] = ok(await fold({ name: 'long-h3', heavy, light: antibodies[0].light! }, BASELINE));
+    const h3 = ab.residues.filter((r) => r.chain === 'H' && r.region === 'cdr3');
     expect(h3).toHaveLength(31);
     expect(new Set(h3.map((r) => r.source))).toEqual(new Set(['cdr-nearest-length']));
-    expectValidGeometry(ab!);
-    const normal = imgt[0]!.cdrs.find((c) => c.name === 'H3')!.meanError;
-    expect(ab!.cdrs.find((c) => c.name === 'H3')!.meanError).toBeGreaterThan(normal);
+    expectValidGeometry(ab);
+    const normal = imgt[0].cdrs.find((c) => c.name === 'H3')!.meanError;
+    expect(ab.cdrs.find((c) => c.name === 'H3')!.meanError).toBeGreaterThan(normal);
   });
 
   it('reports bad records by name, chain and position, and folds the rest', async () => {
-    const bad = antibodies[0]!.light!.slice(0, 40) + 'J' + antibodies[0]!.light!.slice(41);
+    const bad = antibodies[0].light!.slice(0, 40) + 'J' + antibodies[0].light!.slice(41);
     const out = await fold([
-      { name: 'good', heavy: antibodies[0]!.heavy!, light: antibodies[0]!.light! },
-      { name: 'letter', heavy: antibodies[0]!.heavy!, light: bad },
-      { name: 'swapped', heavy: antibodies[0]!.light!, light: antibodies[0]!.heavy! },
+      { name: 'good', heavy: antibodies[0].heavy!, light: antibodies[0].light! },
+      { name: 'letter', heavy: antibodies[0].heavy!, light: bad },
+      { name: 'swapped', heavy: antibodies[0].light!, light: antibodies[0].heavy! },
       { name: 'nothing' },
     ]);
     expect(out.map((o) => o.ok)).toEqual([true, false, false, false]);
-    const fail = (k: number) => (out[k]!.ok ? null : out[k]!.failure);
+    const fail = (k: number) => (out[k].ok ? null : out[k].failure);
     expect(fail(1)).toMatchObject({ name: 'letter', chain: 'L', reason: 'invalid-residue' });
     expect(fail(1)!.message).toMatch(/record 'letter', L chain, residue 41: 'J'/);
     expect(fail(2)).toMatchObject({ name: 'swapped', chain: 'H', reason: 'wrong-chain' });
@@ -178,7 +178,7 @@ describe('fold on RAB test entries and a hard validation entry (../shared/data)'
       const h = s.chains.find((c) => c.chainType === 'H')!;
       const l = s.chains.find((c) => c.chainType !== 'H')!;
       const [ab] = ok(await fold({ name: id, heavy: h.sequence, light: l.sequence }, BASELINE));
-      expectValidGeometry(ab!);
+      expectValidGeometry(ab);
       // Fv framework Cα after superposing both frameworks.
       const p: number[] = [];
       const o: number[] = [];
@@ -186,10 +186,10 @@ describe('fold on RAB test entries and a hard validation entry (../shared/data)'
         const domain = chain.numbering.flatMap((r, i) => (r ? [i] : []));
         domain.forEach((oi, k) => {
           if (!chain.numbering[oi]!.regions.imgt.startsWith('fwr')) return;
-          const pi = ab!.chainStarts[c]! + k;
+          const pi = ab.chainStarts[c] + k;
           for (let x = 0; x < 3; x++) {
-            p.push(ab!.atoms.positions[(pi * ATOMS_PER_RESIDUE + 1) * 3 + x]!);
-            o.push(chain.atoms.positions[(oi * ATOMS_PER_RESIDUE + 1) * 3 + x]!);
+            p.push(ab.atoms.positions[(pi * ATOMS_PER_RESIDUE + 1) * 3 + x]);
+            o.push(chain.atoms.positions[(oi * ATOMS_PER_RESIDUE + 1) * 3 + x]);
           }
         });
       });

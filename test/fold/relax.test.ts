@@ -29,21 +29,21 @@ function perturbed(atoms: F.Atom14, amplitude: number, seed: number): F.Atom14 {
 /** Mirrors residue i's CB through the N–CA–C plane: an L residue becomes D. */
 function makeD(atoms: F.Atom14, i: number): void {
   const p = atoms.positions;
-  const at = (s: number) => [p[(i * 14 + s) * 3]!, p[(i * 14 + s) * 3 + 1]!, p[(i * 14 + s) * 3 + 2]!];
+  const at = (s: number) => [p[(i * 14 + s) * 3], p[(i * 14 + s) * 3 + 1], p[(i * 14 + s) * 3 + 2]];
   const [N, CA, C, CB] = [at(0), at(1), at(2), at(4)];
-  const u = [N[0]! - CA[0]!, N[1]! - CA[1]!, N[2]! - CA[2]!];
-  const v = [C[0]! - CA[0]!, C[1]! - CA[1]!, C[2]! - CA[2]!];
-  const n = [u[1]! * v[2]! - u[2]! * v[1]!, u[2]! * v[0]! - u[0]! * v[2]!, u[0]! * v[1]! - u[1]! * v[0]!];
-  const nn = Math.hypot(n[0]!, n[1]!, n[2]!);
-  const d = ((CB[0]! - CA[0]!) * n[0]! + (CB[1]! - CA[1]!) * n[1]! + (CB[2]! - CA[2]!) * n[2]!) / (nn * nn);
-  for (let k = 0; k < 3; k++) p[(i * 14 + 4) * 3 + k] = CB[k]! - 2 * d * n[k]!;
+  const u = [N[0] - CA[0], N[1] - CA[1], N[2] - CA[2]];
+  const v = [C[0] - CA[0], C[1] - CA[1], C[2] - CA[2]];
+  const n = [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]];
+  const nn = Math.hypot(n[0], n[1], n[2]);
+  const d = ((CB[0] - CA[0]) * n[0] + (CB[1] - CA[1]) * n[1] + (CB[2] - CA[2]) * n[2]) / (nn * nn);
+  for (let k = 0; k < 3; k++) p[(i * 14 + 4) * 3 + k] = CB[k] - 2 * d * n[k];
 }
 
 describe('relaxation', () => {
   test('analytic gradient equals finite differences (all terms, incl. clashes)', () => {
     const atoms = perturbed(idealPeptide(), 0.3, 1);
     // Push two residues' atoms together so the clash term is active too.
-    for (let k = 0; k < 3; k++) atoms.positions[(20 * 14 + 1) * 3 + k] = atoms.positions[(5 * 14 + 1) * 3 + k]! + 0.8;
+    for (let k = 0; k < 3; k++) atoms.positions[(20 * 14 + 1) * 3 + k] = atoms.positions[(5 * 14 + 1) * 3 + k] + 0.8;
     const energy = new F.RelaxEnergy(atoms);
     const p = Float64Array.from(atoms.positions);
     const g = new Float64Array(p.length);
@@ -63,7 +63,7 @@ describe('relaxation', () => {
       const minus = Float64Array.from(p);
       minus[k] -= h;
       const numeric = (F.totalEnergy(energy.evaluate(plus)) - F.totalEnergy(energy.evaluate(minus))) / (2 * h);
-      worst = Math.max(worst, Math.abs(numeric - g[k]!) / Math.max(1, Math.abs(g[k]!)));
+      worst = Math.max(worst, Math.abs(numeric - g[k]) / Math.max(1, Math.abs(g[k])));
     }
     expect(worst).toBeLessThan(1e-5);
   });
@@ -88,7 +88,7 @@ describe('relaxation', () => {
     let n = 0;
     for (let a = 0; a < ideal.mask.length; a++) {
       if (!ideal.mask[a]) continue;
-      for (let k = 0; k < 3; k++) sq += (atoms.positions[a * 3 + k]! - ideal.positions[a * 3 + k]!) ** 2;
+      for (let k = 0; k < 3; k++) sq += (atoms.positions[a * 3 + k] - ideal.positions[a * 3 + k]) ** 2;
       n++;
     }
     expect(Math.sqrt(sq / n)).toBeLessThan(0.3);
@@ -105,8 +105,8 @@ describe('relaxation', () => {
     positions.set(one.positions);
     const target = [...one.positions.subarray((3 * 14 + 1) * 3, (3 * 14 + 1) * 3 + 3)];
     const from = [...one.positions.subarray((4 * 14 + 1) * 3, (4 * 14 + 1) * 3 + 3)];
-    const shift = [target[0]! - from[0]! + 1.2, target[1]! - from[1]!, target[2]! - from[2]!];
-    for (let k = 0; k < n * 14 * 3; k++) positions[n * 14 * 3 + k] = one.mask[Math.floor(k / 3)] ? one.positions[k]! + shift[k % 3]! : 0;
+    const shift = [target[0] - from[0] + 1.2, target[1] - from[1], target[2] - from[2]];
+    for (let k = 0; k < n * 14 * 3; k++) positions[n * 14 * 3 + k] = one.mask[Math.floor(k / 3)] ? one.positions[k] + shift[k % 3] : 0;
     const both: F.Atom14 = { aatype: Int32Array.from([...short, ...short]), positions, mask: Uint8Array.from([...one.mask, ...one.mask]) };
     const chainStarts = [0, n];
     const before = F.checkGeometry(both, chainStarts);
@@ -138,7 +138,7 @@ describe('relaxation of an experimental Fv', () => {
       const out: string[] = [];
       for (let i = 1; i < a.aatype.length; i++) {
         if (fv.chainStarts.includes(i)) continue;
-        if (Math.abs(Math.atan2(t[i * 14]!, t[i * 14 + 1]!)) < Math.PI / 2) out.push(`${F.RESNAMES[a.aatype[i]!]}${fv.ids[i]!.number}`);
+        if (Math.abs(Math.atan2(t[i * 14], t[i * 14 + 1])) < Math.PI / 2) out.push(`${F.RESNAMES[a.aatype[i]]}${fv.ids[i].number}`);
       }
       return out;
     };

@@ -91,8 +91,8 @@ describe('superposition by numbering both structures', () => {
       ['L', 'L', 30],
     ]);
     expect(p.pairs[0]).toEqual({
-      moving: { chain: 'H', number: fixturePrediction.chains[0]!.residues[0]!.number, insertion: '' },
-      fixed: { chain: 'H', number: crystal.chains[0]!.residues[0]!.number, insertion: crystal.chains[0]!.residues[0]!.insertion },
+      moving: { chain: 'H', number: fixturePrediction.chains[0].residues[0].number, insertion: '' },
+      fixed: { chain: 'H', number: crystal.chains[0].residues[0].number, insertion: crystal.chains[0].residues[0].insertion },
     });
     expect(describePairing(p)).toMatch(/^60 residues paired by sequence alignment/);
   });

@@ -31,9 +31,9 @@ describe('mmCIF writer', () => {
     const a = atoms(fv);
     const b = atoms(back);
     a.forEach((x, i) => {
-      expect([b[i]!.name, b[i]!.element]).toEqual([x.name, x.element]);
-      for (const k of ['x', 'y', 'z'] as const) expect(Math.abs(b[i]![k] - x[k])).toBeLessThanOrEqual(0.0005 + 1e-9);
-      expect(Math.abs(b[i]!.bFactor - x.bFactor)).toBeLessThanOrEqual(0.005 + 1e-9);
+      expect([b[i].name, b[i].element]).toEqual([x.name, x.element]);
+      for (const k of ['x', 'y', 'z'] as const) expect(Math.abs(b[i][k] - x[k])).toBeLessThanOrEqual(0.0005 + 1e-9);
+      expect(Math.abs(b[i].bFactor - x.bFactor)).toBeLessThanOrEqual(0.005 + 1e-9);
     });
     expect(back.metadata).toEqual(fv.metadata);
   });
@@ -107,8 +107,8 @@ _pdbx_unobs_or_zero_occ_residues.PDB_ins_code
   test('auth ids, first model, first altloc, insertion codes, water skipped, text fields, unobserved residues', () => {
     const s = parseMmcif(text);
     expect(s.chains.map((c) => c.id)).toEqual(['H']);
-    expect(s.chains[0]!.residues.map((r) => `${r.name}${r.number}${r.insertion}`)).toEqual(['SER29', 'TYR32A']);
-    expect(s.chains[0]!.residues[0]!.atoms.map((a) => [a.name, a.x])).toEqual([
+    expect(s.chains[0].residues.map((r) => `${r.name}${r.number}${r.insertion}`)).toEqual(['SER29', 'TYR32A']);
+    expect(s.chains[0].residues[0].atoms.map((a) => [a.name, a.x])).toEqual([
       ['N', 1],
       ['CA', 2],
     ]);
@@ -149,7 +149,7 @@ describe('our mmCIF reader on mmCIF written by Biopython from experimental struc
     }
     biopythonPdbToCif(pairs);
     for (const [k, path] of files.entries()) {
-      const fromCif = await readMmcif(pairs[k]![1]);
+      const fromCif = await readMmcif(pairs[k][1]);
       const fromPdb = await readPdb(path);
       expect(residueKeys(fromCif), path).toEqual(residueKeys(fromPdb));
       const ca = (s: Structure) => s.chains.flatMap((c) => c.residues.flatMap((r) => r.atoms.filter((a) => a.name === 'CA').map((a) => [a.x, a.y, a.z])));

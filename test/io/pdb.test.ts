@@ -36,9 +36,9 @@ describe('PDB writer', () => {
     const ters = lines.filter((l) => l.startsWith('TER'));
     expect(ters.map((l) => l[21])).toEqual(['H', 'L']);
     // TER follows the last atom of its chain, and names that chain's last residue.
-    const terH = lines.indexOf(ters[0]!);
-    expect(lines[terH - 1]!.slice(17, 27).trimEnd()).toBe(ters[0]!.slice(17, 27));
-    expect(ters[0]!.slice(22, 26)).toBe(' 119');
+    const terH = lines.indexOf(ters[0]);
+    expect(lines[terH - 1].slice(17, 27).trimEnd()).toBe(ters[0].slice(17, 27));
+    expect(ters[0].slice(22, 26)).toBe(' 119');
     const atom = lines.find((l) => l.startsWith('ATOM') && l.slice(12, 16) === ' CA ')!;
     expect(atom.slice(76, 78)).toBe(' C');
     expect(lines.filter((l) => l.startsWith('ATOM') && l[26] === 'A' && l[21] === 'H').length).toBeGreaterThan(0);
@@ -52,19 +52,19 @@ describe('PDB writer', () => {
     await writePdb(path, fv);
     const back = await readPdb(path);
     expect(back.chains.map((c) => c.id)).toEqual(['H', 'L']);
-    expect(back.chains[0]!.residues.map((r) => ({ number: r.number, insertion: r.insertion }))).toEqual(fv.heavyIds);
-    expect(back.chains[1]!.residues.map((r) => ({ number: r.number, insertion: r.insertion }))).toEqual(fv.lightIds);
+    expect(back.chains[0].residues.map((r) => ({ number: r.number, insertion: r.insertion }))).toEqual(fv.heavyIds);
+    expect(back.chains[1].residues.map((r) => ({ number: r.number, insertion: r.insertion }))).toEqual(fv.lightIds);
     const a = flatAtoms(fv);
     const b = flatAtoms(back);
     expect(b.length).toBe(a.length);
     a.forEach((x, i) => {
-      const y = b[i]!;
+      const y = b[i];
       expect([y.chain, y.res, y.resName, y.name, y.element]).toEqual([x.chain, x.res, x.resName, x.name, x.element]);
       for (const k of ['x', 'y', 'z'] as const) expect(Math.abs(y[k] - x[k])).toBeLessThanOrEqual(0.0005 + 1e-9);
       expect(Math.abs(y.bFactor - x.bFactor)).toBeLessThanOrEqual(0.005 + 1e-9);
     });
     expect(back.metadata).toEqual(fv.metadata);
-    expect(chainSequence(back.chains[0]!)).toBe(fv.metadata!.sequences[0]!.sequence);
+    expect(chainSequence(back.chains[0])).toBe(fv.metadata!.sequences[0].sequence);
   });
 
   test('an interrupted write leaves the old file and no temporary file', async () => {
@@ -72,7 +72,7 @@ describe('PDB writer', () => {
     await writePdb(path, sampleFv());
     const old = readFileSync(path, 'utf8');
     const bad = sampleFv();
-    bad.chains[1]!.residues[3]!.atoms[0]!.x = 1e9; // does not fit the coordinate columns
+    bad.chains[1].residues[3].atoms[0].x = 1e9; // does not fit the coordinate columns
     await expect(writePdb(path, bad)).rejects.toThrow(/x 1000000000 does not fit 8 columns/);
     expect(readFileSync(path, 'utf8')).toBe(old);
     // A rename onto a folder fails after the temporary file was written: it must be cleaned up.
@@ -108,7 +108,7 @@ describe('PDB writer', () => {
 
   test('bad input is refused with a message naming it', () => {
     const fv = sampleFv();
-    fv.chains[0]!.residues[0]!.insertion = 'AB';
+    fv.chains[0].residues[0].insertion = 'AB';
     expect(() => formatPdb(fv)).toThrow(/chain H residue 100: insertion code 'AB'/);
     expect(() => formatPdb({ chains: [{ id: 'HH', residues: [] }] })).toThrow(/chain id 'HH'/);
     // A bad record's error, which a batch reports and goes past; never a RangeError (a bug's class).
@@ -143,15 +143,15 @@ describe('PDB reader on crafted records', () => {
   test('first model, first altloc, insertion codes, water skipped, HETATM kept, REMARK 465', () => {
     const s = parsePdb(text);
     expect(s.chains.map((c) => c.id)).toEqual(['H', 'L']);
-    const h = s.chains[0]!;
+    const h = s.chains[0];
     expect(h.residues.map((r) => `${r.name}${r.number}${r.insertion}${r.hetero ? '*' : ''}`)).toEqual(['SER29', 'TYR32A', 'NAG601*']);
-    expect(h.residues[0]!.atoms.map((a) => [a.name, a.x])).toEqual([
+    expect(h.residues[0].atoms.map((a) => [a.name, a.x])).toEqual([
       ['N', 1],
       ['CA', 2],
       ['OG', 5],
     ]);
-    expect(s.chains[1]!.residues[0]!.atoms[0]!.element).toBe('ZN');
-    expect(h.residues[0]!.atoms[1]!.element).toBe('C');
+    expect(s.chains[1].residues[0].atoms[0].element).toBe('ZN');
+    expect(h.residues[0].atoms[1].element).toBe('C');
     expect(s.missing).toEqual([
       { name: 'GLY', chain: 'H', number: 30, insertion: 'A' },
       { name: 'SER', chain: 'H', number: 31, insertion: '' },
@@ -190,28 +190,28 @@ describe('our PDB reader against Biopython on experimental structures', () => {
       ours.push(s);
       // Biopython parses the original text (decompressed by us only to hand it over) and our rewrite.
       originals.push(join(dir, `orig${k}.pdb`));
-      writeFileSync(originals[k]!, await readTextMaybeCompressed(path));
+      writeFileSync(originals[k], await readTextMaybeCompressed(path));
       rewritten.push(join(dir, `rewritten${k}.pdb`));
-      writeFileSync(rewritten[k]!, formatPdb({ chains: s.chains }));
+      writeFileSync(rewritten[k], formatPdb({ chains: s.chains }));
     }
     const bio = biopythonReadAll([...originals, ...rewritten], 'pdb');
     files.forEach((path, k) => {
       const residues = (v: BiopythonView) => v.chains.map((c) => ({ id: c.id, residues: c.residues.filter((r) => r.het !== 'W') })).filter((c) => c.residues.length > 0);
-      const orig = residues(bio[k]!);
-      const again = residues(bio[files.length + k]!);
-      const mine = ours[k]!.chains;
+      const orig = residues(bio[k]);
+      const again = residues(bio[files.length + k]);
+      const mine = ours[k].chains;
       expect(
         mine.map((c) => c.id),
         path,
       ).toEqual(orig.map((c) => c.id));
       mine.forEach((c, ci) => {
-        const want = orig[ci]!.residues.map((r) => `${r.name}${r.number}${r.insertion}:${r.atoms}`);
+        const want = orig[ci].residues.map((r) => `${r.name}${r.number}${r.insertion}:${r.atoms}`);
         expect(
           c.residues.map((r) => `${r.name}${r.number}${r.insertion}:${r.atoms.length}`),
           `${path} chain ${c.id}`,
         ).toEqual(want);
         expect(
-          again[ci]!.residues.map((r) => `${r.name}${r.number}${r.insertion}:${r.atoms}`),
+          again[ci].residues.map((r) => `${r.name}${r.number}${r.insertion}:${r.atoms}`),
           `rewrite of ${path} chain ${c.id}`,
         ).toEqual(want);
       });

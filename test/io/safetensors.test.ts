@@ -59,7 +59,7 @@ describe('safetensors round trip', () => {
   });
 
   it('refuses to write inconsistent tensors', () => {
-    const bad = new Map([['x', { dtype: 'float32', shape: [3], data: new Float32Array(2) } as HostTensor]]);
+    const bad = new Map<string, HostTensor>([['x', { dtype: 'float32', shape: [3], data: new Float32Array(2) }]]);
     expect(() => serializeSafetensors(bad)).toThrow(/tensor 'x': .*needs 3 elements/);
     const reserved = new Map([['__metadata__', hostTensor('int8', [1], new Int8Array(1))]]);
     expect(() => serializeSafetensors(reserved)).toThrow(/reserved/);

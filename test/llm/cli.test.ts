@@ -40,7 +40,7 @@ describe('balmkit llm (CLI)', () => {
   };
 
   test('generate prints the greedy continuation run.c printed', async () => {
-    const g = runc.greedy[0]!;
+    const g = runc.greedy[0];
     const r = await run(['llm', 'generate', ...model, '--prompt', g.prompt, '--max-tokens', '100', '--temperature', '0']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -56,7 +56,7 @@ describe('balmkit llm (CLI)', () => {
   });
 
   test("perplexity equals exp(mean NLL) from run.c's logits (BOS prepended, every text token scored)", async () => {
-    const item = runc.logits[1]!;
+    const item = runc.logits[1];
     const logits = readSafetensors(fixture('llama2c_runc_logits.safetensors')).tensors.get(item.tensor)!.data as Float32Array;
     const ids = Llama2cTokenizer.fromFile(TOK512, 512).encode(item.text);
     let nll = 0;
@@ -64,7 +64,7 @@ describe('balmkit llm (CLI)', () => {
       const row = Array.from(logits.subarray(p * 512, (p + 1) * 512));
       const max = Math.max(...row);
       const lse = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
-      nll -= row[ids[p + 1]!]! - lse;
+      nll -= row[ids[p + 1]] - lse;
     }
     const want = Math.exp(nll / (ids.length - 1));
     const file = join(dir, 'text.txt');

@@ -34,7 +34,7 @@ function worstOnTokens(got: Logits, want: Float32Array, mask: number[][], S: num
   let worst = 0;
   for (let b = 0; b < got.batch; b++) {
     for (let s = 0; s < got.sequence; s++) {
-      if (!mask[b]![from + s]) continue;
+      if (!mask[b][from + s]) continue;
       const g = got.data.subarray((b * got.sequence + s) * got.vocab, (b * got.sequence + s + 1) * got.vocab);
       const w = want.subarray((b * S + from + s) * got.vocab, (b * S + from + s + 1) * got.vocab);
       worst = Math.max(worst, maxAbsDiff(g, w));
@@ -62,7 +62,7 @@ describe('HF checkpoints: parity with the PyTorch reference', () => {
     for (let t = prefill; t < e.S; t++) {
       const step = await lm.forward(
         state,
-        e.ids.map((r) => [r[t]!]),
+        e.ids.map((r) => [r[t]]),
       );
       worst = Math.max(worst, worstOnTokens(step, e.logits, e.mask, e.S, t));
     }
@@ -169,7 +169,7 @@ describe('broken checkpoints are refused, naming the tensor', () => {
     const d = copy('extra');
     const t = readSafetensors(join(d, 'model.safetensors')).tensors;
     const q = t.get('model.layers.0.self_attn.q_proj.weight')!;
-    t.set('model.layers.0.self_attn.q_proj.lora_A.weight', { ...q, shape: [4, q.shape[1]!], data: (q.data as Float32Array).slice(0, 4 * q.shape[1]!) });
+    t.set('model.layers.0.self_attn.q_proj.lora_A.weight', { ...q, shape: [4, q.shape[1]], data: (q.data as Float32Array).slice(0, 4 * q.shape[1]) });
     writeSafetensors(join(d, 'model.safetensors'), t);
     await expect(loadModel(d, { ep: 'cpu' })).rejects.toThrow(/tensor 'model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight' is not part of the model config\.json describes \(LoRA tensors: merge/);
     t.delete('model.layers.0.self_attn.q_proj.lora_A.weight');

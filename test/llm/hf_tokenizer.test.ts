@@ -58,8 +58,8 @@ describe('an HF model folder with its tokenizer, served', () => {
     expect(r.status).toBe(200);
     expect(j.usage.prompt_tokens).toBe(7);
     const [g] = await generateTokens(lm, [[1, 20, 14, 13, 19, 2, 21]], { maxTokens: 6 });
-    expect(j.choices[0]!.message.content).toBe(g!.text);
-    expect(j.usage.completion_tokens).toBe(g!.tokens.length);
-    expect(j.choices[0]!.finish_reason).toBe(g!.finishReason);
+    expect(j.choices[0].message.content).toBe(g.text);
+    expect(j.usage.completion_tokens).toBe(g.tokens.length);
+    expect(j.choices[0].finish_reason).toBe(g.finishReason);
   });
 });

@@ -72,7 +72,7 @@ describe('llama2.c aidreams260K against run.c', () => {
       const state = lm.newState(1);
       let worst = 0;
       for (let p = 0; p < ids.length; p++) {
-        const step = await lm.forward(state, [[ids[p]!]]);
+        const step = await lm.forward(state, [[ids[p]]]);
         worst = Math.max(worst, maxAbsDiff(logitsAt(step, 0, 0), want.subarray(p * 512, (p + 1) * 512)));
       }
       expect(worst, text).toBeLessThanOrEqual(1e-4);
@@ -86,17 +86,17 @@ describe('llama2.c aidreams260K against run.c', () => {
       { maxTokens: 100, temperature: 0 },
     );
     expected.greedy.forEach((g, i) => {
-      expect(out[i]!.promptTokens).toEqual(g.prompt_tokens);
-      expect(out[i]!.tokens).toEqual(g.generated);
-      expect(out[i]!.tokens).toHaveLength(100);
-      expect(out[i]!.text).toBe(g.text);
+      expect(out[i].promptTokens).toEqual(g.prompt_tokens);
+      expect(out[i].tokens).toEqual(g.generated);
+      expect(out[i].tokens).toHaveLength(100);
+      expect(out[i].text).toBe(g.text);
     });
   });
 
   test("run.c's sampler: same seed, temperature and top-p give the same 100 tokens", async () => {
     for (const s of expected.sampled) {
       const [out] = await generate(lm, s.prompt, { maxTokens: 100, temperature: s.temperature, topP: s.top_p, seed: s.seed });
-      expect(out!.tokens, `T=${s.temperature} p=${s.top_p} seed=${s.seed}`).toEqual(s.generated);
+      expect(out.tokens, `T=${s.temperature} p=${s.top_p} seed=${s.seed}`).toEqual(s.generated);
     }
   });
 });

@@ -34,10 +34,10 @@ describe('the official openai client against balmkit llm serve', () => {
 
   test('chat and completions answer (context 64 tokens)', async () => {
     const chat = await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hello world' }], max_tokens: 4, temperature: 0 });
-    expect(chat.choices[0]!.message.role).toBe('assistant');
+    expect(chat.choices[0].message.role).toBe('assistant');
     expect(chat.usage!.completion_tokens).toBeLessThanOrEqual(4);
     const c = await client.completions.create({ model: 'tiny', prompt: 'hello world', max_tokens: 3, temperature: 0, logprobs: 2 });
-    expect(c.choices[0]!.logprobs!.token_logprobs!.length).toBe(c.usage!.completion_tokens);
+    expect(c.choices[0].logprobs!.token_logprobs!.length).toBe(c.usage!.completion_tokens);
   });
 
   test('max_tokens beyond the context is a 400 that names the limit', async () => {
@@ -60,7 +60,7 @@ describe('the official openai client against balmkit llm serve', () => {
     expect((err as Error).message).toMatch(/larger than the server's limit of 4096 bytes/);
     expect(Date.now() - t0).toBeLessThan(15_000);
     // The server still answers afterwards.
-    expect((await client.models.list()).data[0]!.id).toBe('tiny');
+    expect((await client.models.list()).data[0].id).toBe('tiny');
   });
 
   test('/v1/embeddings: one vector per input, the mean last hidden state (checked against the logits)', async () => {
@@ -72,7 +72,7 @@ describe('the official openai client against balmkit llm serve', () => {
     for (const d of r.data) expect(d.embedding).toHaveLength(hidden);
     const tok = lm.requireTokenizer();
     const ids = inputs.map((s) => tok.encode(s));
-    expect(r.usage.prompt_tokens).toBe(ids[0]!.length + ids[1]!.length);
+    expect(r.usage.prompt_tokens).toBe(ids[0].length + ids[1].length);
     // Tied embeddings: logits = hidden · Eᵀ, so mean(logits) = mean(hidden) · Eᵀ.
     const E = toFloat32(readWeights(folder).get('model.embed_tokens.weight')!);
     for (const [k, seq] of ids.entries()) {
@@ -82,16 +82,16 @@ describe('the official openai client against balmkit llm serve', () => {
       let worst = 0;
       for (let v = 0; v < vocab; v++) {
         let mean = 0;
-        for (let s = 0; s < seq.length; s++) mean += logits[s * vocab + v]! / seq.length;
+        for (let s = 0; s < seq.length; s++) mean += logits[s * vocab + v] / seq.length;
         let dot = 0;
-        for (let j = 0; j < hidden; j++) dot += r.data[k]!.embedding[j]! * E[v * hidden + j]!;
+        for (let j = 0; j < hidden; j++) dot += r.data[k].embedding[j] * E[v * hidden + j];
         worst = Math.max(worst, Math.abs(dot - mean));
       }
       expect(worst).toBeLessThan(1e-4);
     }
     // float format gives the same numbers as base64 (what the client asked for).
     const f = await client.embeddings.create({ model: 'tiny', input: 'hello', encoding_format: 'float' });
-    expect(f.data[0]!.embedding.map((x) => Math.fround(x))).toEqual(r.data[1]!.embedding.map((x) => Math.fround(x)));
+    expect(f.data[0].embedding.map((x) => Math.fround(x))).toEqual(r.data[1].embedding.map((x) => Math.fround(x)));
     const long = await client.embeddings.create({ model: 'tiny', input: 'hello '.repeat(100) }).catch((e: unknown) => e);
     expect((long as { status?: number }).status).toBe(400);
   });

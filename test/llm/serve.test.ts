@@ -48,9 +48,9 @@ describe('balmkit llm serve (OpenAI-compatible)', () => {
     expect(status).toBe(200);
     const [g] = await generate(lm, 'Once upon a time', { maxTokens: 20 });
     const c = json as unknown as Completion;
-    expect(c.choices[0]!.text).toBe(g!.text);
-    expect(c.choices[0]!.finish_reason).toBe('length');
-    expect(c.usage).toEqual({ prompt_tokens: g!.promptTokens.length, completion_tokens: 20, total_tokens: g!.promptTokens.length + 20 });
+    expect(c.choices[0].text).toBe(g.text);
+    expect(c.choices[0].finish_reason).toBe('length');
+    expect(c.usage).toEqual({ prompt_tokens: g.promptTokens.length, completion_tokens: 20, total_tokens: g.promptTokens.length + 20 });
   });
 
   test('chat: the plain template, greedy, equals generate() on the same prompt', async () => {
@@ -58,13 +58,13 @@ describe('balmkit llm serve (OpenAI-compatible)', () => {
     const { status, json } = await post('/v1/chat/completions', { messages, max_tokens: 12, temperature: 0 });
     expect(status).toBe(200);
     const [g] = await generate(lm, plainChatPrompt(messages), { maxTokens: 12 });
-    expect(json).toMatchObject({ object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: g!.text } }] });
+    expect(json).toMatchObject({ object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: g.text } }] });
   });
 
   test('echo + logprobs: the prompt scored as logprobs() scores it, then the completion', async () => {
     const text = 'The lights flicker in the server room';
     const { json } = await post('/v1/completions', { prompt: text, max_tokens: 3, temperature: 0, echo: true, logprobs: 2 });
-    const lp = (json as unknown as Completion).choices[0]!.logprobs!;
+    const lp = (json as unknown as Completion).choices[0].logprobs!;
     const ids = lm.requireTokenizer().encode(text);
     const ref = await logprobs(lm, ids, { top: 2 });
     expect(lp.tokens).toHaveLength(ids.length + 3);
@@ -75,20 +75,20 @@ describe('balmkit llm serve (OpenAI-compatible)', () => {
       expect(Object.keys(lp.top_logprobs[i]!)).toHaveLength(2);
     }
     const [g] = await generateTokens(lm, [ids], { maxTokens: 3, logprobs: 0 });
-    expect(lp.token_logprobs.slice(ids.length)).toEqual(g!.logprobs!.map((x) => x.logprob));
-    expect((json as unknown as Completion).choices[0]!.text).toBe(lm.requireTokenizer().decode(ids) + g!.text);
+    expect(lp.token_logprobs.slice(ids.length)).toEqual(g.logprobs!.map((x) => x.logprob));
+    expect((json as unknown as Completion).choices[0].text).toBe(lm.requireTokenizer().decode(ids) + g.text);
   });
 
   test('vLLM prompt_logprobs: null first, then {token_id: {logprob, rank, decoded_token}} equal to logprobs()', async () => {
     const ids = lm.requireTokenizer().encode('naïve café dreams');
     const { status, json } = await post('/v1/completions', { prompt: ids, max_tokens: 1, temperature: 0, prompt_logprobs: 1 });
     expect(status).toBe(200);
-    const plp = (json as unknown as Completion).choices[0]!.prompt_logprobs!;
+    const plp = (json as unknown as Completion).choices[0].prompt_logprobs!;
     const ref = await logprobs(lm, ids, { top: 1 });
     expect(plp).toHaveLength(ids.length);
     expect(plp[0]).toBeNull();
     for (let i = 1; i < ids.length; i++) {
-      const entry = plp[i]![String(ids[i])]!;
+      const entry = plp[i]![String(ids[i])];
       expect(entry.logprob).toBe(ref[i]!.logprob);
       expect(entry.rank).toBe(ref[i]!.rank);
       expect(typeof entry.decoded_token).toBe('string');
@@ -107,10 +107,10 @@ describe('balmkit llm serve (OpenAI-compatible)', () => {
     expect(events.at(-1)).toBe('[DONE]');
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as { choices: { text: string; finish_reason: string | null }[] });
     expect(chunks.length).toBeGreaterThan(2);
-    const streamed = chunks.map((c) => c.choices[0]!.text).join('');
+    const streamed = chunks.map((c) => c.choices[0].text).join('');
     const { json } = await post('/v1/completions', { ...body, stream: false });
-    expect(streamed).toBe((json as unknown as Completion).choices[0]!.text);
-    expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe('length');
+    expect(streamed).toBe((json as unknown as Completion).choices[0].text);
+    expect(chunks.at(-1)!.choices[0].finish_reason).toBe('length');
 
     const rc = await fetch(`${srv.url}/v1/chat/completions`, {
       method: 'POST',
@@ -122,7 +122,7 @@ describe('balmkit llm serve (OpenAI-compatible)', () => {
       .filter((e) => e.startsWith('data: '))
       .map((e) => e.slice(6));
     expect(chat.at(-1)).toBe('[DONE]');
-    expect(JSON.parse(chat[0]!)).toMatchObject({ object: 'chat.completion.chunk', choices: [{ delta: { role: 'assistant' } }] });
+    expect(JSON.parse(chat[0])).toMatchObject({ object: 'chat.completion.chunk', choices: [{ delta: { role: 'assistant' } }] });
   });
 
   test('malformed bodies get 400 in OpenAI shape, and the server keeps serving', async () => {

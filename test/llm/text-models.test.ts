@@ -50,13 +50,13 @@ describe.each(MODELS)('%s', (name) => {
     const ids = rows(f.get('short.input_ids')!);
     const mask = rows(f.get('short.attention_mask')!);
     const want = f.get('short.logits')!.data as Float32Array;
-    const [B, S] = [ids.length, ids[0]!.length];
+    const [B, S] = [ids.length, ids[0].length];
     const V = lm.vocab;
     const worstOver = (got: Float32Array, steps: number, from: number) => {
       let w = 0;
       for (let b = 0; b < B; b++) {
         for (let s = 0; s < steps; s++) {
-          if (!mask[b]![from + s]) continue;
+          if (!mask[b][from + s]) continue;
           w = Math.max(w, maxAbsDiff(got.subarray((b * steps + s) * V, (b * steps + s + 1) * V), want.subarray((b * S + from + s) * V, (b * S + from + s + 1) * V)));
         }
       }
@@ -84,7 +84,7 @@ describe.each(MODELS)('%s', (name) => {
           (
             await lm.forward(
               state,
-              ids.map((r) => [r[t]!]),
+              ids.map((r) => [r[t]]),
             )
           ).data,
           1,
@@ -95,7 +95,7 @@ describe.each(MODELS)('%s', (name) => {
     const longWant = f.get('long.logits')!.data as Float32Array;
     const long = await lm.forward(lm.newState(1), longIds, undefined, 4);
     const longWorst = maxAbsDiff(long.data, longWant);
-    console.info(`${name} parity: max |Δlogit| prefill ${prefillWorst.toExponential(2)}, cached ${cachedWorst.toExponential(2)}, last 4 of ${longIds[0]!.length} ${longWorst.toExponential(2)}`);
+    console.info(`${name} parity: max |Δlogit| prefill ${prefillWorst.toExponential(2)}, cached ${cachedWorst.toExponential(2)}, last 4 of ${longIds[0].length} ${longWorst.toExponential(2)}`);
     expect(prefillWorst).toBeLessThanOrEqual(1e-4);
     expect(cachedWorst).toBeLessThanOrEqual(1e-4);
     expect(longWorst).toBeLessThanOrEqual(1e-4);
@@ -133,11 +133,11 @@ describe.runIf(MODELS.includes('text-small'))('balmkit llm serve --model models/
 
   test('chat and completions with logprobs', async () => {
     const chat = await client.chat.completions.create({ model: 'text-small', messages: [{ role: 'user', content: 'What does the json module do?' }], max_tokens: 12, temperature: 0 });
-    expect(chat.choices[0]!.message.content!.length).toBeGreaterThan(0);
+    expect(chat.choices[0].message.content!.length).toBeGreaterThan(0);
     const c = await client.completions.create({ model: 'text-small', prompt: 'The json module', max_tokens: 8, temperature: 0, logprobs: 3, echo: true });
-    const lp = c.choices[0]!.logprobs!;
+    const lp = c.choices[0].logprobs!;
     expect(lp.token_logprobs![0]).toBeNull(); // the first prompt token has no context
     expect(lp.token_logprobs!.slice(1).every((x) => x !== null && x <= 0)).toBe(true);
-    expect(c.choices[0]!.text.startsWith('The json module')).toBe(true);
+    expect(c.choices[0].text.startsWith('The json module')).toBe(true);
   });
 });

@@ -36,14 +36,14 @@ describe("ep: 'auto'", () => {
       expect(warnings).toHaveLength(1);
       expect(writes).toHaveLength(1); // nothing else went to stderr through Node
       // One short line: the cause in a few words; ORT's long message stays in `balmkit doctor`.
-      const m = LINE.exec(warnings[0]!);
+      const m = LINE.exec(warnings[0]);
       expect(m, warnings[0]).not.toBeNull();
       expect(m![1]).toBe(cuda.summary);
-      expect(warnings[0]!.length).toBeLessThan(100);
+      expect(warnings[0].length).toBeLessThan(100);
       expect(warnings[0]).not.toContain(cuda.ortMessage!);
       expect(defaultProviders.hasWarned).toBe(true);
     }
-    for (const s of sessions) expect((await s.run({ x: float32([1]) })).y!.data).toEqual(Float32Array.from([2]));
+    for (const s of sessions) expect((await s.run({ x: float32([1]) })).y.data).toEqual(Float32Array.from([2]));
     await Promise.all(sessions.map((s) => s.release()));
     await cache.clear();
   });
@@ -53,8 +53,8 @@ describe("ep: 'auto'", () => {
     const resolver = new ProviderResolver((l) => lines.push(l));
     const probe = vi.spyOn(resolver, 'probe');
     const chosen = await Promise.all([resolver.choose('auto'), resolver.choose('auto'), resolver.choose('auto')]);
-    const first = await probe.mock.results[0]!.value;
-    expect(await probe.mock.results[1]!.value).toBe(first); // the same cached probe object
+    const first = await probe.mock.results[0].value;
+    expect(await probe.mock.results[1].value).toBe(first); // the same cached probe object
     expect(chosen).toEqual(Array(3).fill(first.available ? 'cuda' : 'cpu'));
     expect(lines).toHaveLength(first.available ? 0 : 1);
     expect(await resolver.choose('cpu')).toBe('cpu');
@@ -94,7 +94,7 @@ describe("ep: 'auto'", () => {
       const cuda = await resolver.probe('cuda');
       if (chosen === 'cpu') {
         expect(lines).toHaveLength(1);
-        expect(DEBUG_LINE.exec(lines[0]!)?.[1]).toBe(cuda.reason);
+        expect(DEBUG_LINE.exec(lines[0])?.[1]).toBe(cuda.reason);
       }
     } finally {
       vi.unstubAllEnvs();

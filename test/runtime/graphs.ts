@@ -27,8 +27,8 @@ export function affineRef(x: number[]): number[] {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < 2; j++) {
-      let s = B[j]!;
-      for (let k = 0; k < 3; k++) s += x[i * 3 + k]! * W[k * 2 + j]!;
+      let s = B[j];
+      for (let k = 0; k < 3; k++) s += x[i * 3 + k] * W[k * 2 + j];
       out.push(s);
     }
   }

@@ -43,13 +43,13 @@ function affineBuild(file: string, calls: { n: number }): ModelBuild {
 async function check(session: Awaited<ReturnType<typeof cachedSession>>['session']): Promise<void> {
   const x = [1, 2, 3, -1, 0.5, 2];
   const out = await session.run({ x: float32(x, [2, 3]), ids: { dtype: 'int64', dims: [1], data: BigInt64Array.of(3n) } });
-  expect(Array.from(out.y!.data as Float32Array)).toEqual(affineRef(x).map(Math.fround));
+  expect(Array.from(out.y.data as Float32Array)).toEqual(affineRef(x).map(Math.fround));
   await session.release();
 }
 
 function entryFile(dir: string, name: string): string {
   const [e] = listCache(dir);
-  return path.join(dir, 'models', e!.key, name);
+  return path.join(dir, 'models', e.key, name);
 }
 
 function stderrLines(): string[] {
@@ -72,7 +72,7 @@ describe('cachedSession', () => {
     expect(listCache(dir)).toHaveLength(1);
     const meta = JSON.parse(fs.readFileSync(entryFile(dir, 'meta.json'), 'utf8')) as { keyFields: { files: { sha256: string }[]; ep: string } };
     expect(meta.keyFields.ep).toBe('cpu');
-    expect(meta.keyFields.files[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(meta.keyFields.files[0].sha256).toMatch(/^[0-9a-f]{64}$/);
     const b = await cachedSession(affineBuild(file, calls), { ep: 'cpu', cacheDir: dir });
     expect(b.outcome).toBe('hit');
     expect(b.key).toBe(a.key);

@@ -33,16 +33,16 @@ describe('createSession', () => {
       x: { dtype: 'float32', dims: [2, 3], data: Float32Array.from(X) },
       ids: int64([3, -7]),
     });
-    const y = readTensor(out.y!);
+    const y = readTensor(out.y);
     expect(y.dtype).toBe('float32');
     expect(y.dims).toEqual([2, 2]);
     expect(Array.from(y.data as Float32Array)).toEqual(affineRef(X));
     // by hand: row 0: 1·1 + 0·3 − 1·5 + 0.5 = −3.5, 1·2 + 0·4 − 1·6 − 1 = −5;
     //          row 1: 0.5·1 + 2·3 − 3·5 + 0.5 = −8, 0.5·2 + 2·4 − 3·6 − 1 = −10
     expect(Array.from(y.data as Float32Array)).toEqual([-3.5, -5, -8, -10]);
-    expect(readTensor(out.ids2!).data).toEqual(BigInt64Array.from([6n, -14n]));
+    expect(readTensor(out.ids2).data).toEqual(BigInt64Array.from([6n, -14n]));
     // float16 comes back as raw bits: 1 → 0x3c00, 0 → 0, -1 → 0xbc00, 0.5 → 0x3800, 2 → 0x4000, -3 → 0xc200
-    const h = toHostTensor(out.h!);
+    const h = toHostTensor(out.h);
     expect(h.dtype).toBe('float16');
     expect(h.shape).toEqual([2, 3]);
     expect(Array.from(h.data as Uint16Array)).toEqual([0x3c00, 0, 0xbc00, 0x3800, 0x4000, 0xc200]);
@@ -55,7 +55,7 @@ describe('createSession', () => {
     const s = await createSession(affineGraph(), { ep: 'cpu', threads: 1 });
     const out = await s.run({ x: { dtype: 'float32', shape: [1, 3], data: Float32Array.from([2, 2, 2]) }, ids: new ort.Tensor('int64', BigInt64Array.from([1n]), [1]) }, ['y']);
     expect(Object.keys(out)).toEqual(['y']);
-    expect(Array.from(out.y!.data as Float32Array)).toEqual(affineRef([2, 2, 2]));
+    expect(Array.from(out.y.data as Float32Array)).toEqual(affineRef([2, 2, 2]));
     await s.release();
   });
 
@@ -80,7 +80,7 @@ describe('createSession', () => {
     if (probe.available) {
       const s = await createSession(plusOneGraph(), { ep: 'cuda' });
       expect(s.ep).toBe('cuda');
-      expect((await s.run({ x: float32([2]) })).y!.data).toEqual(Float32Array.from([3]));
+      expect((await s.run({ x: float32([2]) })).y.data).toEqual(Float32Array.from([3]));
       await s.release();
       return;
     }
@@ -134,7 +134,7 @@ describe('SessionCache', () => {
     expect(b).toBe(a);
     expect(c).toBe(a);
     expect(cache.size).toBe(1);
-    expect((await a.run({ x: float32([41]) })).y!.data).toEqual(Float32Array.from([42]));
+    expect((await a.run({ x: float32([41]) })).y.data).toEqual(Float32Array.from([42]));
   });
 
   it('keys by content and options', async () => {

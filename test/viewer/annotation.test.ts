@@ -20,7 +20,7 @@ const structure = parsePdb(text);
 
 /** The fixture's residues as the page reads them from Mol* (chain, number, insertion, CA B-factor). */
 const residues: ResidueRecord[] = structure.chains.flatMap((c) =>
-  c.residues.map((r) => ({ chain: c.id, number: r.number, insertion: r.insertion, name: r.name, letter: 'X', bFactor: (r.atoms.find((a) => a.name === 'CA') ?? r.atoms[0]!).bFactor })),
+  c.residues.map((r) => ({ chain: c.id, number: r.number, insertion: r.insertion, name: r.name, letter: 'X', bFactor: (r.atoms.find((a) => a.name === 'CA') ?? r.atoms[0]).bFactor })),
 );
 
 describe('balmkit REMARKs in the page', () => {
@@ -95,12 +95,12 @@ describe('regions', () => {
 
 describe('error legend', () => {
   it('puts each value in the bin whose range holds it', () => {
-    expect(errorColor(0)).toBe(ERROR_BINS[0]!.color);
-    expect(errorColor(0.49)).toBe(ERROR_BINS[0]!.color);
-    expect(errorColor(0.5)).toBe(ERROR_BINS[1]!.color);
-    expect(errorColor(1.99)).toBe(ERROR_BINS[2]!.color);
-    expect(errorColor(3.2)).toBe(ERROR_BINS[3]!.color);
-    expect(errorColor(40)).toBe(ERROR_BINS[4]!.color);
+    expect(errorColor(0)).toBe(ERROR_BINS[0].color);
+    expect(errorColor(0.49)).toBe(ERROR_BINS[0].color);
+    expect(errorColor(0.5)).toBe(ERROR_BINS[1].color);
+    expect(errorColor(1.99)).toBe(ERROR_BINS[2].color);
+    expect(errorColor(3.2)).toBe(ERROR_BINS[3].color);
+    expect(errorColor(40)).toBe(ERROR_BINS[4].color);
     expect(new Set(ERROR_BINS.map((b) => b.color)).size).toBe(ERROR_BINS.length);
   });
 });

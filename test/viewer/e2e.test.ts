@@ -112,8 +112,7 @@ function caByResidue(s: Structure): Map<string, [number, number, number]> {
   return out;
 }
 
-const colorAt = (page: Page, chain: string, residue: string): Promise<string | null> =>
-  page.evaluate(([c, r]) => (globalThis as unknown as PageGlobal).balmkitViewer.colorAt(c!, r!), [chain, residue]);
+const colorAt = (page: Page, chain: string, residue: string): Promise<string | null> => page.evaluate(([c, r]) => (globalThis as unknown as PageGlobal).balmkitViewer.colorAt(c, r), [chain, residue]);
 
 describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
   let cli: ChildProcess;
@@ -143,8 +142,8 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
     // The same sequences predicted again, IMGT-numbered (IMGT's numbering has gaps: 10, 73, …).
     const seq = (c: string) => structure.metadata!.sequences.find((x) => x.chain === c)!.sequence;
     const [imgtOutcome] = await fold({ name: 'fv-1a14-imgt', heavy: seq('H'), light: seq('L') }, { model: 'fold-baseline', scheme: 'imgt' });
-    if (!imgtOutcome!.ok) throw new Error(imgtOutcome!.failure.message);
-    imgtPrediction = imgtOutcome!.antibody.structure;
+    if (!imgtOutcome.ok) throw new Error(imgtOutcome.failure.message);
+    imgtPrediction = imgtOutcome.antibody.structure;
     const imgtFile = path.join(tmp, 'fv-1a14-imgt.pdb');
     await writePdb(imgtFile, imgtPrediction);
     // The control: the same atoms without balmkit's metadata, an "experimental" PDB served as it
@@ -162,7 +161,7 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
       cli.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
         const m = /^(http:\/\/127\.0\.0\.1:\d+\/\S*)$/m.exec(out);
-        if (m) resolve(m[1]!);
+        if (m) resolve(m[1]);
       });
       cli.on('exit', (code) => reject(new Error(`balmkit view exited (${code}) before printing a URL: ${cliErr}`)));
     });
@@ -242,15 +241,15 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
     const h3Ids = H3.residues.map(idOf);
     expect(H3.chain.id).toBe('H');
     expect(h3Ids.length).toBeGreaterThanOrEqual(3);
-    expect(await colorAt(page, 'H', h3Ids[0]!)).toBe(h3);
+    expect(await colorAt(page, 'H', h3Ids[0])).toBe(h3);
     const inserted = H3.residues.find((r) => r.insertion !== '');
-    expect(await colorAt(page, 'H', inserted ? idOf(inserted) : h3Ids[1]!)).toBe(h3); // an insertion where H3 has one
-    expect(await colorAt(page, 'H', h3Ids[h3Ids.length - 1]!)).toBe(h3);
-    const after = H3.chain.residues[H3.chain.residues.indexOf(H3.residues[H3.residues.length - 1]!) + 1]!;
+    expect(await colorAt(page, 'H', inserted ? idOf(inserted) : h3Ids[1])).toBe(h3); // an insertion where H3 has one
+    expect(await colorAt(page, 'H', h3Ids[h3Ids.length - 1])).toBe(h3);
+    const after = H3.chain.residues[H3.chain.residues.indexOf(H3.residues[H3.residues.length - 1]) + 1];
     expect(await colorAt(page, 'H', idOf(after))).toBe(fw);
-    expect(await colorAt(page, 'H', idOf(H3.chain.residues[9]!))).toBe(fw);
+    expect(await colorAt(page, 'H', idOf(H3.chain.residues[9]))).toBe(fw);
     const L3 = cdrResidues(structure, 'L3');
-    expect(await colorAt(page, L3.chain.id, idOf(L3.residues[Math.floor(L3.residues.length / 2)]!))).toBe(shown.find((e) => e.label === 'CDR-L3')!.color);
+    expect(await colorAt(page, L3.chain.id, idOf(L3.residues[Math.floor(L3.residues.length / 2)]))).toBe(shown.find((e) => e.label === 'CDR-L3')!.color);
     const canvas = page.locator('#viewport canvas').first();
     const img = decodePng(await canvas.screenshot());
     expect(countColor(img, h3)).toBeGreaterThan(30);
@@ -271,7 +270,7 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
       .toMatch(new RegExp(`^[A-Z]{3} H(${h3Ids.join('|')}) \\(CDR-H3\\), predicted error \\d+\\.\\d\\d Å$`));
     await page.mouse.move(0, 0);
     // The CDR table's mean predicted error of H3 is the mean of the file's H3 values.
-    const h3Values = H3.residues.map((r) => r.atoms[0]!.bFactor);
+    const h3Values = H3.residues.map((r) => r.atoms[0].bFactor);
     const cell = await page.locator('#cdrs tr[data-region="H3"] td.num').textContent();
     expect(cell).toBe(`${(h3Values.reduce((a, b) => a + b, 0) / h3Values.length).toFixed(2)} Å`);
   });
@@ -343,12 +342,12 @@ describe.skipIf(!chromium && !inCi)('viewer in Chromium', () => {
     await page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.setColorMode('region'));
     await ready(page);
     const h3 = cdrResidues(structure, 'H3').residues;
-    expect(await colorAt(page, 'H', idOf(h3[Math.floor(h3.length / 2)]!))).toBe((await legend(page)).find((e) => e.label === 'CDR-H3')!.color);
+    expect(await colorAt(page, 'H', idOf(h3[Math.floor(h3.length / 2)]))).toBe((await legend(page)).find((e) => e.label === 'CDR-H3')!.color);
 
     // An IMGT-numbered prediction (its numbers skip, e.g. 10, 73), served as mmCIF so Mol* draws no
     // "missing residue" dashes at those gaps: shown with its own numbers.
     const numbers = imgtPrediction.chains.flatMap((c) => c.residues.filter((r) => r.insertion === '').map((r) => r.number));
-    expect(numbers.some((n, k) => k > 0 && n > numbers[k - 1]! + 1)).toBe(true);
+    expect(numbers.some((n, k) => k > 0 && n > numbers[k - 1] + 1)).toBe(true);
     await page.evaluate(() => (globalThis as unknown as PageGlobal).balmkitViewer.show(3, null));
     s = await ready(page);
     expect([s.file, s.atomCount]).toEqual([3, atomCount(imgtPrediction)]);

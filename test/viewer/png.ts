@@ -35,7 +35,7 @@ export function decodePng(png: Uint8Array): Rgba {
     if (type === 'IHDR') {
       width = body.readUInt32BE(0);
       height = body.readUInt32BE(4);
-      const depth = body[8]!;
+      const depth = body[8];
       colorType = body[9]!;
       if (depth !== 8 || (colorType !== 2 && colorType !== 6) || body[12] !== 0) throw new Error(`PNG: bit depth ${depth}, colour type ${colorType}, interlace ${body[12]} not supported`);
     } else if (type === 'IDAT') {
@@ -52,20 +52,20 @@ export function decodePng(png: Uint8Array): Rgba {
   const prev = new Uint8Array(stride);
   const cur = new Uint8Array(stride);
   for (let y = 0; y < height; y++) {
-    const filter = raw[y * (stride + 1)]!;
+    const filter = raw[y * (stride + 1)];
     const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
     for (let i = 0; i < stride; i++) {
-      const a = i >= bpp ? cur[i - bpp]! : 0;
-      const b = prev[i]!;
-      const c = i >= bpp ? prev[i - bpp]! : 0;
-      const x = line[i]!;
+      const a = i >= bpp ? cur[i - bpp] : 0;
+      const b = prev[i];
+      const c = i >= bpp ? prev[i - bpp] : 0;
+      const x = line[i];
       cur[i] = (filter === 0 ? x : filter === 1 ? x + a : filter === 2 ? x + b : filter === 3 ? x + ((a + b) >> 1) : x + paeth(a, b, c)) & 0xff;
     }
     for (let px = 0; px < width; px++) {
       out[(y * width + px) * 4] = cur[px * bpp]!;
       out[(y * width + px) * 4 + 1] = cur[px * bpp + 1]!;
       out[(y * width + px) * 4 + 2] = cur[px * bpp + 2]!;
-      out[(y * width + px) * 4 + 3] = bpp === 4 ? cur[px * bpp + 3]! : 255;
+      out[(y * width + px) * 4 + 3] = bpp === 4 ? cur[px * bpp + 3] : 255;
     }
     prev.set(cur);
   }
@@ -83,7 +83,7 @@ export function fractionDiffering(img: Rgba, hex: string, tolerance = 8): number
   const [r, g, b] = hexRgb(hex);
   let n = 0;
   for (let i = 0; i < img.data.length; i += 4) {
-    if (Math.abs(img.data[i]! - r) > tolerance || Math.abs(img.data[i + 1]! - g) > tolerance || Math.abs(img.data[i + 2]! - b) > tolerance) n++;
+    if (Math.abs(img.data[i] - r) > tolerance || Math.abs(img.data[i + 1] - g) > tolerance || Math.abs(img.data[i + 2] - b) > tolerance) n++;
   }
   return n / (img.width * img.height);
 }
@@ -93,7 +93,7 @@ export function countColor(img: Rgba, hex: string, tolerance = 3): number {
   const [r, g, b] = hexRgb(hex);
   let n = 0;
   for (let i = 0; i < img.data.length; i += 4) {
-    if (Math.abs(img.data[i]! - r) <= tolerance && Math.abs(img.data[i + 1]! - g) <= tolerance && Math.abs(img.data[i + 2]! - b) <= tolerance) n++;
+    if (Math.abs(img.data[i] - r) <= tolerance && Math.abs(img.data[i + 1] - g) <= tolerance && Math.abs(img.data[i + 2] - b) <= tolerance) n++;
   }
   return n;
 }
@@ -103,7 +103,7 @@ export function findPatch(img: Rgba, hex: string, tolerance = 3): { x: number; y
   const [r, g, b] = hexRgb(hex);
   const near = (x: number, y: number): boolean => {
     const i = (y * img.width + x) * 4;
-    return Math.abs(img.data[i]! - r) <= tolerance && Math.abs(img.data[i + 1]! - g) <= tolerance && Math.abs(img.data[i + 2]! - b) <= tolerance;
+    return Math.abs(img.data[i] - r) <= tolerance && Math.abs(img.data[i + 1] - g) <= tolerance && Math.abs(img.data[i + 2] - b) <= tolerance;
   };
   for (let y = 2; y < img.height - 2; y++) {
     for (let x = 2; x < img.width - 2; x++) {

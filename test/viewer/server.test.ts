@@ -155,10 +155,10 @@ describe('view server', () => {
 async function stderrOf(f: () => Promise<void>): Promise<string[]> {
   const err: string[] = [];
   const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => {
+  process.stderr.write = (s: string) => {
     err.push(String(s));
     return true;
-  }) as typeof process.stderr.write;
+  };
   try {
     await f();
   } finally {

@@ -69,7 +69,7 @@ function markRange(
   const i = at(start);
   const j = at(end);
   if (i >= 0 && j >= i) {
-    for (let k = i; k <= j; k++) regions.set(residueKey(chain, inChain[k]!.number, inChain[k]!.insertion), name);
+    for (let k = i; k <= j; k++) regions.set(residueKey(chain, inChain[k].number, inChain[k].insertion), name);
     return;
   }
   for (const r of inChain) if (r.number >= start.number && r.number <= end.number) regions.set(residueKey(chain, r.number, r.insertion), name);

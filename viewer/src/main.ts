@@ -133,7 +133,7 @@ function legendFor(mode: ColorMode, s: Shown): { title: string; entries: LegendE
     const present = new Set(s.annotation.regions.values());
     return {
       title: 'Region',
-      entries: [...CDR_NAMES.filter((n) => present.has(n)), 'framework'].map((n) => ({ label: n === 'framework' ? 'framework' : `CDR-${n}`, color: REGION_COLORS[n]! })),
+      entries: [...CDR_NAMES.filter((n) => present.has(n)), 'framework'].map((n) => ({ label: n === 'framework' ? 'framework' : `CDR-${n}`, color: REGION_COLORS[n] })),
     };
   }
   return { title: 'Chain', entries: [...chainColors(s.loaded.chains)].map(([c, color]) => ({ label: `chain ${c}`, color })) };

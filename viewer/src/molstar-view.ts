@@ -87,11 +87,11 @@ function readResidues(structure: Structure): ResidueRecord[] {
   const out: ResidueRecord[] = [];
   const { offsets } = h.residueAtomSegments;
   for (let r = 0; r < h.residues._rowCount; r++) {
-    const first = offsets[r]!;
-    const last = offsets[r + 1]!;
+    const first = offsets[r];
+    const last = offsets[r + 1];
     let atom = first;
     for (let a = first; a < last; a++) if (h.atoms.auth_atom_id.value(a) === 'CA') atom = a;
-    const chainIndex = h.chainAtomSegments.index[first]!;
+    const chainIndex = h.chainAtomSegments.index[first];
     const name = h.atoms.auth_comp_id.value(first);
     out.push({
       chain: h.chains.auth_asym_id.value(chainIndex),

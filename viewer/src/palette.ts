@@ -59,14 +59,14 @@ export const BACKGROUND_COLOR = '#ffffff';
 export function errorColor(value: number): string {
   if (!Number.isFinite(value)) return NO_DATA_COLOR;
   for (const bin of ERROR_BINS) if (value < (bin.max ?? Infinity)) return bin.color;
-  return ERROR_BINS[ERROR_BINS.length - 1]!.color;
+  return ERROR_BINS[ERROR_BINS.length - 1].color;
 }
 
 /** Colour of each chain id, in the order given (H and L keep theirs). */
 export function chainColors(chains: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
   let next = 0;
-  for (const c of chains) out.set(c, CHAIN_COLORS[c] ?? OTHER_CHAIN_COLORS[next++ % OTHER_CHAIN_COLORS.length]!);
+  for (const c of chains) out.set(c, CHAIN_COLORS[c] ?? OTHER_CHAIN_COLORS[next++ % OTHER_CHAIN_COLORS.length]);
   return out;
 }
 

@@ -144,8 +144,8 @@ export function renderCdrs(residues: readonly ResidueRecord[], ann: FileAnnotati
     const members = residues.filter((r) => ann.regions.get(residueKey(r.chain, r.number, r.insertion)) === name);
     if (members.length === 0) continue;
     const tr = el('tr', { 'data-region': name });
-    const first = members[0]!;
-    const last = members[members.length - 1]!;
+    const first = members[0];
+    const last = members[members.length - 1];
     tr.append(el('td', {}, name), el('td', {}, name === 'framework' ? '' : `${first.chain}${first.number}${first.insertion}–${last.number}${last.insertion}`), el('td', {}, String(members.length)));
     if (ann.hasPredictedError) tr.append(el('td', { class: 'num' }, `${means.get(name)!.mean.toFixed(2)} Å`));
     table.append(tr);

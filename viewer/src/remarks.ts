@@ -41,7 +41,7 @@ export function parseResidueNumber(text: string): ResidueNumber | undefined {
 
 /** The metadata record lines of a PDB or mmCIF text (empty when it has none). */
 export function remarkLines(text: string): string[] {
-  const pdb = [...text.matchAll(/^REMARK 999 BALMKIT (.*)$/gm)].map((m) => m[1]!.trimEnd());
+  const pdb = [...text.matchAll(/^REMARK 999 BALMKIT (.*)$/gm)].map((m) => m[1].trimEnd());
   if (pdb.length > 0) return pdb;
   return mmcifRemarkLines(text);
 }
@@ -54,7 +54,7 @@ function* cifTokens(text: string, from: number): Generator<string> {
   let i = from;
   const n = text.length;
   while (i < n) {
-    const c = text[i]!;
+    const c = text[i];
     if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
       i++;
     } else if (c === '#') {
@@ -66,12 +66,12 @@ function* cifTokens(text: string, from: number): Generator<string> {
       i = stop + 2;
     } else if (c === "'" || c === '"') {
       let j = i + 1;
-      while (j < n && !(text[j] === c && (j + 1 >= n || /\s/.test(text[j + 1]!)))) j++;
+      while (j < n && !(text[j] === c && (j + 1 >= n || /\s/.test(text[j + 1])))) j++;
       yield text.slice(i + 1, j);
       i = j + 1;
     } else {
       let j = i;
-      while (j < n && !/\s/.test(text[j]!)) j++;
+      while (j < n && !/\s/.test(text[j])) j++;
       yield text.slice(i, j);
       i = j;
     }
