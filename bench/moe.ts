@@ -7,19 +7,85 @@
  * the feed-forward, less what attention and the head cost.
  *
  *   node --import tsx bench/moe.ts [--model models/text-moe-small] [--threads 2] [--context 512] [--steps 32] [--rounds 3]
+ *   node --import tsx bench/moe.ts --shape 4,1024,2816     # a random Mixtral of 4 layers, hidden 1024, expert width 2816
+ *
+ * --shape: a random Mixtral-architecture folder (8 experts, top-2, 16 heads / 8 KV heads, vocab
+ * 4096, fp16 weights, fixed seed) written to a temporary folder first: at a width where the
+ * experts dominate a step, which the small text model is not.
  *
  * Run it on a quiet machine.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeSafetensors } from '../src/io/safetensors.js';
+import { f32ToF16, type HostTensor } from '../src/io/tensor.js';
 import { loadModel, logitsAt, type CausalLM } from '../src/llm/index.js';
+import { mulberry32 } from '../src/util/random.js';
 import { flagArgs, median, quantile } from './lib.js';
 
 const args = flagArgs();
-const folder = args.get('model') ?? 'models/text-moe-small';
+const shape = args.get('shape')?.split(',').map(Number);
+const folder = shape ? randomMixtral(shape as [number, number, number]) : (args.get('model') ?? 'models/text-moe-small');
 const threads = Number(args.get('threads') ?? 2);
 const context = Number(args.get('context') ?? 512);
 const steps = Number(args.get('steps') ?? 32);
 const rounds = Number(args.get('rounds') ?? 3);
 const token = (i: number, vocab: number) => (i * 7919 + 13) % vocab;
+
+/** A random Mixtral folder (layers, hidden, expert width): 8 experts, top-2, fp16. */
+function randomMixtral([layers, hidden, ffn]: [number, number, number]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'balmkit-moe-bench-'));
+  const rand = mulberry32(7);
+  const vocab = 4096;
+  const heads = 16;
+  const kv = 8;
+  const hd = hidden / heads;
+  const mat = (rows: number, cols: number): HostTensor => {
+    const data = new Uint16Array(rows * cols);
+    const scale = 1 / Math.sqrt(cols);
+    for (let i = 0; i < data.length; i++) data[i] = f32ToF16((rand() * 2 - 1) * scale * Math.sqrt(3));
+    return { dtype: 'float16', shape: [rows, cols], data };
+  };
+  const ones = (n: number): HostTensor => ({ dtype: 'float16', shape: [n], data: new Uint16Array(n).fill(f32ToF16(1)) });
+  const t = new Map<string, HostTensor>([
+    ['model.embed_tokens.weight', mat(vocab, hidden)],
+    ['model.norm.weight', ones(hidden)],
+  ]);
+  for (let i = 0; i < layers; i++) {
+    const p = `model.layers.${i}.`;
+    t.set(`${p}input_layernorm.weight`, ones(hidden));
+    t.set(`${p}post_attention_layernorm.weight`, ones(hidden));
+    t.set(`${p}self_attn.q_proj.weight`, mat(heads * hd, hidden));
+    t.set(`${p}self_attn.k_proj.weight`, mat(kv * hd, hidden));
+    t.set(`${p}self_attn.v_proj.weight`, mat(kv * hd, hidden));
+    t.set(`${p}self_attn.o_proj.weight`, mat(hidden, heads * hd));
+    t.set(`${p}block_sparse_moe.gate.weight`, mat(8, hidden));
+    for (let e = 0; e < 8; e++) {
+      t.set(`${p}block_sparse_moe.experts.${e}.w1.weight`, mat(ffn, hidden));
+      t.set(`${p}block_sparse_moe.experts.${e}.w3.weight`, mat(ffn, hidden));
+      t.set(`${p}block_sparse_moe.experts.${e}.w2.weight`, mat(hidden, ffn));
+    }
+  }
+  writeSafetensors(join(dir, 'model.safetensors'), t);
+  const config = {
+    model_type: 'mixtral',
+    vocab_size: vocab,
+    hidden_size: hidden,
+    intermediate_size: ffn,
+    num_hidden_layers: layers,
+    num_attention_heads: heads,
+    num_key_value_heads: kv,
+    num_local_experts: 8,
+    num_experts_per_tok: 2,
+    max_position_embeddings: 4096,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    tie_word_embeddings: true,
+  };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  return dir;
+}
 
 async function prefill(lm: CausalLM, state: ReturnType<CausalLM['newState']>): Promise<Float32Array> {
   const ids = Array.from({ length: context }, (_, j) => token(j, lm.vocab));
