@@ -148,7 +148,8 @@ export function scaledDotProductAttention(q: Value, k: Value, v: Value, bias: Va
   return op.reshape(headsFirst(out), [0, 0, dims.heads * dims.headDim]);
 }
 
-function kvCacheSlots(dims: AttentionDims, batch: string | number): CacheSlot[] {
+/** The cache of plain keys and values, [B, kvHeads, T, headDim] each: full attention's, and any variant that keeps them too. */
+export function kvCacheSlots(dims: AttentionDims, batch: string | number): CacheSlot[] {
   const shape: Shape = [batch, dims.kvHeads, 'past_sequence', dims.headDim];
   return [
     { name: 'key', shape, sequenceAxis: 2 },

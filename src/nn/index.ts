@@ -35,6 +35,7 @@ export {
   attentionDims,
   fullAttention,
   headsFirst,
+  kvCacheSlots,
   scaledDotProductAttention,
 } from './attention.js';
 export { type MoeOptions, type StackOptions, arange, dimOf, keptExpertsFor, maskFromSlots, variantFor } from './stack.js';

@@ -18,7 +18,7 @@
  * are read with one flat Gather over [B·kvH·T, w] (see bench/loki.ts and BENCHMARKS.md for what
  * this costs against full attention).
  */
-import { type AttendArgs, type AttendResult, type AttentionDims, type AttentionVariant, type CacheSlot, MASKED, appendKv } from '../nn/attention.js';
+import { type AttendArgs, type AttendResult, type AttentionDims, type AttentionVariant, type CacheSlot, MASKED, appendKv, kvCacheSlots } from '../nn/attention.js';
 import { dimOf } from '../nn/stack.js';
 import { type GraphBuilder, GraphError, op, type Value } from '../onnx/index.js';
 
@@ -103,14 +103,6 @@ function weightedSum(weights: Value, rows: Value): Value {
   return op.squeeze(op.matMul(op.unsqueeze(weights, [-2]), rows), [-2]);
 }
 
-function kvSlots(dims: AttentionDims, batch: string | number): CacheSlot[] {
-  const shape = [batch, dims.kvHeads, 'past_sequence', dims.headDim];
-  return [
-    { name: 'key', shape, sequenceAxis: 2 },
-    { name: 'value', shape: [...shape], sequenceAxis: 2 },
-  ];
-}
-
 // ---------------------------------------------------------------------------------------------
 
 export interface TopKOptions {
@@ -129,7 +121,7 @@ export function exactTopK(o: TopKOptions): AttentionVariant {
   checkFraction('kFraction', o.kFraction);
   return {
     name: 'exact-topk',
-    cacheSlots: kvSlots,
+    cacheSlots: kvCacheSlots,
     attend({ q, k, v, past, dims, mask }: AttendArgs): AttendResult {
       const [kAll, vAll] = appendKv(past, k, v);
       const out = topKAttendCached(q, kAll, vAll, dims, mask.bias(), mask.allowed(), o);
@@ -267,7 +259,7 @@ export function h2o(o: H2OOptions): AttentionVariant {
     name: 'h2o',
     cacheSlots(dims, batch) {
       return [
-        ...kvSlots(dims, batch),
+        ...kvCacheSlots(dims, batch),
         { name: 'score', shape: [batch, dims.kvHeads, 'past_sequence'], sequenceAxis: 2 },
         { name: 'alive', shape: [batch, dims.kvHeads, 'past_sequence'], sequenceAxis: 2 },
       ];
@@ -332,7 +324,7 @@ export function streaming(o: StreamingOptions): AttentionVariant {
   return {
     name: 'streaming',
     cacheSlots(dims, batch) {
-      return [...kvSlots(dims, batch), { name: 'slot', shape: ['past_sequence'], sequenceAxis: 0 }, { name: 'valid', shape: [batch, 'past_sequence'], sequenceAxis: 1 }];
+      return [...kvCacheSlots(dims, batch), { name: 'slot', shape: ['past_sequence'], sequenceAxis: 0 }, { name: 'valid', shape: [batch, 'past_sequence'], sequenceAxis: 1 }];
     },
     attend({ q, k, v, past, dims, mask }: AttendArgs): AttendResult {
       if (!mask.causal) throw new GraphError('streaming applies to causal decoders only');
