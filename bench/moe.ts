@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { writeSafetensors } from '../src/io/safetensors.js';
 import { f32ToF16, type HostTensor } from '../src/io/tensor.js';
 import { loadModel, logitsAt, type CausalLM } from '../src/llm/index.js';
+import { moeFeedForward } from '../src/nn/index.js';
 import { mulberry32 } from '../src/util/random.js';
 import { flagArgs, median, quantile } from './lib.js';
 
@@ -94,8 +95,8 @@ async function prefill(lm: CausalLM, state: ReturnType<CausalLM['newState']>): P
 
 async function main(): Promise<void> {
   const sides = {
-    sparse: await loadModel(folder, { ep: 'cpu', threads, tokenizer: false, stack: { moe: { compute: 'sparse' } } }),
-    dense: await loadModel(folder, { ep: 'cpu', threads, tokenizer: false, stack: { moe: { compute: 'dense' } } }),
+    sparse: await loadModel(folder, { ep: 'cpu', threads, tokenizer: false, stack: { feedForward: moeFeedForward({ compute: 'sparse' }) } }),
+    dense: await loadModel(folder, { ep: 'cpu', threads, tokenizer: false, stack: { feedForward: moeFeedForward({ compute: 'dense' }) } }),
   };
   const a = await prefill(sides.sparse, sides.sparse.newState(1));
   const b = await prefill(sides.dense, sides.dense.newState(1));

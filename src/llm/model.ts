@@ -89,7 +89,7 @@ export class CausalLM {
    */
   static async create(tensors: NamedTensors | (() => NamedTensors), info: ModelInfo, tokenizer: TextTokenizer | null, options: ModelOptions = {}, files: readonly string[] = []): Promise<CausalLM> {
     const { stack = {}, ...sessionOptions } = options;
-    const variants = stack.attention !== undefined || stack.linear !== undefined || stack.moe !== undefined;
+    const variants = stack.attention !== undefined || stack.linear !== undefined || stack.feedForward !== undefined;
     const { session } = await cachedSession(
       {
         label: `${info.arch} ${basename(info.source)}`,

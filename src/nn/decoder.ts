@@ -13,11 +13,10 @@ import { GraphBuilder, type GraphOptions, op, type Value } from '../onnx/index.j
 import { type AttentionSpec, type CacheSlot, attention, attentionDims } from './attention.js';
 import { type LinearChoice, checkChoiceUsed, linear } from './linear.js';
 import { embedding } from './embedding.js';
-import { mlp } from './mlp.js';
-import { moe } from './moe.js';
 import { layerNorm, rmsNorm } from './norm.js';
 import { type RotaryConfig, rotaryTables } from './rotary.js';
-import { type StackOptions, keptExpertsFor, dimOf, maskFromSlots, variantFor } from './stack.js';
+import type { FeedForwardSpec } from './feed-forward.js';
+import { type StackOptions, dimOf, feedForwardFor, maskFromSlots, variantFor } from './stack.js';
 import { Weights } from './weights.js';
 
 export interface DecoderConfig {
@@ -104,6 +103,15 @@ export function buildDecoderGraph(tensors: NamedTensors, cfg: DecoderConfig, opt
   let h = embedding(ids, w.scope('embed'), cfg.vocab, cfg.hidden);
   if (cfg.learnedPositions) h = op.add(h, embedding(pos, w.scope('pos_embed'), cfg.learnedPositions, cfg.hidden));
   const ff = cfg.feedForward ?? { kind: 'swiglu' };
+  const ffSpec: FeedForwardSpec = {
+    hidden: cfg.hidden,
+    ffn: cfg.ffn,
+    bias: cfg.mlpBias ?? false,
+    ...(ff.kind === 'moe' ? { kind: 'moe', experts: ff.experts, topK: ff.topK } : { kind: ff.kind }),
+    ...(opts.linear ? { linear: opts.linear } : {}),
+  };
+  /** Weights the feed-forward variants leave unread on purpose (dropped experts). */
+  const unread: RegExp[] = [];
   const presents: Value[][] = [];
   for (let i = 0; i < cfg.layers; i++) {
     const lw = w.scope(`layers.${i}`);
@@ -116,20 +124,9 @@ export function buildDecoderGraph(tensors: NamedTensors, cfg: DecoderConfig, opt
     presents.push(a.present);
     h = op.add(h, a.out);
     const x = normalize(h, lw.scope('mlp_norm'));
-    const lv = opts.linear ? { linear: opts.linear } : {};
-    const y =
-      ff.kind === 'moe'
-        ? moe(x, lw.scope('mlp'), {
-            hidden: cfg.hidden,
-            ffn: cfg.ffn,
-            experts: ff.experts,
-            topK: ff.topK,
-            ...lv,
-            ...(keptExpertsFor(opts, i) ? { keep: keptExpertsFor(opts, i)! } : {}),
-            ...(opts.moe?.compute ? { compute: opts.moe.compute } : {}),
-          })
-        : mlp(x, lw.scope('mlp'), { kind: ff.kind, hidden: cfg.hidden, ffn: cfg.ffn, bias: cfg.mlpBias ?? false, ...lv });
-    h = op.add(h, y);
+    const variant = feedForwardFor(opts, i);
+    h = op.add(h, variant.build(x, lw.scope('mlp'), ffSpec, i));
+    unread.push(...(variant.unread?.(lw.scope('mlp'), ffSpec, i) ?? []));
   }
   if (dopts.logitsToKeep) {
     // Slice from −k; k = 0 gives start 0, i.e. every position.
@@ -143,14 +140,7 @@ export function buildDecoderGraph(tensors: NamedTensors, cfg: DecoderConfig, opt
   g.output(h, 'hidden');
   if (useCache) presents.forEach((layer, i) => layer.forEach((v, j) => g.output(v, `present.${i}.${slots[i][j].name}`)));
   checkChoiceUsed(opts.linear, 'decoder');
-  // Every tensor given is read, except the weights of experts dropped on purpose (stack.moe.keep).
-  const dropped: RegExp[] = [];
-  if (ff.kind === 'moe') {
-    for (let i = 0; i < cfg.layers; i++) {
-      const keep = keptExpertsFor(opts, i);
-      if (keep) for (let e = 0; e < ff.experts; e++) if (!keep.includes(e)) dropped.push(new RegExp(`^layers\\.${i}\\.mlp\\.experts\\.${e}\\.`));
-    }
-  }
-  w.checkAllUsed('decoder', dropped);
+  // Every tensor given is read, except what a variant leaves unread on purpose (dropped experts).
+  w.checkAllUsed('decoder', unread);
   return g;
 }

@@ -38,7 +38,8 @@ export {
   kvCacheSlots,
   scaledDotProductAttention,
 } from './attention.js';
-export { type MoeOptions, type StackOptions, arange, dimOf, keptExpertsFor, maskFromSlots, variantFor } from './stack.js';
+export { type StackOptions, arange, dimOf, feedForwardFor, maskFromSlots, variantFor } from './stack.js';
+export { type FeedForwardSpec, type FeedForwardVariant, type MoeFeedForwardOptions, moeFeedForward, standardFeedForward } from './feed-forward.js';
 export { type EncoderConfig, type EncoderContext, buildEncoderGraph, encoderContext, encoderLayer, encoderLayers } from './encoder.js';
 export { type DecoderConfig, type DecoderGraphOptions, buildDecoderGraph, decoderCacheSlots } from './decoder.js';
 export { DecoderCache } from './cache.js';

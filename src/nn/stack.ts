@@ -1,6 +1,7 @@
 /** What every stack shares: the per-layer attention variant choice and the masks built from slots. */
 import { op, type Value } from '../onnx/index.js';
 import { type AttentionVariant, fullAttention, MaskContext } from './attention.js';
+import { type FeedForwardVariant, standardFeedForward } from './feed-forward.js';
 import type { LinearChoice } from './linear.js';
 
 export interface StackOptions {
@@ -8,21 +9,14 @@ export interface StackOptions {
   attention?: AttentionVariant | ((layer: number) => AttentionVariant);
   /** Linear variant of each projection (one for all, a function of the site, or {@link linearPatterns}). Default dense. */
   linear?: LinearChoice;
-  /** Mixture-of-experts layers: which experts each keeps (expert drop), and how experts are computed. */
-  moe?: MoeOptions;
+  /** Feed-forward variant for every layer, or per layer (expert drop: {@link moeFeedForward}). Default: {@link standardFeedForward}. */
+  feedForward?: FeedForwardVariant | ((layer: number) => FeedForwardVariant);
 }
 
-export interface MoeOptions {
-  /** The experts kept, for every layer or per layer (default all). */
-  keep?: readonly number[] | ((layer: number) => readonly number[]);
-  /** `sparse` (default): each expert on the tokens routed to it; `dense`: every expert on every token. */
-  compute?: 'sparse' | 'dense';
-}
-
-/** The experts layer `layer` keeps (undefined: all). */
-export function keptExpertsFor(opts: StackOptions, layer: number): readonly number[] | undefined {
-  const k = opts.moe?.keep;
-  return typeof k === 'function' ? k(layer) : k;
+export function feedForwardFor(opts: StackOptions, layer: number): FeedForwardVariant {
+  const f = opts.feedForward;
+  if (f === undefined) return standardFeedForward();
+  return typeof f === 'function' ? f(layer) : f;
 }
 
 export function variantFor(opts: StackOptions, layer: number): AttentionVariant {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
-import { type LinearSite, denseLinear } from '../../src/nn/index.js';
+import { type LinearSite, denseLinear, moeFeedForward } from '../../src/nn/index.js';
 import { HARMLESS_HF_TENSORS, hfModelConfig, mapHfTensors } from '../../src/llm/hf.js';
 import { readWeights } from '../../src/io/weights.js';
 import { ModelError } from '../../src/runtime/index.js';
@@ -107,7 +107,7 @@ describe('mixture of experts: exact top-k, selected experts only, expert drop', 
   test('tied router probabilities: exactly k experts, the lower index first, as the reference (≤ 1e-5)', async () => {
     expect((await logitsOf(tied, {})).worst).toBeLessThanOrEqual(1e-5);
     // The same computed densely (every expert on every token) agrees: selection, not compute, decides.
-    expect((await logitsOf(tied, { moe: { compute: 'dense' } })).worst).toBeLessThanOrEqual(1e-5);
+    expect((await logitsOf(tied, { feedForward: moeFeedForward({ compute: 'dense' }) })).worst).toBeLessThanOrEqual(1e-5);
     // The fixture discriminates: keeping all three tied experts (what a "≥ the k-th probability"
     // rule keeps) gives other logits.
     const three = join(dir, 'mixtral_tied_top3');
@@ -122,12 +122,12 @@ describe('mixture of experts: exact top-k, selected experts only, expert drop', 
   });
 
   test('experts {0, 3} kept of 4 equal the reference with the others removed (router rows sliced, softmax over the kept)', async () => {
-    const r = await logitsOf(tied, { moe: { keep: [0, 3] } }, 'expected-keep-0-3.safetensors');
+    const r = await logitsOf(tied, { feedForward: moeFeedForward({ keep: [0, 3] }) }, 'expected-keep-0-3.safetensors');
     expect(r.worst).toBeLessThanOrEqual(1e-5);
     // Per layer too (the same list for both layers here), and bad lists are refused.
-    expect((await logitsOf(tied, { moe: { keep: () => [0, 3] } }, 'expected-keep-0-3.safetensors')).worst).toBeLessThanOrEqual(1e-5);
-    await expect(loadModel(tied, { ep: 'cpu', stack: { moe: { keep: [3, 0] } } })).rejects.toThrow(/listed once, ascending/);
-    await expect(loadModel(tied, { ep: 'cpu', stack: { moe: { keep: [4] } } })).rejects.toThrow(/expert 4 is not one of 0…3/);
+    expect((await logitsOf(tied, { feedForward: moeFeedForward({ keep: () => [0, 3] }) }, 'expected-keep-0-3.safetensors')).worst).toBeLessThanOrEqual(1e-5);
+    await expect(loadModel(tied, { ep: 'cpu', stack: { feedForward: moeFeedForward({ keep: [3, 0] }) } })).rejects.toThrow(/listed once, ascending/);
+    await expect(loadModel(tied, { ep: 'cpu', stack: { feedForward: moeFeedForward({ keep: [4] }) } })).rejects.toThrow(/expert 4 is not one of 0…3/);
   });
 
   test('the router and the experts are linear sites', async () => {

@@ -10,7 +10,18 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, test } from 'vitest';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import type { HostTensor } from '../../src/io/tensor.js';
-import { type LinearSite, type LinearVariant, Weights, buildDecoderGraph, capturingLinear, denseLinear, linearPatterns, siteOf } from '../../src/nn/index.js';
+import {
+  type FeedForwardVariant,
+  type LinearSite,
+  type LinearVariant,
+  Weights,
+  buildDecoderGraph,
+  capturingLinear,
+  denseLinear,
+  linearPatterns,
+  siteOf,
+  standardFeedForward,
+} from '../../src/nn/index.js';
 import { GraphBuilder, op, serializeModel, type Value } from '../../src/onnx/index.js';
 import { decoderConfig } from '../../models/reference/configs.js';
 
@@ -111,5 +122,30 @@ describe('weights: every tensor accounted for, stored dtypes on request, derived
     unread.value('a');
     expect(unread.unused()).toEqual(['b']);
     expect(() => unread.checkAllUsed('test')).toThrow(/tensor 'b' not used by the test graph/);
+  });
+});
+
+describe('feed-forward variants per layer', () => {
+  test('a variant from a test file replaces one layer’s MLP; the standard variant is the default graph', async () => {
+    const logits = async (opts: Parameters<typeof buildDecoderGraph>[2]) => {
+      const s = await ort.InferenceSession.create(serializeModel(buildDecoderGraph(weights, cfg, opts, { cache: false })), { intraOpNumThreads: 2, logSeverityLevel: 3 });
+      const ids = f.tensors.get('input.input_ids')!;
+      const out = await s.run({
+        input_ids: i64(ids),
+        position_ids: i64(f.tensors.get('input.positions')!),
+        attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.data.length).fill(1n), ids.shape),
+      });
+      return out.logits.data as Float32Array;
+    };
+    const base = await logits({});
+    expect(same(await logits({ feedForward: standardFeedForward() }), base)).toBe(true);
+    // No feed-forward at all in layer 1 (its weights then go unread: the variant says so).
+    const skip: FeedForwardVariant = { kind: 'skip', build: (x) => op.mul(x, 0), unread: (w) => [new RegExp(`^${w.prefix.replace(/\./g, '\\.')}`)] };
+    const changed = await logits({ feedForward: (layer) => (layer === 1 ? skip : standardFeedForward()) });
+    expect(same(changed, base)).toBe(false);
+    // Without `unread`, the builder calls layer 1's MLP weights unexpected.
+    expect(() => buildDecoderGraph(weights, cfg, { feedForward: (layer) => (layer === 1 ? { kind: 'skip', build: (x) => op.mul(x, 0) } : standardFeedForward()) }, { cache: false })).toThrow(
+      /'layers\.1\.mlp\.[a-z_]+\.weight'.* not used/,
+    );
   });
 });
