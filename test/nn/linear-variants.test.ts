@@ -5,12 +5,14 @@
  * MoE router, the LM head), a pattern that matches nothing is refused, and sites read their
  * layer and module from the weights' scope.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, test } from 'vitest';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import type { HostTensor } from '../../src/io/tensor.js';
 import {
+  type DecoderConfig,
   type FeedForwardVariant,
   type LinearSite,
   type LinearVariant,
@@ -24,6 +26,8 @@ import {
 } from '../../src/nn/index.js';
 import { GraphBuilder, op, serializeModel, type Value } from '../../src/onnx/index.js';
 import { decoderConfig } from '../../models/reference/configs.js';
+import { readWeights } from '../../src/io/weights.js';
+import { hfModelConfig, mapHfTensors } from '../../src/llm/hf.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/nn/', import.meta.url));
 const f = readSafetensors(`${FIXTURES}decoder_gqa_half.safetensors`);
@@ -38,22 +42,65 @@ const doubled: LinearVariant = {
   build: (x, w, spec, site) => op.mul(denseLinear().build(x, w, spec, site), 2),
 };
 
-/** Runs the decoder with `linear`, every site's input captured as an output `in:<path>`. */
-async function run(linear: (site: LinearSite) => LinearVariant): Promise<{ sites: string[]; values: Map<string, Float32Array> }> {
+/** A decoder to run: its weights, config and one batch of inputs. */
+interface Case {
+  weights: Map<string, HostTensor>;
+  cfg: DecoderConfig;
+  feeds: () => Record<string, ort.Tensor>;
+}
+
+/** The nn decoder fixture (models/reference/make_nn_fixtures.py). */
+const NN: Case = {
+  weights,
+  cfg,
+  feeds: () => {
+    const ids = f.tensors.get('input.input_ids')!;
+    return {
+      input_ids: i64(ids),
+      position_ids: i64(f.tensors.get('input.positions')!),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.data.length).fill(1n), ids.shape),
+    };
+  },
+};
+
+/** A Hugging Face LLM fixture as the loader maps it (test/fixtures/llm/hf/llama_tied, left-padded batch). */
+function hfCase(name: string): Case {
+  const folder = fileURLToPath(new URL(`../fixtures/llm/hf/${name}/`, import.meta.url));
+  const hf = hfModelConfig(JSON.parse(readFileSync(`${folder}config.json`, 'utf8')), folder);
+  const io = readSafetensors(`${folder}expected.safetensors`).tensors;
+  return {
+    weights: mapHfTensors(readWeights(folder), hf.decoder, folder, hf.arch),
+    cfg: hf.decoder,
+    feeds: () => {
+      const ids = io.get('input.input_ids')!;
+      const mask = io.get('input.attention_mask')!.data as BigInt64Array;
+      const [B, S] = ids.shape as [number, number];
+      const pos = new BigInt64Array(B * S);
+      // Each real token's position counts the real tokens before it (left padding gets 0), as the loader does.
+      for (let b = 0; b < B; b++) {
+        let p = 0n;
+        for (let t = 0; t < S; t++) {
+          const real = mask[b * S + t];
+          pos[b * S + t] = real ? p : 0n;
+          p += real;
+        }
+      }
+      return { input_ids: i64(ids), position_ids: new ort.Tensor('int64', pos, [B, S]), attention_mask: new ort.Tensor('int64', mask, [B, S]) };
+    },
+  };
+}
+
+/** Runs a decoder with `linear`, every site's input captured as an output `in:<path>`. */
+async function run(c: Case, linear: (site: LinearSite) => LinearVariant): Promise<{ sites: string[]; values: Map<string, Float32Array> }> {
   const sites: string[] = [];
   const choice = (site: LinearSite): LinearVariant =>
     capturingLinear(linear(site), (x: Value, s) => {
       sites.push(s.path);
       x.graph.output(op.identity(x), `in:${s.path}`);
     });
-  const g = buildDecoderGraph(weights, cfg, { linear: choice }, { cache: false });
+  const g = buildDecoderGraph(c.weights, c.cfg, { linear: choice }, { cache: false });
   const s = await ort.InferenceSession.create(serializeModel(g), { intraOpNumThreads: 2, logSeverityLevel: 3 });
-  const ids = f.tensors.get('input.input_ids')!;
-  const out = await s.run({
-    input_ids: i64(ids),
-    position_ids: i64(f.tensors.get('input.positions')!),
-    attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.data.length).fill(1n), ids.shape),
-  });
+  const out = await s.run(c.feeds());
   const values = new Map(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
   return { sites, values };
 }
@@ -61,10 +108,14 @@ async function run(linear: (site: LinearSite) => LinearVariant): Promise<{ sites
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 describe('linear variants per site', () => {
-  test('a variant from a test file on layer 1 q_proj changes only what follows it', async () => {
-    const base = await run(() => denseLinear());
+  test.each([
+    ['the nn decoder fixture', () => NN],
+    ['the llama_tied LLM fixture (as loadModel maps it)', () => hfCase('llama_tied')],
+  ])('a variant from a test file on layer 1 q_proj of %s changes only what follows it', async (_name, make) => {
+    const c = make();
+    const base = await run(c, () => denseLinear());
     const patterns = linearPatterns({ q_proj: doubled }, { layers: [1, 1] });
-    const mine = await run(patterns);
+    const mine = await run(c, patterns);
     expect(patterns.unmatched()).toEqual([]);
     expect(mine.sites).toEqual(base.sites);
     // Every projection is a site, the LM head included.
