@@ -9,6 +9,9 @@
  *   node --import tsx bench/moe.ts [--model models/text-moe-small] [--threads 2] [--context 512] [--steps 32] [--rounds 3]
  *   node --import tsx bench/moe.ts --shape 4,1024,2816     # a random Mixtral of 4 layers, hidden 1024, expert width 2816
  *
+ * per-token prefills in chunks of --per-token-chunk tokens (default 8): its prefill figure is
+ * that, not a whole-context pass.
+ *
  * --shape: a random Mixtral-architecture folder (8 experts, top-2, 16 heads / 8 KV heads, vocab
  * 4096, fp16 weights, fixed seed) written to a temporary folder first: at a width where the
  * experts dominate a step, which the small text model is not.
@@ -32,6 +35,7 @@ const threads = Number(args.get('threads') ?? 2);
 const context = Number(args.get('context') ?? 512);
 const steps = Number(args.get('steps') ?? 32);
 const rounds = Number(args.get('rounds') ?? 3);
+const perTokenChunk = Number(args.get('per-token-chunk') ?? 8);
 const token = (i: number, vocab: number) => (i * 7919 + 13) % vocab;
 
 /** A random Mixtral folder (layers, hidden, expert width): 8 experts, top-2, fp16. */
@@ -88,29 +92,40 @@ function randomMixtral([layers, hidden, ffn]: [number, number, number]): string 
   return dir;
 }
 
-async function prefill(lm: CausalLM, state: ReturnType<CausalLM['newState']>): Promise<Float32Array> {
-  const ids = Array.from({ length: context }, (_, j) => token(j, lm.vocab));
-  return logitsAt(await lm.forward(state, [ids]), 0, context - 1);
+/** The context through the cache in chunks of `chunk` tokens (the whole context by default); the last token's logits. */
+async function prefill(lm: CausalLM, state: ReturnType<CausalLM['newState']>, chunk = context): Promise<Float32Array> {
+  let last: Float32Array = new Float32Array(0);
+  for (let s = 0; s < context; s += chunk) {
+    const ids = Array.from({ length: Math.min(context, s + chunk) - s }, (_, j) => token(s + j, lm.vocab));
+    last = logitsAt(await lm.forward(state, [ids]), 0, ids.length - 1);
+  }
+  return last;
 }
 
-async function main(): Promise<void> {
-  const sides = {
-    sparse: await loadModel(folder, { ep: 'cpu', threads, tokenizer: false, stack: { feedForward: moeFeedForward({ compute: 'sparse' }) } }),
-    dense: await loadModel(folder, { ep: 'cpu', threads, tokenizer: false, stack: { feedForward: moeFeedForward({ compute: 'dense' }) } }),
-  };
-  const a = await prefill(sides.sparse, sides.sparse.newState(1));
-  const b = await prefill(sides.dense, sides.dense.newState(1));
-  const worst = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
-  console.error(`check: last-token logits after a ${context}-token prefill, max |sparse − dense| ${worst.toExponential(2)}`);
-  if (worst > 1e-4) throw new Error('sparse and dense compute disagree; timings would be meaningless');
+const SIDES = ['sparse', 'per-token', 'dense'] as const;
+type Side = (typeof SIDES)[number];
 
-  const t = { sparse: { prefill: [] as number[], decode: [] as number[] }, dense: { prefill: [] as number[], decode: [] as number[] } };
+/** per-token copies k experts' weights per token: its prefill goes in small chunks (a whole context would not fit in memory at a large width). */
+const chunkOf = (side: Side) => (side === 'per-token' ? perTokenChunk : context);
+
+async function main(): Promise<void> {
+  const sides = {} as Record<Side, CausalLM>;
+  for (const side of SIDES) sides[side] = await loadModel(folder, { ep: 'cpu', threads, tokenizer: false, stack: { feedForward: moeFeedForward({ compute: side }) } });
+  const ref = await prefill(sides.dense, sides.dense.newState(1));
+  for (const side of ['sparse', 'per-token'] as const) {
+    const got = await prefill(sides[side], sides[side].newState(1), chunkOf(side));
+    const worst = got.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0);
+    console.error(`check: last-token logits after a ${context}-token prefill, max |${side} − dense| ${worst.toExponential(2)}`);
+    if (worst > 1e-4) throw new Error(`${side} and dense compute disagree; timings would be meaningless`);
+  }
+
+  const t = Object.fromEntries(SIDES.map((s) => [s, { prefill: [] as number[], decode: [] as number[] }])) as Record<Side, { prefill: number[]; decode: number[] }>;
   for (let r = 0; r < rounds; r++) {
-    for (const side of ['sparse', 'dense'] as const) {
+    for (const side of SIDES) {
       const lm = sides[side];
       const state = lm.newState(1);
       let t0 = performance.now();
-      await prefill(lm, state);
+      await prefill(lm, state, chunkOf(side));
       t[side].prefill.push(performance.now() - t0);
       for (let s = 0; s < steps; s++) {
         t0 = performance.now();
@@ -120,16 +135,18 @@ async function main(): Promise<void> {
     }
   }
   const tps = (tokens: number, ms: number) => (tokens / ms) * 1000;
-  const row = (what: string, tokens: number, xs: { sparse: number[]; dense: number[] }) => {
-    const [s, d] = [median(xs.sparse), median(xs.dense)];
-    const iqr = (v: number[]) => `${quantile(v, 0.25).toFixed(1)}–${quantile(v, 0.75).toFixed(1)} ms`;
-    return `${what.padEnd(20)} sparse ${tps(tokens, s).toFixed(1).padStart(8)} tok/s (IQR ${iqr(xs.sparse)})   dense ${tps(tokens, d).toFixed(1).padStart(8)} tok/s (IQR ${iqr(xs.dense)})   sparse/dense ${(d / s).toFixed(2)}×`;
+  const iqr = (v: number[]) => `${quantile(v, 0.25).toFixed(1)}–${quantile(v, 0.75).toFixed(1)} ms`;
+  const row = (what: string, tokens: number, key: 'prefill' | 'decode') => {
+    const dense = median(t.dense[key]);
+    const cells = SIDES.map((side) => `${side} ${tps(tokens, median(t[side][key])).toFixed(1).padStart(8)} tok/s (IQR ${iqr(t[side][key])}, ${(dense / median(t[side][key])).toFixed(2)}× dense)`);
+    return `${what.padEnd(16)} ${cells.join('   ')}`;
   };
-  console.log(`${folder}: balmkit MoE compute, sparse (selected experts) vs dense (every expert); batch 1; ${threads} threads; ${rounds} rounds, interleaved`);
-  console.log(row(`prefill ${context}`, context, { sparse: t.sparse.prefill, dense: t.dense.prefill }));
-  console.log(row(`decode at ${context}`, 1, { sparse: t.sparse.decode, dense: t.dense.decode }));
-  await sides.sparse.release();
-  await sides.dense.release();
+  console.log(
+    `${folder}: balmkit MoE compute: sparse (each expert on its tokens), per-token (each token gathers its experts' weights), dense (every expert on every token); batch 1; ${threads} threads; ${rounds} rounds, interleaved`,
+  );
+  console.log(row(`prefill ${context}`, context, 'prefill'));
+  console.log(row(`decode at ${context}`, 1, 'decode'));
+  for (const side of SIDES) await sides[side].release();
 }
 
 main().catch((e: unknown) => {

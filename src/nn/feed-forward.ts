@@ -34,8 +34,8 @@ export interface FeedForwardVariant {
 export interface MoeFeedForwardOptions {
   /** The experts kept, for every layer or per layer (default all). */
   keep?: readonly number[] | ((layer: number) => readonly number[]);
-  /** `sparse` (default): each expert on the tokens routed to it; `dense`: every expert on every token. */
-  compute?: 'sparse' | 'dense';
+  /** `sparse` (default): each expert on the tokens routed to it; `dense`: every expert on every token; `per-token`: see {@link MoeSpec}. */
+  compute?: 'sparse' | 'dense' | 'per-token';
 }
 
 /** A mixture of experts: the kept experts, computed as asked. */

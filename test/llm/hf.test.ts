@@ -108,6 +108,7 @@ describe('mixture of experts: exact top-k, selected experts only, expert drop', 
     expect((await logitsOf(tied, {})).worst).toBeLessThanOrEqual(1e-5);
     // The same computed densely (every expert on every token) agrees: selection, not compute, decides.
     expect((await logitsOf(tied, { feedForward: moeFeedForward({ compute: 'dense' }) })).worst).toBeLessThanOrEqual(1e-5);
+    expect((await logitsOf(tied, { feedForward: moeFeedForward({ compute: 'per-token' }) })).worst).toBeLessThanOrEqual(1e-5);
     // The fixture discriminates: keeping all three tied experts (what a "≥ the k-th probability"
     // rule keeps) gives other logits.
     const three = join(dir, 'mixtral_tied_top3');
@@ -124,6 +125,7 @@ describe('mixture of experts: exact top-k, selected experts only, expert drop', 
   test('experts {0, 3} kept of 4 equal the reference with the others removed (router rows sliced, softmax over the kept)', async () => {
     const r = await logitsOf(tied, { feedForward: moeFeedForward({ keep: [0, 3] }) }, 'expected-keep-0-3.safetensors');
     expect(r.worst).toBeLessThanOrEqual(1e-5);
+    expect((await logitsOf(tied, { feedForward: moeFeedForward({ keep: [0, 3], compute: 'per-token' }) }, 'expected-keep-0-3.safetensors')).worst).toBeLessThanOrEqual(1e-5);
     // Per layer too (the same list for both layers here), and bad lists are refused.
     expect((await logitsOf(tied, { feedForward: moeFeedForward({ keep: () => [0, 3] }) }, 'expected-keep-0-3.safetensors')).worst).toBeLessThanOrEqual(1e-5);
     await expect(loadModel(tied, { ep: 'cpu', stack: { feedForward: moeFeedForward({ keep: [3, 0] }) } })).rejects.toThrow(/listed once, ascending/);
