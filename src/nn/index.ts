@@ -39,6 +39,7 @@ export {
   scaledDotProductAttention,
 } from './attention.js';
 export { type StackOptions, arange, dimOf, feedForwardFor, maskFromSlots, variantFor } from './stack.js';
+export { type LoraUpdate, loraLinear, mergeLora } from './lora.js';
 export { type FeedForwardSpec, type FeedForwardVariant, type MoeFeedForwardOptions, moeFeedForward, standardFeedForward } from './feed-forward.js';
 export { type EncoderConfig, type EncoderContext, buildEncoderGraph, encoderContext, encoderLayer, encoderLayers } from './encoder.js';
 export { type DecoderConfig, type DecoderGraphOptions, buildDecoderGraph, decoderCacheSlots } from './decoder.js';
