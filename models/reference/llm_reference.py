@@ -90,7 +90,12 @@ def rotate_half(x):
 
 def linear(x, sd, name, bias: bool):
     y = x @ sd[name + ".weight"].T
-    return y + sd[name + ".bias"] if bias else y
+    y = y + sd[name + ".bias"] if bias else y
+    # PEFT's LoraLayer.forward (peft/tuners/lora/layer.py, Linear.forward): result +=
+    # lora_B(lora_A(dropout(x))) * scaling, unmerged; dropout is the identity at inference.
+    for a, b, scaling in sd.get("__lora__", {}).get(name, []):
+        y = y + (x @ a.T) @ b.T * scaling
+    return y
 
 
 def forward(cfg: dict, sd: dict, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

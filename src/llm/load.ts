@@ -6,7 +6,8 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { detectWeightFormat, readWeights, weightFiles } from '../io/weights.js';
-import { hfModelConfig, mapHfTensors } from './hf.js';
+import { type WeightedAdapter, adapterChoice, readPeftAdapter } from '../adapters/index.js';
+import { expectedHfTensors, hfModelConfig, mapHfTensors } from './hf.js';
 import { looksLikeLlama2c, readLlama2cCheckpoint } from './llama2c.js';
 import { Llama2cTokenizer } from './llama2c_tokenizer.js';
 import { CausalLM, type ModelOptions } from './model.js';
@@ -20,6 +21,11 @@ export interface LoadModelOptions extends ModelOptions {
    * model folder's tokenizer.json, or `tokenizer.bin` beside a llama2.c checkpoint. `false`: none.
    */
   tokenizer?: string | false;
+  /**
+   * LoRA adapters (Hugging Face PEFT folders, or read with `readPeftAdapter`) applied unmerged to a
+   * Hugging Face model; several add their updates, each times its weight.
+   */
+  adapters?: readonly (string | WeightedAdapter)[];
 }
 
 /**
@@ -27,7 +33,7 @@ export interface LoadModelOptions extends ModelOptions {
  * @throws naming the file and what is wrong: unknown format, a missing or misshapen tensor, a truncated file.
  */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<CausalLM> {
-  const { tokenizer: tokPath, ...modelOptions } = options;
+  const { tokenizer: tokPath, adapters, ...modelOptions } = options;
   if (!existsSync(path)) throw new ModelError(`${path}: no such file or folder (give a Hugging Face model folder or a llama2.c .bin)`);
   if (statSync(path).isDirectory()) {
     const cfgFile = join(path, 'config.json');
@@ -46,6 +52,17 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     if (tokPath !== false) {
       const tp = tokPath ?? path;
       if (tokPath !== undefined || existsSync(join(path, 'tokenizer.json'))) tokenizer = HfTokenizer.fromPath(tp, eos);
+    }
+    if (adapters && adapters.length > 0) {
+      if (hf.arch === 'gpt2') throw new ModelError(`${path}: adapters on GPT-2 (Conv1D, fan_in_fan_out) are not supported yet`);
+      const moduleToSite = new Map(
+        expectedHfTensors(decoder)
+          .filter((e) => e.shape.length === 2 && e.name.endsWith('.weight'))
+          .map((e) => [e.hf.replace(/\.weight$/, ''), e.name.replace(/\.weight$/, '')]),
+      );
+      const list = adapters.map((a) => (typeof a === 'string' ? { adapter: readPeftAdapter(a) } : a));
+      const stack = { ...modelOptions.stack, linear: adapterChoice(list, moduleToSite, path, modelOptions.stack?.linear) };
+      return CausalLM.create(tensors, { arch: hf.arch, decoder, maxPositions: hf.maxPositions, source: path, eos }, tokenizer, { ...modelOptions, stack }, [cfgFile, ...weightFiles(path)]);
     }
     return CausalLM.create(tensors, { arch: hf.arch, decoder, maxPositions: hf.maxPositions, source: path, eos }, tokenizer, modelOptions, [cfgFile, ...weightFiles(path)]);
   }

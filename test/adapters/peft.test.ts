@@ -1,0 +1,86 @@
+/**
+ * LoRA adapters in the Hugging Face PEFT layout, written by models/reference/make_lora_fixtures.py
+ * with the logits of PEFT's unmerged forward (llm_reference.py): balmkit loads them onto the base
+ * fixture and gives the reference's logits (≤ 1e-4), rsLoRA, regex target_modules, rank_pattern and
+ * alpha_pattern included; what balmkit does not support, and adapters for another model, are refused.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { readPeftAdapter } from '../../src/adapters/index.js';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
+import { loadModel } from '../../src/llm/index.js';
+import { fixture, maxAbsDiff } from '../llm/helpers.js';
+
+const LORA = fixture('lora');
+const BASE: Record<string, string> = { llama_qv: 'llama_rope_linear', qwen2_rslora: 'qwen2_bias' };
+const dir = mkdtempSync(join(tmpdir(), 'balmkit-peft-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function inputs(base: string) {
+  const t = readSafetensors(join(fixture('hf'), base, 'expected.safetensors')).tensors;
+  const ids = t.get('input.input_ids')!;
+  const [B, S] = ids.shape as [number, number];
+  const rows = (x: BigInt64Array) => Array.from({ length: B }, (_, b) => Array.from(x.subarray(b * S, (b + 1) * S), Number));
+  return { ids: rows(ids.data as BigInt64Array), mask: rows(t.get('input.attention_mask')!.data as BigInt64Array), B, S };
+}
+
+describe('PEFT LoRA adapters', () => {
+  test.each(Object.keys(BASE))('%s: the reference’s logits (≤ 1e-4)', async (name) => {
+    const e = inputs(BASE[name]);
+    const want = readSafetensors(join(LORA, name, 'expected.safetensors')).tensors.get('output.logits')!.data as Float32Array;
+    const lm = await loadModel(join(fixture('hf'), BASE[name]), { ep: 'cpu', threads: 2, adapters: [join(LORA, name)] });
+    const got = await lm.forward(lm.newState(e.B), e.ids, e.mask);
+    await lm.release();
+    let worst = 0;
+    for (let b = 0; b < e.B; b++) {
+      for (let s = 0; s < e.S; s++) {
+        if (!e.mask[b][s]) continue;
+        const k = (b * e.S + s) * got.vocab;
+        worst = Math.max(worst, maxAbsDiff(got.data.subarray(k, k + got.vocab), want.subarray(k, k + got.vocab)));
+      }
+    }
+    expect(worst).toBeLessThanOrEqual(1e-4);
+  });
+
+  test('scales as PEFT: alpha / r, alpha / √r with rsLoRA, rank_pattern and alpha_pattern per module', () => {
+    const a = readPeftAdapter(join(LORA, 'llama_qv'));
+    expect([...a.modules.values()].map((m) => m.scale)).toEqual([2, 2, 2, 2]); // 8 / 4
+    const q = readPeftAdapter(join(LORA, 'qwen2_rslora'));
+    const up1 = q.modules.get('model.layers.1.mlp.up_proj')!;
+    const o0 = q.modules.get('model.layers.0.self_attn.o_proj')!;
+    expect([up1.r, up1.scale]).toEqual([2, 6 / Math.sqrt(2)]);
+    expect([o0.r, o0.alpha, o0.scale]).toEqual([4, 3, 3 / 2]);
+  });
+
+  test('refuses what it does not support, and adapters made for another model', async () => {
+    const copy = (name: string, edit: (cfg: Record<string, unknown>) => Record<string, unknown>) => {
+      const d = join(dir, name);
+      cpSync(join(LORA, 'llama_qv'), d, { recursive: true });
+      const cfg = JSON.parse(readFileSync(join(d, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(d, 'adapter_config.json'), JSON.stringify(edit(cfg)));
+      return d;
+    };
+    expect(() => readPeftAdapter(copy('dora', (c) => ({ ...c, use_dora: true })))).toThrow(/use_dora is true \(DoRA is not supported\)/);
+    expect(() => readPeftAdapter(copy('bias', (c) => ({ ...c, bias: 'all' })))).toThrow(/bias is 'all'/);
+    // Another model: its modules are named as this one's are not.
+    const other = copy('other', (c) => c);
+    const t = readSafetensors(join(other, 'adapter_model.safetensors')).tensors;
+    const renamed = new Map([...t].map(([k, v]) => [k.replace('self_attn.q_proj', 'attention.query'), v]));
+    writeSafetensors(join(other, 'adapter_model.safetensors'), renamed);
+    await expect(loadModel(join(fixture('hf'), 'llama_rope_linear'), { ep: 'cpu', adapters: [other] })).rejects.toThrow(
+      /module 'model\.layers\.\d\.attention\.query' \(target_modules q_proj, v_proj\) is not a linear layer of .*; nearest: /,
+    );
+    // A matrix of another width is refused naming the layer and both shapes.
+    const wide = copy('wide', (c) => c);
+    const w = readSafetensors(join(wide, 'adapter_model.safetensors')).tensors;
+    const key = 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight';
+    const a = w.get(key)!;
+    w.set(key, { dtype: 'float32', shape: [a.shape[0], 40], data: new Float32Array(a.shape[0] * 40) });
+    writeSafetensors(join(wide, 'adapter_model.safetensors'), w);
+    await expect(loadModel(join(fixture('hf'), 'llama_rope_linear'), { ep: 'cpu', adapters: [wide] })).rejects.toThrow(
+      /layers\.0\.attn\.q_proj: adapter 'wide' has lora_A \[4, 40\] and lora_B \[32, 4\]; this layer needs \[r, 32\] and \[32, r\]/,
+    );
+  });
+});
