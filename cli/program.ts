@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../src/runtime/paths.js';
+import * as adapters from './commands/adapters.js';
 import * as balm from './commands/balm.js';
 import * as cacheCmd from './commands/cache.js';
 import * as doctor from './commands/doctor.js';
@@ -21,7 +22,7 @@ export interface CommandGroup {
 }
 
 /** Every command group, in `--help` order. */
-export const COMMAND_GROUPS: readonly CommandGroup[] = [doctor, numberCmd, predict, balm, sparse, llm, view, cacheCmd];
+export const COMMAND_GROUPS: readonly CommandGroup[] = [doctor, numberCmd, predict, balm, sparse, llm, adapters, view, cacheCmd];
 
 const EXAMPLES = `
 Examples:

@@ -7,10 +7,12 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readPeftAdapter } from '../../src/adapters/index.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { loadModel } from '../../src/llm/index.js';
+import { tensorBytes } from '../../src/io/tensor.js';
+import { balmkit, ensureBuilt } from '../cli/helpers.js';
 import { fixture, maxAbsDiff } from '../llm/helpers.js';
 
 const LORA = fixture('lora');
@@ -82,5 +84,49 @@ describe('PEFT LoRA adapters', () => {
     await expect(loadModel(join(fixture('hf'), 'llama_rope_linear'), { ep: 'cpu', adapters: [wide] })).rejects.toThrow(
       /layers\.0\.attn\.q_proj: adapter 'wide' has lora_A \[4, 40\] and lora_B \[32, 4\]; this layer needs \[r, 32\] and \[32, r\]/,
     );
+  });
+});
+
+describe('balmkit adapters', () => {
+  beforeAll(() => ensureBuilt(), 120_000);
+
+  test('merge-lora writes the merged model: the reference’s logits, every other tensor and file byte-identical', async () => {
+    const out = join(dir, 'merged');
+    const base = join(fixture('hf'), 'qwen2_bias');
+    const r = balmkit(['adapters', 'merge-lora', '--model', base, '--adapter', join(LORA, 'qwen2_rslora'), '-o', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { merged: string[] };
+    expect(report.merged).toHaveLength(6);
+    const before = readSafetensors(join(base, 'model.safetensors')).tensors;
+    const after = readSafetensors(join(out, 'model.safetensors')).tensors;
+    expect([...after.keys()]).toEqual([...before.keys()]);
+    for (const [k, t] of before) {
+      const same = Buffer.compare(Buffer.from(tensorBytes(t)), Buffer.from(tensorBytes(after.get(k)!))) === 0;
+      expect(same, k).toBe(!report.merged.includes(k));
+    }
+    expect(readFileSync(join(out, 'config.json'), 'utf8')).toBe(readFileSync(join(base, 'config.json'), 'utf8'));
+    const e = inputs('qwen2_bias');
+    const want = readSafetensors(join(LORA, 'qwen2_rslora', 'expected.safetensors')).tensors.get('output.logits')!.data as Float32Array;
+    const lm = await loadModel(out, { ep: 'cpu', threads: 2 });
+    const got = await lm.forward(lm.newState(e.B), e.ids, e.mask);
+    await lm.release();
+    let worst = 0;
+    for (let b = 0; b < e.B; b++)
+      for (let s = 0; s < e.S; s++)
+        if (e.mask[b][s])
+          worst = Math.max(worst, maxAbsDiff(got.data.subarray((b * e.S + s) * got.vocab, (b * e.S + s + 1) * got.vocab), want.subarray((b * e.S + s) * got.vocab, (b * e.S + s + 1) * got.vocab)));
+    expect(worst).toBeLessThanOrEqual(1e-4);
+    // A non-empty output folder is refused.
+    const again = balmkit(['adapters', 'merge-lora', '--model', base, '--adapter', join(LORA, 'qwen2_rslora'), '-o', out]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/the folder is not empty/);
+  });
+
+  test('inspect lists targets, ranks and scales', () => {
+    const r = balmkit(['adapters', 'inspect', join(LORA, 'qwen2_rslora'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { use_rslora: boolean; modules: { module: string; r: number; scale: number }[] };
+    expect(j.use_rslora).toBe(true);
+    expect(j.modules.find((m) => m.module === 'model.layers.1.mlp.up_proj')).toMatchObject({ r: 2 });
   });
 });
