@@ -23,6 +23,7 @@ function numberOption(min: number, max: number, example: string): z.ZodType<numb
 const modelShape = {
   model: z.string({ error: 'is required: a Hugging Face model folder or a llama2.c .bin' }).min(1),
   tokenizer: z.string().min(1).optional(),
+  adapter: z.array(z.string().min(1)).optional(),
   ...runtimeOptionsShape,
 };
 const jsonShape = { json: z.boolean().optional() };
@@ -56,10 +57,10 @@ const serveSchema = z.strictObject({
   queue: intOption(0, '--queue 32').optional(),
 });
 
-async function load(o: { model: string; tokenizer?: string | undefined } & RuntimeCliOptions) {
+async function load(o: { model: string; tokenizer?: string | undefined; adapter?: string[] | undefined } & RuntimeCliOptions) {
   // Loaded here, not at the top, so `balmkit --help` does not load onnxruntime.
   const llm = await import('../../src/llm/index.js');
-  const lm = await llm.loadModel(o.model, { ...runtimeOf(o), ...(o.tokenizer !== undefined ? { tokenizer: o.tokenizer } : {}) });
+  const lm = await llm.loadModel(o.model, { ...runtimeOf(o), ...(o.tokenizer !== undefined ? { tokenizer: o.tokenizer } : {}), ...(o.adapter ? { adapters: o.adapter } : {}) });
   if (!lm.tokenizer) throw new UsageError(`${o.model}: no tokenizer found beside the model; give one with --tokenizer PATH`);
   return { llm, lm };
 }
@@ -67,7 +68,8 @@ async function load(o: { model: string; tokenizer?: string | undefined } & Runti
 const modelOptions = (cmd: Command, { json = true }: { json?: boolean } = {}): Command => {
   cmd
     .requiredOption('--model <path>', 'Hugging Face model folder (config.json + weights: Llama, Mistral, Qwen2, Mixtral, GPT-2) or llama2.c checkpoint (.bin)')
-    .option('--tokenizer <path>', 'tokenizer: tokenizer.json / its folder, or a llama2.c tokenizer .bin [default: beside the model]');
+    .option('--tokenizer <path>', 'tokenizer: tokenizer.json / its folder, or a llama2.c tokenizer .bin [default: beside the model]')
+    .option('--adapter <dir>', 'a LoRA adapter (Hugging Face PEFT folder) applied unmerged; repeat for several (see balmkit adapters)', (v: string, prev: string[] = []) => [...prev, v]);
   if (json) cmd.option('--json', 'print the result as JSON');
   return addRuntimeOptions(cmd);
 };

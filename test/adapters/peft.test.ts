@@ -122,6 +122,23 @@ describe('balmkit adapters', () => {
     expect(again.stderr).toMatch(/the folder is not empty/);
   });
 
+  test('llm perplexity --adapter applies it unmerged: the merged model’s perplexity, not the base model’s', () => {
+    const text = join(dir, 'text.txt');
+    writeFileSync(text, 'hello world, hello world\n');
+    const base = join(fixture('hf'), 'llama_rope_linear');
+    const tok = join(fixture('hf'), 'llama_tied'); // the same 48-token vocabulary, with a tokenizer
+    const ppl = (model: string, extra: string[] = []) => {
+      const r = balmkit(['llm', 'perplexity', text, '--model', model, '--tokenizer', tok, '--window', '8', '--stride', '4', '--json', ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { perplexity: number }).perplexity;
+    };
+    const merged = join(dir, 'merged-qv');
+    expect(balmkit(['adapters', 'merge-lora', '--model', base, '--adapter', join(LORA, 'llama_qv'), '-o', merged]).code).toBe(0);
+    const withAdapter = ppl(base, ['--adapter', join(LORA, 'llama_qv')]);
+    expect(Math.abs(withAdapter - ppl(merged)) / withAdapter).toBeLessThan(1e-5);
+    expect(Math.abs(withAdapter - ppl(base)) / withAdapter).toBeGreaterThan(0.01);
+  });
+
   test('inspect lists targets, ranks and scales', () => {
     const r = balmkit(['adapters', 'inspect', join(LORA, 'qwen2_rslora'), '--json']);
     expect(r.code, r.stderr).toBe(0);
