@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { UsageError, parseOptions } from '../options.js';
+import { UsageError, choiceOption, parseOptions } from '../options.js';
 import { writeFileAtomically } from '../input.js';
 
 const inspectSchema = z.strictObject({ json: z.boolean({ error: 'takes no value' }).optional() });
@@ -17,6 +17,7 @@ const mergeSchema = z.strictObject({
   adapter: z.array(z.string().min(1)).min(1, { error: 'needs at least one adapter folder' }),
   output: z.string({ error: 'needs a folder to write' }).min(1),
   json: z.boolean({ error: 'takes no value' }).optional(),
+  dtype: choiceOption(['stored', 'float32'] as const).optional(),
 });
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -61,6 +62,7 @@ export function register(program: Command): void {
     .requiredOption('--model <dir>', 'the Hugging Face model folder the adapters were trained on')
     .requiredOption('--adapter <dir>', 'a PEFT adapter folder (repeat to merge several)', collect)
     .requiredOption('-o, --output <dir>', 'the folder to write (must not exist, or be empty)')
+    .option('--dtype <dtype>', 'stored: round each merged weight once to its checkpoint dtype; float32: keep it in float32 [default: stored]')
     .option('--json', 'print what was merged as JSON')
     .action(async (_raw: unknown, command: Command) => {
       const opts = parseOptions(command, mergeSchema);
@@ -71,7 +73,7 @@ export function register(program: Command): void {
       const { readSafetensors, serializeSafetensors } = await import('../../src/io/safetensors.js');
       const adapters = opts.adapter.map((a) => ({ adapter: readPeftAdapter(a) }));
       const file = readSafetensors(weightsFile);
-      const { tensors, merged } = mergeAdapters(file.tensors, adapters, opts.model);
+      const { tensors, merged } = mergeAdapters(file.tensors, adapters, opts.model, { dtype: opts.dtype ?? 'stored' });
       fs.mkdirSync(opts.output, { recursive: true });
       for (const f of fs.readdirSync(opts.model)) {
         const from = path.join(opts.model, f);

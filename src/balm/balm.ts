@@ -12,7 +12,8 @@ import { serializeModel } from '../onnx/index.js';
 import { logProbability } from '../util/logits.js';
 import { type CachedSessionOptions, type Session, cachedSession } from '../runtime/index.js';
 import { type EsmConfig, parseEsmConfig } from './config.js';
-import { balmWeights, buildBalmGraph, checkBalmWeights } from './model.js';
+import { balmWeightName, balmWeights, buildBalmGraph, checkBalmWeights } from './model.js';
+import { type WeightedAdapter, adapterChoice, readPeftAdapter } from '../adapters/index.js';
 import { ESM_VOCAB, type EncodedBatch, type EncodedChain, type ImgtPosition, encodeChain, padBatch, residueToken } from './tokenizer.js';
 import { ModelError } from '../runtime/errors.js';
 
@@ -20,7 +21,10 @@ import { ModelError } from '../runtime/errors.js';
  * Session options, the disk cache (`cache: false` to build afresh; a model with attention or
  * linear variants is always built afresh, as they are code, not data) and the stack's variants.
  */
-export interface BalmLoadOptions extends CachedSessionOptions, StackOptions {}
+export interface BalmLoadOptions extends CachedSessionOptions, StackOptions {
+  /** LoRA adapters (Hugging Face PEFT folders on the official ESM names) applied unmerged. */
+  adapters?: readonly (string | WeightedAdapter)[];
+}
 
 /** A numbered chain: its residues and their IMGT positions (from `src/antibody`). */
 export interface NumberedChain {
@@ -84,17 +88,26 @@ export class Balm {
       throw new ModelError(`cannot read ${configPath}: ${(e as Error).message}`, { cause: e });
     }
     const config = parseEsmConfig(json, configPath);
-    const { attention, linear, ...sessionOptions } = opts;
-    const variants = attention !== undefined || linear !== undefined;
+    const { attention, linear, adapters, ...sessionOptions } = opts;
+    const list = (adapters ?? []).map((a) => (typeof a === 'string' ? { adapter: readPeftAdapter(a) } : a));
+    const variants = attention !== undefined || linear !== undefined || list.length > 0;
     const { session } = await cachedSession(
       {
         label: `BALM ${basename(dir)}`,
         files: [configPath, ...weightFiles(dir)],
         params: { graph: 'balm', config },
         build: () => {
-          const weights = balmWeights(readWeights(dir));
+          const raw = readWeights(dir);
+          const weights = balmWeights(raw);
           checkBalmWeights(weights, config);
-          return serializeModel(buildBalmGraph(weights, config, { attention, linear }));
+          // Adapter modules carry the official names; their sites are balmkit's.
+          const sites = new Map<string, string>();
+          for (const name of raw.keys()) {
+            const renamed = name.endsWith('.weight') ? balmWeightName(name) : null;
+            if (renamed) sites.set(name.replace(/\.weight$/, ''), renamed.replace(/\.weight$/, ''));
+          }
+          const choice = list.length > 0 ? adapterChoice(list, sites, dir, linear) : linear;
+          return serializeModel(buildBalmGraph(weights, config, { ...(attention ? { attention } : {}), ...(choice ? { linear: choice } : {}) }));
         },
       },
       variants ? { ...sessionOptions, cache: false } : sessionOptions,

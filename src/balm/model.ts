@@ -29,6 +29,20 @@ const RENAMES: [RegExp, string][] = [
 const IGNORED = [/^embeddings\.position_ids$/, /rotary_embeddings\.inv_freq$/, /^pooler\./, /^contact_head\./];
 
 /**
+ * balmkit's name for an official BALM/ESM tensor name (`esm.encoder.layer.0.attention.self.query.weight`
+ * → `layers.0.attn.q_proj.weight`), or null for a buffer recomputed here.
+ * @throws ModelError for a name a BALM checkpoint does not have.
+ */
+export function balmWeightName(name: string): string | null {
+  if (name.startsWith('lm_head.')) return name;
+  const bare = name.replace(/^esm\./, '');
+  if (IGNORED.some((r) => r.test(bare))) return null;
+  const rule = RENAMES.find(([r]) => r.test(bare));
+  if (!rule) throw new ModelError(`unexpected tensor '${name}' in a BALM checkpoint`);
+  return bare.replace(rule[0], rule[1]);
+}
+
+/**
  * Rename an official BALM/ESM state dict (`esm.`-prefixed or bare `BALMModel` keys) to balmkit's
  * block names. The LM head (`lm_head.*`) keeps its names; a missing `lm_head.decoder.weight` means
  * it is tied to the word embeddings.
@@ -36,15 +50,8 @@ const IGNORED = [/^embeddings\.position_ids$/, /rotary_embeddings\.inv_freq$/, /
 export function balmWeights(tensors: NamedTensors): NamedTensors {
   const out: NamedTensors = new Map();
   for (const [name, t] of tensors) {
-    if (name.startsWith('lm_head.')) {
-      out.set(name, t);
-      continue;
-    }
-    const bare = name.replace(/^esm\./, '');
-    if (IGNORED.some((r) => r.test(bare))) continue;
-    const rule = RENAMES.find(([r]) => r.test(bare));
-    if (!rule) throw new Error(`unexpected tensor '${name}' in a BALM checkpoint`);
-    out.set(bare.replace(rule[0], rule[1]), t);
+    const renamed = balmWeightName(name);
+    if (renamed !== null) out.set(renamed, t);
   }
   if (!out.has('embed.weight')) throw new Error(`BALM checkpoint has no 'esm.embeddings.word_embeddings.weight'`);
   return out;
