@@ -18,6 +18,7 @@ const inputShape = {
   pair: z.boolean().optional(),
   translate: z.boolean().optional(),
   model: z.string().min(1, { error: 'needs a folder' }).optional(),
+  adapter: z.array(z.string().min(1)).optional(),
   batchSize: z
     .string()
     .regex(/^\d+$/, { error: 'must be a whole number ≥ 1 (e.g. --batch-size 32)' })
@@ -50,6 +51,7 @@ function addInputOptions(cmd: Command): Command {
       .option('--no-pair', 'take every record on its own (no pairing)')
       .option('--translate', TRANSLATE_HELP)
       .option('--model <dir>', 'BALM model folder (config.json + model.safetensors or pytorch_model.bin) [default: the shipped balm-small]')
+      .option('--adapter <dir>', 'a LoRA adapter (Hugging Face PEFT folder, official ESM names) applied unmerged; repeat for several', (v: string, prev: string[] = []) => [...prev, v])
       .option('--batch-size <n>', 'chains per forward pass [default: 32]'),
   );
 }
@@ -98,7 +100,7 @@ export function register(program: Command): void {
     reportTrimmed(chains);
     const dir = await modelFolder(opts.model);
     const { Balm } = await import('../../src/balm/index.js');
-    const balm = await Balm.load(dir, runtimeOf(opts));
+    const balm = await Balm.load(dir, { ...runtimeOf(opts), ...(opts.adapter ? { adapters: opts.adapter } : {}) });
     try {
       const bar = progress('embedding', chains.length);
       const batch = opts.batchSize ?? 32;
@@ -158,7 +160,7 @@ export function register(program: Command): void {
     reportTrimmed(chains);
     const dir = await modelFolder(opts.model);
     const { Balm } = await import('../../src/balm/index.js');
-    const balm = await Balm.load(dir, runtimeOf(opts));
+    const balm = await Balm.load(dir, { ...runtimeOf(opts), ...(opts.adapter ? { adapters: opts.adapter } : {}) });
     try {
       const bar = progress('scoring', chains.length);
       const results: ChainScore[] = [];

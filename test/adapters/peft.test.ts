@@ -196,5 +196,16 @@ describe('adapters on BALM', () => {
     // them to a few ulps (2⁻²³·26 ≈ 3e-6 each), not to the 1e-5 absolute of the smaller fixtures.
     expect(maxAbsDiff(a, b)).toBeLessThanOrEqual(8 * scale * 2 ** -23);
     expect(maxAbsDiff(a, c)).toBeGreaterThan(1e-2);
-  });
+    // The same through the CLI: embed --adapter gives the merged model's embeddings.
+    ensureBuilt();
+    const embed = (folder: string, extra: string[] = []) => {
+      const out = join(dir, `emb-${folder.split('/').filter(Boolean).pop()}-${extra.length}.json`);
+      const r = balmkit(['embed', '--heavy', vh, '--model', folder, '--ep', 'cpu', '-o', out, ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+      return Float32Array.from((JSON.parse(readFileSync(out, 'utf8')) as { chains: { mean: number[] }[] }).chains[0].mean);
+    };
+    const viaAdapter = embed(model, ['--adapter', adapter]);
+    expect(maxAbsDiff(viaAdapter, embed(merged))).toBeLessThanOrEqual(1e-4);
+    expect(maxAbsDiff(viaAdapter, embed(model))).toBeGreaterThan(1e-3);
+  }, 120_000);
 });
