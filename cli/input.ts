@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { looksLikeAntibodyCsv, parseAntibodyCsv } from '../src/antibody/csv.js';
 import { type FastaRecord, decodeInput, parseFasta } from '../src/antibody/fasta.js';
-import { NotAnAntibodyError, type NumberedDomain, type NumberingResult, number } from '../src/antibody/number.js';
+import { NotAnAntibodyError, type NumberedDomain, type NumberingResult, numberOrError } from '../src/antibody/number.js';
 import { type AntibodyRecord, type PairedBy, chainOfNumbering, pairRecords, pairingLine } from '../src/antibody/pairing.js';
 import type { ChainClass, Scheme } from '../src/antibody/schemes.js';
 import { looksLikeNucleotides, translateLongestOrf } from '../src/antibody/translate.js';
@@ -131,17 +131,12 @@ export function pairingOf(ab: AntibodyRecord): NumberedInputChain['pairing'] {
 }
 
 /** A record numbered (in `scheme`, expecting `given`), or the error that says why it cannot be. */
-function numberRecord(rec: FastaRecord, scheme: Scheme, given: ChainClass | null): NumberingResult | SequenceError | NotAnAntibodyError {
-  try {
-    return number(rec.sequence, {
-      scheme,
-      source: { record: rec.name, ...(given !== null ? { chain: given === 'heavy' ? 'H' : 'L' } : {}) },
-      ...(given !== null ? { expect: given } : {}),
-    });
-  } catch (e) {
-    if (!(e instanceof SequenceError || e instanceof NotAnAntibodyError)) throw e;
-    return e;
-  }
+function numberRecord(rec: FastaRecord, scheme: Scheme, given: ChainClass | null): ReturnType<typeof numberOrError> {
+  return numberOrError(rec.sequence, {
+    scheme,
+    source: { record: rec.name, ...(given !== null ? { chain: given === 'heavy' ? 'H' : 'L' } : {}) },
+    ...(given !== null ? { expect: given } : {}),
+  });
 }
 
 /** One numbered variable domain of one input record. */

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 import { number, type NumberedDomain } from '../../src/antibody/index.js';
+import { alignSequences } from '../../src/fold/residue-pairs.js';
 import { residueLetter } from '../../src/io/residue-names.js';
 
 /** Protein chains of a PDB file: sequence from the ATOM records, one residue per (number, insertion code). */
@@ -35,31 +36,7 @@ function readChains(file: string): Map<string, string> {
 
 /** Pairs of indices (i in a, j in b) aligned to each other with identical residues. */
 function identicalPairs(a: string, b: string): [number, number][] {
-  const n = a.length;
-  const m = b.length;
-  const S = new Int32Array((n + 1) * (m + 1));
-  const W = m + 1;
-  for (let i = 1; i <= n; i++) S[i * W] = -i;
-  for (let j = 1; j <= m; j++) S[j] = -j;
-  for (let i = 1; i <= n; i++) {
-    for (let j = 1; j <= m; j++) {
-      const diag = S[(i - 1) * W + j - 1]! + (a[i - 1] === b[j - 1] ? 1 : -1);
-      S[i * W + j] = Math.max(diag, S[(i - 1) * W + j]! - 1, S[i * W + j - 1]! - 1);
-    }
-  }
-  const out: [number, number][] = [];
-  let i = n;
-  let j = m;
-  while (i > 0 && j > 0) {
-    const here = S[i * W + j]!;
-    if (here === S[(i - 1) * W + j - 1]! + (a[i - 1] === b[j - 1] ? 1 : -1)) {
-      if (a[i - 1] === b[j - 1]) out.push([i - 1, j - 1]);
-      i--;
-      j--;
-    } else if (here === S[(i - 1) * W + j]! - 1) i--;
-    else j--;
-  }
-  return out.reverse();
+  return alignSequences(a, b).filter(([i, j]) => a[i] === b[j]);
 }
 
 const args = process.argv.slice(2);

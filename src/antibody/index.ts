@@ -5,7 +5,7 @@
 export { AMINO_ACIDS } from './alphabet.js';
 export { cleanSequence, type CleanOptions, describeSource, MAX_CHAIN_LENGTH, SequenceError, type SequenceProblem, type SequenceSource } from './validate.js';
 export { looksLikeNucleotides, translateLongestOrf } from './translate.js';
-export { MIN_DOMAIN_SCORE, MIN_V_IDENTITY, NotAnAntibodyError, number, type NumberedDomain, type NumberedResidue, type NumberingResult, type NumberOptions } from './number.js';
+export { MIN_DOMAIN_SCORE, MIN_V_IDENTITY, NotAnAntibodyError, number, numberOrError, type NumberedDomain, type NumberedResidue, type NumberingResult, type NumberOptions } from './number.js';
 export { imgtCdrPositions, insertionCode, type Position } from './imgt.js';
 export { convertNumbering, type ChainClass, type Scheme } from './schemes.js';
 export { CDR_DEFINITIONS, CDR_RANGES, regionOf, type CdrDefinition, type CdrDefinitionSpec, type Region } from './regions.js';

@@ -263,6 +263,19 @@ export function number(sequence: string, options: NumberOptions = {}): Numbering
   };
 }
 
+/**
+ * {@link number}, with the two errors of a bad record (a sequence that is not valid, a chain that is
+ * not an antibody domain) returned instead of thrown, for callers that go on past bad records.
+ */
+export function numberOrError(sequence: string, options: NumberOptions = {}): NumberingResult | SequenceError | NotAnAntibodyError {
+  try {
+    return number(sequence, options);
+  } catch (e) {
+    if (e instanceof SequenceError || e instanceof NotAnAntibodyError) return e;
+    throw e;
+  }
+}
+
 /** Positions a domain is occupied at (occupancy ≥ ½ in its profile), between `lo` and `hi`, in order. */
 function occupiedPositions(a: Alignment, lo: number, hi: number): number[] {
   const out: number[] = [];

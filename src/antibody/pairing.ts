@@ -17,9 +17,8 @@
  * chain tokens appended, so the name is still derived from the records, never numbered).
  */
 import type { FastaRecord } from './fasta.js';
-import { NotAnAntibodyError, number, type NumberingResult } from './number.js';
+import { type NumberingResult, numberOrError } from './number.js';
 import type { ChainClass } from './schemes.js';
-import { SequenceError } from './validate.js';
 
 /** What numbering says a record holds: one chain, both (an scFv), or nothing numberable. */
 export type RecordChain = ChainClass | 'both' | undefined;
@@ -71,12 +70,8 @@ export function chainOfNumbering(result: NumberingResult | undefined): RecordCha
 
 /** Numbers a record to see what it holds; a record that is not an antibody chain (or bad) holds nothing. */
 function numberedChainOf(record: FastaRecord): RecordChain {
-  try {
-    return chainOfNumbering(number(record.sequence, { source: { record: record.name } }));
-  } catch (e) {
-    if (e instanceof SequenceError || e instanceof NotAnAntibodyError) return undefined;
-    throw e;
-  }
+  const r = numberOrError(record.sequence, { source: { record: record.name } });
+  return r instanceof Error ? undefined : chainOfNumbering(r);
 }
 
 const DELIM = /[_|:.-]/;

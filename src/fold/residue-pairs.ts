@@ -9,9 +9,8 @@
  * structure holds several of a class (two Fabs in the asymmetric unit), the one with the same
  * chain id wins if it shares most positions, else the one sharing the most identical residues.
  */
-import { NotAnAntibodyError, number } from '../antibody/number.js';
+import { numberOrError } from '../antibody/number.js';
 import type { ChainClass } from '../antibody/schemes.js';
-import { SequenceError } from '../antibody/validate.js';
 import { oneLetter, type ResidueId, type Structure, type StructureResidue } from '../io/structure.js';
 
 /** A residue of a structure: its chain id and its number in the file. */
@@ -61,13 +60,8 @@ interface Domain {
 function numberedDomains(s: Structure): Domain[] {
   const out: Domain[] = [];
   for (const c of chainsWithCa(s)) {
-    let result;
-    try {
-      result = number(c.sequence, { source: { record: c.id } });
-    } catch (e) {
-      if (e instanceof SequenceError || e instanceof NotAnAntibodyError) continue;
-      throw e;
-    }
+    const result = numberOrError(c.sequence, { source: { record: c.id } });
+    if (result instanceof Error) continue;
     for (const d of result.domains) {
       const byLabel = new Map<string, StructureResidue>();
       d.residues.forEach((r, j) => byLabel.set(`${r.imgt.number}${r.imgt.insertion}`, c.residues[d.start + j]));
