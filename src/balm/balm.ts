@@ -101,12 +101,15 @@ export class Balm {
           const weights = balmWeights(raw);
           checkBalmWeights(weights, config);
           // Adapter modules carry the official names; their sites are balmkit's.
-          const sites = new Map<string, string>();
-          for (const name of raw.keys()) {
-            const renamed = name.endsWith('.weight') ? balmWeightName(name) : null;
-            if (renamed) sites.set(name.replace(/\.weight$/, ''), renamed.replace(/\.weight$/, ''));
-          }
-          const choice = list.length > 0 ? adapterChoice(list, sites, dir, linear) : linear;
+          const sites = () => {
+            const out = new Map<string, string>();
+            for (const name of raw.keys()) {
+              const renamed = name.endsWith('.weight') ? balmWeightName(name) : null;
+              if (renamed) out.set(name.replace(/\.weight$/, ''), renamed.replace(/\.weight$/, ''));
+            }
+            return out;
+          };
+          const choice = list.length > 0 ? adapterChoice(list, sites(), dir, linear) : linear;
           return serializeModel(buildBalmGraph(weights, config, { ...(attention ? { attention } : {}), ...(choice ? { linear: choice } : {}) }));
         },
       },

@@ -16,6 +16,7 @@ export {
   sameShape,
   tensorBytes,
   toFloat32,
+  transposed,
   type HostTensor,
   type NamedTensors,
   type TensorData,

@@ -262,3 +262,12 @@ export function toFloat32(t: HostTensor): Float32Array {
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
+
+/** A 2-D tensor [rows, cols] transposed to float32 [cols, rows] (a [out, in] weight for MatMul). */
+export function transposed(t: HostTensor): Float32Array {
+  const [r, c] = t.shape as [number, number];
+  const data = toFloat32(t);
+  const out = new Float32Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = data[i * c + j];
+  return out;
+}

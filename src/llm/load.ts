@@ -53,6 +53,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
       const tp = tokPath ?? path;
       if (tokPath !== undefined || existsSync(join(path, 'tokenizer.json'))) tokenizer = HfTokenizer.fromPath(tp, eos);
     }
+    let options = modelOptions;
     if (adapters && adapters.length > 0) {
       if (hf.arch === 'gpt2') throw new ModelError(`${path}: adapters on GPT-2 (Conv1D, fan_in_fan_out) are not supported yet`);
       const moduleToSite = new Map(
@@ -61,10 +62,9 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
           .map((e) => [e.hf.replace(/\.weight$/, ''), e.name.replace(/\.weight$/, '')]),
       );
       const list = adapters.map((a) => (typeof a === 'string' ? { adapter: readPeftAdapter(a) } : a));
-      const stack = { ...modelOptions.stack, linear: adapterChoice(list, moduleToSite, path, modelOptions.stack?.linear) };
-      return CausalLM.create(tensors, { arch: hf.arch, decoder, maxPositions: hf.maxPositions, source: path, eos }, tokenizer, { ...modelOptions, stack }, [cfgFile, ...weightFiles(path)]);
+      options = { ...modelOptions, stack: { ...modelOptions.stack, linear: adapterChoice(list, moduleToSite, path, modelOptions.stack?.linear) } };
     }
-    return CausalLM.create(tensors, { arch: hf.arch, decoder, maxPositions: hf.maxPositions, source: path, eos }, tokenizer, modelOptions, [cfgFile, ...weightFiles(path)]);
+    return CausalLM.create(tensors, { arch: hf.arch, decoder, maxPositions: hf.maxPositions, source: path, eos }, tokenizer, options, [cfgFile, ...weightFiles(path)]);
   }
   const format = detectWeightFormat(path);
   if (format !== 'unknown' && !looksLikeLlama2c(readHead(path, 28))) {

@@ -7,7 +7,7 @@
  *
  * `mergeLora` computes the merged weight W + Σ s_i B_i A_i in float32 (for a merged model file).
  */
-import { type HostTensor, toFloat32 } from '../io/tensor.js';
+import { type HostTensor, toFloat32, transposed } from '../io/tensor.js';
 import { GraphError, op } from '../onnx/index.js';
 import { type LinearVariant, denseLinear } from './linear.js';
 
@@ -41,19 +41,14 @@ export function loraLinear(updates: readonly LoraUpdate[], base: LinearVariant =
       const g = x.graph;
       for (const u of updates) {
         if (checkShapes(u, spec.inFeatures, spec.outFeatures, site.path) === 0) continue;
-        const init = (suffix: string, t: HostTensor, transpose: boolean) => {
+        /** A LoRA matrix transposed for MatMul, added once as `<site>.lora.<adapter>.<suffix>`. */
+        const init = (suffix: string, t: HostTensor) => {
           const name = `${site.path}.lora.${u.name}.${suffix}`;
-          if (g.has(name)) return g.get(name);
-          const [rows, cols] = t.shape as [number, number];
-          const src = toFloat32(t);
-          if (!transpose) return g.initializer(name, { dtype: 'float32', dims: [rows, cols], data: Float32Array.from(src) });
-          const out = new Float32Array(rows * cols);
-          for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = src[i * cols + j];
-          return g.initializer(name, { dtype: 'float32', dims: [cols, rows], data: out });
+          return g.has(name) ? g.get(name) : g.initializer(name, { dtype: 'float32', dims: [t.shape[1], t.shape[0]], data: transposed(t) });
         };
         // (x Aᵀ) Bᵀ · s: the rank-r bottleneck first, so the update costs r·(in + out) per token.
-        const low = op.matMul(x, init('A.T', u.a, true)); // [.., r]
-        y = op.add(y, op.matMul(op.mul(low, u.scale), init('B.T', u.b, true))); // [.., out]
+        const low = op.matMul(x, init('A.T', u.a)); // [.., r]
+        y = op.add(y, op.matMul(op.mul(low, u.scale), init('B.T', u.b))); // [.., out]
       }
       return y;
     },

@@ -9,7 +9,7 @@
  * `<name>.<suffix>`. Every read is recorded, so a builder ends with {@link Weights.unused}: a
  * tensor no block read is an error, not a silent no-op.
  */
-import { type HostTensor, type NamedTensors, sameShape, toFloat32 } from '../io/tensor.js';
+import { type HostTensor, type NamedTensors, sameShape, toFloat32, transposed } from '../io/tensor.js';
 import { type GraphBuilder, GraphError, type TensorInit, type Value } from '../onnx/index.js';
 import type { LinearChoice } from './linear.js';
 
@@ -104,11 +104,7 @@ export class Weights {
         'T',
         (t) => {
           if (t.shape.length !== 2) throw new GraphError(`weight '${full}': cannot transpose a ${t.shape.length}-D tensor`);
-          const [r, c] = t.shape as [number, number];
-          const data = toFloat32(t);
-          const out = new Float32Array(r * c);
-          for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = data[i * c + j]!;
-          return { dtype: 'float32', dims: [c, r], data: out };
+          return { dtype: 'float32', dims: [t.shape[1], t.shape[0]], data: transposed(t) };
         },
         options.shape,
       );
