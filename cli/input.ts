@@ -102,10 +102,10 @@ export function readAntibodies(input: string | undefined, opts: AntibodyInputOpt
       throw new UsageError((e as Error).message);
     }
     if (rows.length === 0) throw new UsageError(`${input}: no rows after the header`);
-    return rows.map((ab) => {
-      const [heavy, light] = translateSequences([ab.heavy ?? { sequence: '' }, ab.light ?? { sequence: '' }], opts.translate);
-      return { ...ab, ...(ab.heavy ? { heavy: heavy as FastaRecord } : {}), ...(ab.light ? { light: light as FastaRecord } : {}) };
-    });
+    // Every row's chains translated in one pass (one stderr line for the file).
+    const chains = rows.flatMap((ab) => [ab.heavy, ab.light].filter((c) => c !== undefined));
+    const translated = new Map(translateSequences(chains, opts.translate).map((t, i) => [chains[i], t]));
+    return rows.map((ab) => ({ ...ab, ...(ab.heavy ? { heavy: translated.get(ab.heavy)! } : {}), ...(ab.light ? { light: translated.get(ab.light)! } : {}) }));
   }
   const records = translateSequences(parseFasta(text), opts.translate);
   if (records.length === 0) throw new UsageError(`${input}: no sequences found`);

@@ -89,15 +89,18 @@ export function moe(x: Value, w: Weights, s: MoeSpec): Value {
 
 /** Each token runs its own k experts from the experts' weights stacked [kept, …] and gathered by `picked`. */
 function perToken(xf: Value, w: Weights, s: MoeSpec, keep: readonly number[], picked: Value, gates: Value): Value {
-  const stacked = (proj: string, rows: number, cols: number) => {
-    const name = `experts.${proj}.stacked.${keep.join('-')}`;
-    const g = xf.graph;
-    const full = w.fullName(name);
-    if (g.has(full)) return g.get(full);
-    const data = new Float32Array(keep.length * rows * cols);
-    keep.forEach((e, j) => data.set(toFloat32(w.tensor(`experts.${e}.${proj}.weight`, [rows, cols])), j * rows * cols));
-    return g.initializer(full, { dtype: 'float32', dims: [keep.length, rows, cols], data });
-  };
+  // One derived tensor per projection (Weights.derived, under the first kept expert's name); the other experts' reads are recorded too.
+  const stacked = (proj: string, rows: number, cols: number) =>
+    w.derived(
+      `experts.${keep[0]}.${proj}.weight`,
+      `stacked.${keep.join('-')}`,
+      () => {
+        const data = new Float32Array(keep.length * rows * cols);
+        keep.forEach((e, j) => data.set(toFloat32(w.tensor(`experts.${e}.${proj}.weight`, [rows, cols])), j * rows * cols));
+        return { dtype: 'float32', dims: [keep.length, rows, cols], data };
+      },
+      [rows, cols],
+    );
   const x = op.unsqueeze(op.unsqueeze(xf, [1]), [3]); // [N, 1, D, 1]
   const gate = op.squeeze(op.matMul(op.gather(stacked('gate_proj', s.ffn, s.hidden), picked, 0), x), [3]); // [N, k, ffn]
   const up = op.squeeze(op.matMul(op.gather(stacked('up_proj', s.ffn, s.hidden), picked, 0), x), [3]);
