@@ -15,7 +15,7 @@ export interface WeightedAdapter {
 }
 
 /** The closest names to `name` among `names`, by the length of their shared suffix. */
-function nearest(name: string, names: readonly string[], n = 3): string[] {
+export function nearest(name: string, names: readonly string[], n = 3): string[] {
   const shared = (a: string, b: string) => {
     let k = 0;
     while (k < a.length && k < b.length && a[a.length - 1 - k] === b[b.length - 1 - k]) k++;

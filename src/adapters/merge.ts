@@ -7,7 +7,7 @@
 import { type HostTensor, type NamedTensors, f32ToBf16, f32ToF16 } from '../io/tensor.js';
 import { mergeLora } from '../nn/lora.js';
 import { ModelError } from '../runtime/errors.js';
-import type { WeightedAdapter } from './apply.js';
+import { type WeightedAdapter, nearest } from './apply.js';
 
 /** The float32 values rounded once to `dtype`. */
 function toDtype(values: Float32Array, dtype: HostTensor['dtype'], name: string): HostTensor['data'] {
@@ -36,8 +36,7 @@ export function mergeAdapters(
     for (const [module, m] of adapter.modules) {
       const name = `${module}.weight`;
       if (!tensors.has(name)) {
-        const near = [...tensors.keys()].filter((k) => k.endsWith(module.split('.').pop()! + '.weight')).slice(0, 3);
-        throw new ModelError(`adapter '${adapter.name}': ${source} has no weight '${name}'${near.length ? ` (nearest: ${near.join(', ')})` : ''}`);
+        throw new ModelError(`adapter '${adapter.name}': ${source} has no weight '${name}' (nearest: ${nearest(name, [...tensors.keys()]).join(', ')})`);
       }
       updates.set(name, [...(updates.get(name) ?? []), { a: m.a, b: m.b, scale: m.scale * weight, name: adapter.name }]);
     }
