@@ -410,9 +410,10 @@ async function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, d
     }
   }
   geometry ??= checkGeometry(atoms, tpl.chainStarts);
-  const trimmed = numbered
-    .map((c) => ({ chain: c.id, first: c.domain.start + 1, last: c.domain.end + 1, before: c.domain.start, after: c.length - 1 - c.domain.end }))
-    .filter((t) => t.before + t.after > 0);
+  const chainReport = numbered.map((c) => ({ id: c.id, chainType: c.domain.chainType, length: c.length, trimmedBefore: c.domain.start, trimmedAfter: c.length - 1 - c.domain.end }));
+  const trimmed = chainReport
+    .filter((c) => c.trimmedBefore + c.trimmedAfter > 0)
+    .map((c) => ({ chain: c.id, first: c.trimmedBefore + 1, last: c.length - c.trimmedAfter, before: c.trimmedBefore, after: c.trimmedAfter }));
   const structure: Structure = {
     chains: atom14ToChains(
       atoms,
@@ -437,7 +438,7 @@ async function foldOne(input: AntibodyInput, model: FoldModel, scheme: Scheme, d
     atoms,
     chainStarts: tpl.chainStarts,
     residues,
-    chains: numbered.map((c) => ({ id: c.id, chainType: c.domain.chainType, length: c.length, trimmedBefore: c.domain.start, trimmedAfter: c.length - 1 - c.domain.end })),
+    chains: chainReport,
     cdrs,
     relax: relaxInfo,
     geometry: {
